@@ -73,10 +73,10 @@ function byteCharPairs(): Array<[number, string]> {
 const BYTE_CHAR_PAIRS = byteCharPairs();
 
 /** `BYTE_CHARS.charAt(b)` is the character for byte `b` (all are single UTF-16 units). */
-const BYTE_CHARS = Array.from({ length: 256 }, (_, b) => {
-  const pair = BYTE_CHAR_PAIRS.find(([byte]) => byte === b);
-  return pair === undefined ? '' : pair[1];
-}).join('');
+const BYTE_CHARS = [...BYTE_CHAR_PAIRS]
+  .sort(([a], [b]) => a - b)
+  .map(([, ch]) => ch)
+  .join('');
 
 /** UTF-8 encodes `word` and spells each byte with its table character. */
 function toByteChars(word: string): string {
