@@ -1,0 +1,168 @@
+import { existsSync, statSync } from 'node:fs';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { resourceUsage } from 'node:process';
+import { SdError } from '../core/errors.ts';
+import { loadModel } from '../core/models/load-model.ts';
+import { generate, type GeneratedImage } from '../core/pipeline/generate.ts';
+import type { GenerateRequest } from '../core/pipeline/request.ts';
+import { decodePng, encodePng } from '../core/png/png.ts';
+import { formatInfotext, parseInfotext, type InfotextParams } from '../core/png/infotext.ts';
+import { parseSeed, randomSeed } from '../core/rng/seed.ts';
+import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
+import { BUNDLED_MERGES } from './bundled.ts';
+import { folderModelFiles } from './fs-model-files.ts';
+import { createNodeRuntime, type NodeBackend } from './node-runtime.ts';
+
+const VALUED = [
+  'model', 'prompt', 'negative-prompt', 'sampler', 'steps', 'cfg', 'seed', 'width', 'height',
+  'init-image', 'strength', 'batch-size', 'out', 'rng', 'from-png', 'prompt-syntax', 'backend',
+];
+const FLAGS = ['bench'];
+
+
+async function readPngFile(path: string, what: string): Promise<ReturnType<typeof decodePng>> {
+  if (!existsSync(path)) throw new SdError('missing-file', `${what} ${path} does not exist.`);
+  return decodePng(new Uint8Array(await readFile(path)));
+}
+
+/** Output file for image i: FILE.png for one image, FILE-1.png, FILE-2.png, ... for a batch. */
+export function outputPath(out: string, index: number, count: number): string {
+  return count === 1 ? out : out.replace(/\.png$/i, `-${index + 1}.png`);
+}
+
+function defaultSize(family: string): number {
+  return family === 'sdxl' ? 1024 : 512;
+}
+
+/** Parameters restored from a PNG's A1111 infotext, reported to stderr. */
+async function fromPng(path: string): Promise<Partial<InfotextParams>> {
+  const png = await readPngFile(path, '--from-png file');
+  const text = png.text['parameters'];
+  if (text === undefined) {
+    throw new SdError('bad-infotext', `${path} has no "parameters" text chunk: it was not written by this tool or AUTOMATIC1111 (or the metadata was stripped).`);
+  }
+  const { params, ignored } = parseInfotext(text);
+  process.stderr.write(`Restored from ${path}: ${Object.keys(params).join(', ')}\n`);
+  if (ignored.length > 0) process.stderr.write(`Ignored (not supported here): ${ignored.join(', ')}\n`);
+  return params;
+}
+
+async function buildRequest(args: ParsedArgs, restored: Partial<InfotextParams>, family: string): Promise<GenerateRequest> {
+  const prompt = stringArg(args, 'prompt') ?? restored.prompt;
+  if (prompt === undefined) throw new SdError('bad-argument', 'Missing --prompt: the text to generate from (or --from-png FILE).');
+  const seedText = stringArg(args, 'seed');
+  const seed = seedText !== undefined ? (seedText === '-1' ? randomSeed() : parseSeed(seedText)) : (restored.seed ?? randomSeed());
+  const rngText = (stringArg(args, 'rng') ?? restored.rng ?? 'cpu').toLowerCase();
+  if (rngText !== 'cpu' && rngText !== 'gpu' && rngText !== 'nv') {
+    throw new SdError('bad-argument', `--rng "${rngText}" is not allowed. Expected one of: cpu, gpu.`);
+  }
+  const syntax = stringArg(args, 'prompt-syntax') ?? 'a1111';
+  if (syntax !== 'a1111' && syntax !== 'diffusers') {
+    throw new SdError('bad-argument', `--prompt-syntax "${syntax}" is not allowed. Expected one of: a1111, diffusers.`);
+  }
+  const initPath = stringArg(args, 'init-image');
+  const init = initPath === undefined ? undefined : await readPngFile(initPath, '--init-image');
+  const size = defaultSize(family);
+  return {
+    prompt,
+    negativePrompt: stringArg(args, 'negative-prompt') ?? restored.negativePrompt ?? '',
+    sampler: stringArg(args, 'sampler') ?? restored.sampler ?? null,
+    steps: numberArg(args, 'steps', true) ?? restored.steps ?? 20,
+    cfg: numberArg(args, 'cfg', false) ?? restored.cfgScale ?? 7,
+    seed,
+    width: numberArg(args, 'width', true) ?? restored.width ?? init?.width ?? size,
+    height: numberArg(args, 'height', true) ?? restored.height ?? init?.height ?? size,
+    batchSize: numberArg(args, 'batch-size', true) ?? 1,
+    rng: rngText === 'cpu' ? 'cpu' : 'gpu',
+    promptSyntax: syntax,
+    initImage: init && { rgb: init.rgb, width: init.width, height: init.height },
+    strength: numberArg(args, 'strength', false) ?? (init ? (restored.denoisingStrength ?? 0.75) : undefined),
+  };
+}
+
+function checkOutput(out: string): void {
+  if (!/\.png$/i.test(out)) throw new SdError('bad-argument', `--out ${out} must end in .png.`);
+  const dir = dirname(resolve(out));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new SdError('bad-argument', `--out ${out}: folder ${dir} does not exist. Create it first.`);
+}
+
+/** Writes atomically (temporary file, then rename) so a failure never leaves half a PNG. */
+async function writePng(path: string, image: GeneratedImage, infotext: string): Promise<void> {
+  const tmp = `${path}.partial`;
+  await writeFile(tmp, encodePng(image.rgb, image.width, image.height, { parameters: infotext }));
+  await rename(tmp, path);
+}
+
+/** `generate`: txt2img or img2img from the command line, PNGs with A1111 infotext. */
+export async function generateCommand(argv: readonly string[]): Promise<void> {
+  const args = parseArgs(argv, 'generate', VALUED, FLAGS);
+  const modelDir = requiredArg(args, 'model', 'a model folder in the diffusers ONNX layout');
+  const out = requiredArg(args, 'out', 'the PNG file to write');
+  checkOutput(out);
+  const fromPngPath = stringArg(args, 'from-png');
+  const restored = fromPngPath ? await fromPng(fromPngPath) : {};
+  const backend = (stringArg(args, 'backend') ?? 'cpu') as NodeBackend;
+  const files = folderModelFiles(modelDir);
+  const runtime = await createNodeRuntime(backend);
+  const loadStart = performance.now();
+  const model = await loadModel(files, runtime, { fallbackMerges: () => readFile(BUNDLED_MERGES, 'utf8') });
+  const sessionMs = performance.now() - loadStart;
+  try {
+    const request = await buildRequest(args, restored, model.family);
+    const written: string[] = [];
+    const { timings } = await generate(model, runtime, request, {
+      onProgress(p) {
+        if (p.kind === 'denoise') process.stderr.write(`\rimage ${p.image + 1}/${p.images} step ${p.step}/${p.steps}`);
+        else if (p.kind === 'decode') process.stderr.write('\n');
+      },
+      async onImage(image) {
+        const path = outputPath(out, image.index, request.batchSize);
+        const infotext = formatInfotext({
+          prompt: request.prompt,
+          negativePrompt: request.negativePrompt,
+          steps: request.steps,
+          sampler: request.sampler ?? String(model.schedulerConfig['_class_name'] ?? 'Default'),
+          cfgScale: request.cfg,
+          seed: image.seed,
+          width: image.width,
+          height: image.height,
+          model: files.name,
+          rng: request.rng === 'cpu' ? 'CPU' : 'GPU',
+          denoisingStrength: request.initImage ? request.strength : undefined,
+          batchSize: request.batchSize > 1 ? request.batchSize : undefined,
+          batchPos: request.batchSize > 1 ? image.index : undefined,
+        });
+        written.push(path);
+        await writePng(path, image, infotext);
+      },
+    });
+    for (const path of written) process.stderr.write(`wrote ${path}\n`);
+    if (args.has('bench')) {
+      const steps = timings.unetStepMs;
+      const unetMs = steps.reduce((a, b) => a + b, 0);
+      const modelMs = timings.textEncoderMs + unetMs + timings.vaeDecodeMs + timings.vaeEncodeMs;
+      process.stdout.write(
+        JSON.stringify({
+          runtime: runtime.name,
+          sessionCreateMs: round(sessionMs),
+          textEncoderMs: round(timings.textEncoderMs),
+          unetStepMs: steps.map(round),
+          unetTotalMs: round(unetMs),
+          schedulerMs: round(timings.schedulerMs),
+          vaeEncodeMs: round(timings.vaeEncodeMs),
+          vaeDecodeMs: round(timings.vaeDecodeMs),
+          totalMs: round(timings.totalMs),
+          overheadPercent: round((100 * (timings.totalMs - modelMs)) / timings.totalMs),
+          peakRssMiB: round(resourceUsage().maxRSS / 1024),
+        }) + '\n',
+      );
+    }
+  } finally {
+    await model.release();
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 100) / 100;
+}

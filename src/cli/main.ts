@@ -1,0 +1,40 @@
+import { isSdError } from '../core/errors.ts';
+
+type Command = (argv: readonly string[]) => Promise<void>;
+
+// loaded on demand so that prompt commands start without loading onnxruntime
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  generate: async () => (await import('./generate-command.ts')).generateCommand,
+  'parse-prompt': async () => (await import('./prompt-commands.ts')).parsePromptCommand,
+  tokens: async () => (await import('./prompt-commands.ts')).tokensCommand,
+};
+
+const USAGE = `Usage: npm run --silent cli -- <command> [options]
+Commands:
+  generate --model DIR --prompt TEXT --out FILE.png [--negative-prompt TEXT] [--sampler NAME]
+           [--steps N] [--cfg X] [--seed N] [--width W] [--height H] [--batch-size N]
+           [--init-image PNG --strength S] [--rng cpu|gpu] [--from-png FILE]
+           [--prompt-syntax a1111|diffusers] [--backend cpu|wasm] [--bench]
+  parse-prompt --prompt TEXT            A1111 emphasis parse as JSON [[text, weight], ...]
+  tokens --model DIR --prompt TEXT [--raw]   A1111 chunks [{ids, multipliers}] (--raw: diffusers' 77 ids)`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const command = name === undefined ? undefined : COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`${name === undefined ? '' : `Unknown command "${name}". `}${USAGE}\n`);
+    return 2;
+  }
+  try {
+    await (await command())(rest);
+    return 0;
+  } catch (e) {
+    if (isSdError(e)) {
+      process.stderr.write(`\nError: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
