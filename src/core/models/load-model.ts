@@ -1,0 +1,172 @@
+import type { InferenceSession } from 'onnxruntime-common';
+import { SdError } from '../errors.ts';
+import type { Runtime, ExternalDataFile } from '../runtime/runtime.ts';
+import type { RawSchedulerConfig } from '../schedulers/scheduler.ts';
+import { ClipTokenizer, padTokenId } from '../tokenizer/clip-tokenizer.ts';
+import {
+  textEncoderContract,
+  unetContract,
+  vaeDecoderContract,
+  vaeEncoderContract,
+  type TextEncoderContract,
+  type UnetContract,
+  type VaeDecoderContract,
+  type VaeEncoderContract,
+} from './contracts.ts';
+import { readJson, type ModelFiles } from './model-files.ts';
+
+/** SD 1.x, SD 2.x (incl. SD-Turbo) or SDXL (incl. SDXL-Turbo); LCM variants are detected separately. */
+export type ModelFamily = 'sd1' | 'sd2' | 'sdxl';
+
+export interface TextEncoder {
+  tokenizer: ClipTokenizer;
+  /** Id the tokenizer pads with: 49407 (`<|endoftext|>`) or 0 (`!`). */
+  padId: number;
+  session: InferenceSession;
+  contract: TextEncoderContract;
+}
+
+export interface LoadedModel {
+  readonly label: string;
+  readonly family: ModelFamily;
+  /** One text encoder (SD 1.x/2.x) or two (SDXL), in diffusers' order. */
+  readonly textEncoders: readonly TextEncoder[];
+  readonly unet: { session: InferenceSession; contract: UnetContract };
+  readonly vaeDecoder: { session: InferenceSession; contract: VaeDecoderContract };
+  /** Loaded on first use (img2img only). */
+  vaeEncoder(): Promise<{ session: InferenceSession; contract: VaeEncoderContract }>;
+  readonly schedulerConfig: RawSchedulerConfig;
+  /** Latent scaling factor of the VAE (0.18215 for SD 1.x/2.x, 0.13025 for SDXL unless the VAE config says otherwise). */
+  readonly scalingFactor: number;
+  /** SDXL: an empty negative prompt gives zero conditioning instead of the encoded empty string. */
+  readonly forceZerosForEmptyPrompt: boolean;
+  release(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** The standard CLIP merges list, used when a repository ships no tokenizer files. */
+  fallbackMerges?: () => Promise<string>;
+  onComponent?: (component: string, index: number, count: number) => void;
+}
+
+/** Names external weights go by next to model.onnx, in the exports we know. */
+const EXTERNAL_DATA_NAMES = ['weights.pb', 'model.onnx_data', 'model.onnx.data'];
+
+async function requireFile(files: ModelFiles, path: string, what: string): Promise<void> {
+  if (!(await files.exists(path))) {
+    throw new SdError('missing-file', `Missing ${path} in ${files.label}: expected ${what} (diffusers ONNX layout). Check the model folder or download it again.`);
+  }
+}
+
+async function createComponentSession(files: ModelFiles, runtime: Runtime, component: string): Promise<InferenceSession> {
+  const modelPath = `${component}/model.onnx`;
+  await requireFile(files, modelPath, `the ${component} ONNX graph`);
+  const externalData: ExternalDataFile[] = [];
+  for (const name of EXTERNAL_DATA_NAMES) {
+    const path = `${component}/${name}`;
+    if (await files.exists(path)) externalData.push({ path: name, data: await files.readBytes(path) });
+  }
+  const bytes = await files.readBytes(modelPath);
+  try {
+    return await runtime.createSession(bytes, externalData);
+  } catch (cause) {
+    const text = String(cause instanceof Error ? cause.message : cause);
+    if (/com\.microsoft|not (implemented|supported)|unsupported op|Could not find an implementation/i.test(text)) {
+      throw new SdError('unsupported-model', `${files.label}/${modelPath} uses operators ${runtime.name} does not implement (${text.slice(0, 300)}). Models built for CUDA (fused ops) cannot run here; use a plain diffusers/optimum ONNX export.`, { cause });
+    }
+    throw new SdError('unsupported-model', `Could not load ${files.label}/${modelPath} on ${runtime.name}: ${text.slice(0, 500)}`, { cause });
+  }
+}
+
+async function loadTokenizer(files: ModelFiles, dir: string, options: LoadOptions, defaultPad: number): Promise<{ tokenizer: ClipTokenizer; padId: number }> {
+  const optionalText = async (path: string): Promise<string | undefined> => ((await files.exists(path)) ? files.readText(path) : undefined);
+  const vocab = await optionalText(`${dir}/vocab.json`);
+  const merges = await optionalText(`${dir}/merges.txt`);
+  let tokenizer: ClipTokenizer;
+  if (vocab !== undefined && merges !== undefined) tokenizer = ClipTokenizer.fromFiles(vocab, merges);
+  else if (options.fallbackMerges) tokenizer = ClipTokenizer.fromMerges(await options.fallbackMerges());
+  else throw new SdError('missing-file', `Missing ${dir}/vocab.json or ${dir}/merges.txt in ${files.label}: expected the CLIP tokenizer files.`);
+  const special = await optionalText(`${dir}/special_tokens_map.json`);
+  const config = await optionalText(`${dir}/tokenizer_config.json`);
+  const padId = special === undefined && config === undefined ? defaultPad : padTokenId(tokenizer, special, config);
+  return { tokenizer, padId };
+}
+
+interface ModelIndex {
+  _class_name?: string;
+  force_zeros_for_empty_prompt?: boolean;
+  text_encoder_2?: unknown;
+}
+
+/**
+ * Opens a model folder in the diffusers ONNX layout: reads model_index.json and the scheduler
+ * config, builds the tokenizer(s), creates sessions for text encoder(s), UNet and VAE decoder,
+ * and checks each against the contracts the pipeline knows.
+ */
+export async function loadModel(files: ModelFiles, runtime: Runtime, options: LoadOptions = {}): Promise<LoadedModel> {
+  const index: ModelIndex = (await files.exists('model_index.json')) ? await readJson<ModelIndex>(files, 'model_index.json') : {};
+  await requireFile(files, 'scheduler/scheduler_config.json', 'the scheduler configuration');
+  const schedulerConfig = await readJson<RawSchedulerConfig>(files, 'scheduler/scheduler_config.json');
+  const isXl = index.text_encoder_2 !== undefined || (await files.exists('text_encoder_2/model.onnx'));
+  const encoderDirs = isXl ? ['text_encoder', 'text_encoder_2'] : ['text_encoder'];
+  const components = [...encoderDirs, 'unet', 'vae_decoder'];
+  const sessions: InferenceSession[] = [];
+  const open = async (component: string): Promise<InferenceSession> => {
+    options.onComponent?.(component, sessions.length, components.length);
+    const s = await createComponentSession(files, runtime, component);
+    sessions.push(s);
+    return s;
+  };
+  try {
+    const textEncoders: TextEncoder[] = [];
+    for (const [i, dir] of encoderDirs.entries()) {
+      const session = await open(dir);
+      const contract = textEncoderContract(session, dir);
+      const hidden = contract.lastHiddenState?.shape[2];
+      // OpenCLIP encoders (SD 2.x, SDXL's second) pad with "!" (id 0) when no tokenizer config says otherwise
+      const defaultPad = i === 1 || hidden === 1024 ? 0 : 49407;
+      const tokDir = i === 0 ? 'tokenizer' : 'tokenizer_2';
+      textEncoders.push({ ...(await loadTokenizer(files, tokDir, options, defaultPad)), session, contract });
+    }
+    const unetSession = await open('unet');
+    const unet = { session: unetSession, contract: unetContract(unetSession) };
+    const vaeSession = await open('vae_decoder');
+    const vaeDecoder = { session: vaeSession, contract: vaeDecoderContract(vaeSession) };
+    const family: ModelFamily = isXl || unet.contract.textEmbeds ? 'sdxl' : textEncoders[0]?.padId === 0 ? 'sd2' : 'sd1';
+    const scalingFactor = await readScalingFactor(files, family);
+    let encoder: Promise<{ session: InferenceSession; contract: VaeEncoderContract }> | undefined;
+    return {
+      label: files.label,
+      family,
+      textEncoders,
+      unet,
+      vaeDecoder,
+      vaeEncoder() {
+        encoder ??= createComponentSession(files, runtime, 'vae_encoder').then((session) => {
+          sessions.push(session);
+          return { session, contract: vaeEncoderContract(session) };
+        });
+        return encoder;
+      },
+      schedulerConfig,
+      scalingFactor,
+      forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt ?? false,
+      async release() {
+        await Promise.all(sessions.splice(0).map((s) => s.release()));
+      },
+    };
+  } catch (e) {
+    await Promise.all(sessions.map((s) => s.release()));
+    throw e;
+  }
+}
+
+async function readScalingFactor(files: ModelFiles, family: ModelFamily): Promise<number> {
+  for (const path of ['vae_decoder/config.json', 'vae/config.json', 'vae_encoder/config.json']) {
+    if (await files.exists(path)) {
+      const config = await readJson<{ scaling_factor?: number }>(files, path);
+      if (typeof config.scaling_factor === 'number') return config.scaling_factor;
+    }
+  }
+  return family === 'sdxl' ? 0.13025 : 0.18215;
+}

@@ -1,0 +1,66 @@
+import { SdError } from '../errors.ts';
+import type { PromptSyntax } from './conditioning.ts';
+
+/** An 8-bit RGB image, row-major [H, W, 3]. */
+export interface RgbImage {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** Everything that determines the images of one generation. */
+export interface GenerateRequest {
+  prompt: string;
+  negativePrompt: string;
+  /** AUTOMATIC1111 sampler name, or null for the model's own scheduler_config.json. */
+  sampler: string | null;
+  steps: number;
+  /** Classifier-free guidance scale; at most 1 skips the unconditional pass. */
+  cfg: number;
+  /** Seed of the first image; image i of a batch uses seed + i. 0..2^64-1. */
+  seed: bigint;
+  width: number;
+  height: number;
+  batchSize: number;
+  /** Starting-noise generator: torch's CPU generator (diffusers) or A1111's GPU/NV Philox. */
+  rng: 'cpu' | 'gpu';
+  promptSyntax: PromptSyntax;
+  /** img2img source image; resized to width x height when its size differs. */
+  initImage?: RgbImage;
+  /** img2img: how much of the schedule to run, in (0, 1]. */
+  strength?: number;
+  /** Send a preview every N model calls (0 or absent: none). */
+  previewEvery?: number;
+}
+
+export const MAX_SIDE = 4096;
+export const MAX_BATCH = 64;
+
+function isInt(n: number): boolean {
+  return Number.isInteger(n);
+}
+
+/** Checks a request before any work starts; throws SdError('bad-argument') naming the value and what is allowed. */
+export function validateRequest(r: GenerateRequest): void {
+  const bad = (message: string): never => {
+    throw new SdError('bad-argument', message);
+  };
+  for (const [name, v] of [['width', r.width], ['height', r.height]] as const) {
+    if (!isInt(v) || v < 8 || v > MAX_SIDE || v % 8 !== 0) {
+      bad(`${name} ${v} is not allowed: use a multiple of 8 from 8 to ${MAX_SIDE} (e.g. ${Math.max(8, Math.min(MAX_SIDE, Math.round((Number.isFinite(v) ? v : 512) / 8) * 8))}).`);
+    }
+  }
+  if (!isInt(r.steps) || r.steps < 1 || r.steps > 1000) bad(`steps ${r.steps} is not allowed: use a whole number from 1 to 1000.`);
+  if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > 100) bad(`cfg ${r.cfg} is not allowed: use a number from 0 to 100 (7 is typical; at most 1 disables guidance).`);
+  if (!isInt(r.batchSize) || r.batchSize < 1 || r.batchSize > MAX_BATCH) bad(`batch size ${r.batchSize} is not allowed: use a whole number from 1 to ${MAX_BATCH}.`);
+  if (r.seed < 0n || r.seed > 0xffffffffffffffffn) bad(`seed ${r.seed} is not allowed: use a whole number from 0 to 18446744073709551615.`);
+  if (r.rng !== 'cpu' && r.rng !== 'gpu') bad(`rng "${String(r.rng)}" is not allowed: use cpu or gpu.`);
+  if (r.initImage) {
+    const s = r.strength;
+    if (s === undefined || !Number.isFinite(s) || s <= 0 || s > 1) bad(`strength ${String(s)} is not allowed: img2img needs a strength in (0, 1], e.g. 0.75.`);
+    const { rgb, width, height } = r.initImage;
+    if (rgb.length !== width * height * 3) bad(`The init image has ${rgb.length} bytes; ${width}x${height} RGB needs ${width * height * 3}.`);
+  } else if (r.strength !== undefined) {
+    bad(`strength ${r.strength} was given without an init image: strength only applies to img2img; add an init image or drop strength.`);
+  }
+}

@@ -1,0 +1,47 @@
+import type { InferenceSession, Tensor } from 'onnxruntime-common';
+
+/** One external weights file of an ONNX model; `path` equals the location string inside the .onnx. */
+export interface ExternalDataFile {
+  path: string;
+  data: Uint8Array;
+}
+
+/** Element types the pipeline feeds or reads. */
+export type ElementType = 'float32' | 'float16' | 'int32' | 'int64';
+
+/**
+ * The inference backend the pipeline runs on: onnxruntime-node in the CLI, onnxruntime-web
+ * (WebGPU or WASM) in the browser worker. Both share onnxruntime-common's session API, so this
+ * interface only covers what differs: how sessions are made and which `Tensor` class to use.
+ */
+export interface Runtime {
+  /** Human-readable name, e.g. "onnxruntime-node (cpu)" or "onnxruntime-web (webgpu)". */
+  readonly name: string;
+  createSession(model: Uint8Array, externalData: readonly ExternalDataFile[]): Promise<InferenceSession>;
+  tensor(type: ElementType, data: Float32Array | Uint16Array | Int32Array | BigInt64Array, dims: readonly number[]): Tensor;
+}
+
+/** The parts of an onnxruntime module (node or web) the adapter uses. */
+export interface OrtModule {
+  InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
+  Tensor: new (type: ElementType, data: Float32Array | Uint16Array | Int32Array | BigInt64Array, dims: readonly number[]) => Tensor;
+}
+
+/** Wraps an onnxruntime module with fixed session options. */
+export function createOrtRuntime(
+  ort: OrtModule,
+  name: string,
+  sessionOptions: InferenceSession.SessionOptions = {},
+): Runtime {
+  return {
+    name,
+    createSession(model, externalData) {
+      const options: InferenceSession.SessionOptions = { ...sessionOptions };
+      if (externalData.length > 0) options.externalData = externalData.map((f) => ({ path: f.path, data: f.data }));
+      return ort.InferenceSession.create(model, options);
+    },
+    tensor(type, data, dims) {
+      return new ort.Tensor(type, data, dims);
+    },
+  };
+}
