@@ -1,0 +1,108 @@
+// Port of diffusers 0.27.2 DDIMScheduler: deterministic DDIM (eta = 0, as diffusers' pipelines call it) with optional eta noise (A1111 "DDIM"; SD 2.x v-prediction default).
+import type { RandomSource } from '../rng/random-source.ts';
+import { SdError } from '../errors.ts';
+import { alphaAt, BETA_DEFAULTS, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { resolveConfig } from './config.ts';
+import { checkPrediction, combine, thresholdSample } from './dpm-common.ts';
+import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import { checkSpacing, checkSteps, spacedTimesteps } from './timestep-spacing.ts';
+
+const DEFAULTS = {
+  ...BETA_DEFAULTS,
+  clip_sample: true,
+  set_alpha_to_one: true,
+  steps_offset: 0,
+  prediction_type: 'epsilon',
+  thresholding: false,
+  dynamic_thresholding_ratio: 0.995,
+  clip_sample_range: 1.0,
+  sample_max_value: 1.0,
+  timestep_spacing: 'leading',
+  rescale_betas_zero_snr: false,
+};
+
+const NAME = 'DDIMScheduler';
+
+/**
+ * DDIM (Song et al. 2021, arXiv:2010.02502, eqs. 12 and 16). `overrides.eta` (not a config key; the
+ * pipeline's `eta` argument, default 0) sets the share of fresh noise.
+ */
+export class DDIMScheduler implements Scheduler {
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+  readonly timesteps: Float64Array;
+  private readonly config: typeof DEFAULTS;
+  private readonly prediction: PredictionType;
+  private readonly alphasCumprod: Float64Array;
+  /** alpha_bar used after the last step: 1, or alpha_bar at t = 0 (`set_alpha_to_one`). */
+  private readonly finalAlphaCumprod: number;
+  private readonly stride: number;
+  private readonly eta: number;
+
+  constructor(raw: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
+    const c = resolveConfig(DEFAULTS, raw, overrides as Partial<typeof DEFAULTS>);
+    checkSteps(steps, NAME, c.num_train_timesteps);
+    this.prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
+    const eta = overrides['eta'] ?? 0;
+    if (typeof eta !== 'number' || !(eta >= 0)) {
+      throw new SdError('bad-argument', `${NAME}: eta ${String(eta)} is not allowed. Use a number >= 0 (0 is deterministic DDIM).`);
+    }
+    this.eta = eta;
+    this.config = c;
+    this.alphasCumprod = trainingAlphasCumprod(c, c.rescale_betas_zero_snr);
+    this.finalAlphaCumprod = c.set_alpha_to_one ? 1 : (this.alphasCumprod[0] as number);
+    this.timesteps = spacedTimesteps(checkSpacing(c.timestep_spacing, NAME), c.num_train_timesteps, steps, c.steps_offset);
+    // diffusers steps back by N // steps whatever the spacing.
+    this.stride = Math.floor(c.num_train_timesteps / steps);
+  }
+
+  scaleModelInput(): number {
+    return 1;
+  }
+
+  step({ modelOutput, stepIndex, sample, shape, rng }: StepInput): StepOutput {
+    const c = this.config;
+    const t = this.timesteps[stepIndex] as number;
+    // 1. The previous timestep, t - N // steps.
+    const prevT = t - this.stride;
+    // 2. alpha_bar and beta_bar at both ends.
+    const alphaT = alphaAt(this.alphasCumprod, t);
+    const alphaPrev = prevT >= 0 ? alphaAt(this.alphasCumprod, prevT) : this.finalAlphaCumprod;
+    const betaT = 1 - alphaT;
+    const [sa, sb] = [Math.sqrt(alphaT), Math.sqrt(betaT)];
+    // 3. Predicted x0 and noise (eq. 12).
+    let x0: Float32Array;
+    let eps: Float32Array;
+    switch (this.prediction) {
+      case 'epsilon':
+        x0 = combine([[1 / sa, sample], [-sb / sa, modelOutput]]);
+        eps = modelOutput;
+        break;
+      case 'sample':
+        x0 = modelOutput;
+        eps = combine([[1 / sb, sample], [-sa / sb, modelOutput]]);
+        break;
+      case 'v_prediction':
+        x0 = combine([[sa, sample], [-sb, modelOutput]]);
+        eps = combine([[sa, modelOutput], [sb, sample]]);
+        break;
+    }
+    // 4. Threshold or clip x0.
+    if (c.thresholding) x0 = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
+    else if (c.clip_sample) x0 = x0.map((v) => Math.min(Math.max(v, -c.clip_sample_range), c.clip_sample_range));
+    // 5. sigma_t(eta) of eq. 16.
+    const variance = ((1 - alphaPrev) / betaT) * (1 - alphaT / alphaPrev);
+    const std = this.eta * Math.sqrt(variance);
+    // 6-7. x_{t-1} = sqrt(alpha_prev) x0 + sqrt(1 - alpha_prev - std^2) eps (+ std * noise).
+    const prev = combine([[Math.sqrt(alphaPrev), x0], [Math.sqrt(1 - alphaPrev - std * std), eps]]);
+    return { prevSample: this.eta > 0 ? addScaledNoise(prev, std, rng, shape) : prev, denoised: x0 };
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    return ddpmAddNoise(this.alphasCumprod, original, noise, this.timesteps[stepIndex] as number);
+  }
+}
+
+function addScaledNoise(x: Float32Array, scale: number, rng: RandomSource, shape: readonly number[]): Float32Array {
+  return combine([[1, x], [scale, rng.randn(shape)]]);
+}

@@ -1,0 +1,228 @@
+// Port of diffusers 0.27.2 DPMSolverMultistepScheduler: DPM-Solver(++) multistep, ODE and SDE variants (A1111 "DPM++ 2M", "DPM++ 2M SDE").
+import { SdError } from '../errors.ts';
+import { trainingAlphasCumprod } from './alpha-schedule.ts';
+import { resolveConfig } from './config.ts';
+import {
+  alphaSigma,
+  checkPrediction,
+  clippedTimestepCount,
+  combine,
+  predictEpsilon,
+  predictX0Thresholded,
+  solverCoefficients,
+  solverSchedule,
+  SOLVER_DEFAULTS,
+  thresholdSample,
+  type Term,
+} from './dpm-common.ts';
+import type { PredictionType, RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { SolverScheduler } from './solver-scheduler.ts';
+import { checkSpacing, checkSteps } from './timestep-spacing.ts';
+
+const DEFAULTS = {
+  ...SOLVER_DEFAULTS,
+  algorithm_type: 'dpmsolver++',
+  solver_type: 'midpoint',
+  lower_order_final: true,
+  euler_at_final: false,
+  use_karras_sigmas: false,
+  use_lu_lambdas: false,
+  final_sigmas_type: 'zero',
+  lambda_min_clipped: -Infinity,
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+  rescale_betas_zero_snr: false,
+};
+
+type Algorithm = 'dpmsolver' | 'dpmsolver++' | 'sde-dpmsolver' | 'sde-dpmsolver++';
+const ALGORITHMS: readonly string[] = ['dpmsolver++', 'sde-dpmsolver++', 'dpmsolver', 'sde-dpmsolver'];
+const NAME = 'DPMSolverMultistepScheduler';
+
+function parseConfig(raw: RawSchedulerConfig, overrides: Record<string, unknown>): typeof DEFAULTS {
+  const c = resolveConfig(DEFAULTS, raw, overrides as Partial<typeof DEFAULTS>);
+  // diffusers maps the algorithm and solver names of its sibling schedulers onto its own.
+  if (c.algorithm_type === 'deis') c.algorithm_type = 'dpmsolver++';
+  if (['logrho', 'bh1', 'bh2'].includes(c.solver_type)) c.solver_type = 'midpoint';
+  const fail = (what: string): never => {
+    throw new SdError('bad-argument', `${NAME}: ${what}`);
+  };
+  if (!ALGORITHMS.includes(c.algorithm_type)) {
+    fail(`algorithm_type "${c.algorithm_type}" is not supported. Expected one of: ${ALGORITHMS.join(', ')}.`);
+  }
+  if (c.solver_type !== 'midpoint' && c.solver_type !== 'heun') {
+    fail(`solver_type "${c.solver_type}" is not supported. Expected midpoint or heun.`);
+  }
+  if (c.final_sigmas_type !== 'zero' && c.final_sigmas_type !== 'sigma_min') {
+    fail(`final_sigmas_type "${c.final_sigmas_type}" is not supported. Expected zero or sigma_min.`);
+  }
+  if (!c.algorithm_type.endsWith('++') && c.final_sigmas_type === 'zero') {
+    fail(`final_sigmas_type "zero" needs algorithm_type dpmsolver++ or sde-dpmsolver++. Use final_sigmas_type "sigma_min".`);
+  }
+  if (![1, 2, 3].includes(c.solver_order) || (c.solver_order === 3 && c.algorithm_type.startsWith('sde'))) {
+    fail(`solver_order ${c.solver_order} is not supported with ${c.algorithm_type}. Use 1 or 2 (3 only for the ODE variants).`);
+  }
+  return c;
+}
+
+/**
+ * DPM-Solver (Lu et al. 2022, arXiv:2206.00927) and DPM-Solver++ (arXiv:2211.01095) multistep solvers
+ * of order 1-3 on the VP schedule, and their SDE variants that add fresh noise every step.
+ * Keeps the converted outputs of the previous calls; warms up with lower orders.
+ */
+export class DPMSolverMultistepScheduler extends SolverScheduler {
+  private readonly config: typeof DEFAULTS;
+  private readonly prediction: PredictionType;
+  private readonly algorithm: Algorithm;
+  private readonly dataPrediction: boolean;
+  private lowerOrderNums = 0;
+
+  constructor(raw: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
+    const c = parseConfig(raw, overrides);
+    checkSteps(steps, NAME, c.num_train_timesteps);
+    const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
+    const alphasCumprod = trainingAlphasCumprod(c, c.rescale_betas_zero_snr);
+    // Zero terminal SNR would make the first sigma infinite; diffusers nudges alpha_bar to 2^-24.
+    if (c.rescale_betas_zero_snr) alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
+    const schedule = solverSchedule({
+      alphasCumprod,
+      steps,
+      spacing: checkSpacing(c.timestep_spacing, NAME),
+      stepsOffset: c.steps_offset,
+      useKarrasSigmas: c.use_karras_sigmas,
+      useLuLambdas: c.use_lu_lambdas,
+      finalSigma: c.final_sigmas_type as 'zero' | 'sigma_min',
+      lastTimestep: c.num_train_timesteps - clippedTimestepCount(alphasCumprod, c.lambda_min_clipped),
+    });
+    super(schedule, c.solver_order);
+    this.config = c;
+    this.prediction = prediction;
+    this.algorithm = c.algorithm_type as Algorithm;
+    this.dataPrediction = this.algorithm.endsWith('++');
+  }
+
+  step({ modelOutput, stepIndex: i, sample, shape, rng }: StepInput): StepOutput {
+    const c = this.config;
+    const n = this.timesteps.length;
+    // 1. Fall back to lower orders at the end: always for the last step when it lands on sigma = 0.
+    const lowerOrderFinal =
+      i === n - 1 && (c.euler_at_final || (c.lower_order_final && n < 15) || c.final_sigmas_type === 'zero');
+    const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
+
+    // 2. Convert the model output to x0 (DPM-Solver++) or noise (DPM-Solver) and remember it.
+    const converted = this.convert(modelOutput, sample, shape, i);
+    this.remember(converted);
+
+    // 3. The SDE variants draw fresh noise every step, before the update.
+    const noise = this.algorithm.startsWith('sde') ? rng.randn(shape) : null;
+
+    // 4. Update with the highest order the history and the position allow.
+    let prevSample: Float32Array;
+    if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
+      prevSample = this.firstOrder(i, sample, converted, noise);
+    } else if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
+      prevSample = this.secondOrder(i, sample, noise);
+    } else {
+      prevSample = this.thirdOrder(i, sample);
+    }
+    if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
+    return this.dataPrediction ? { prevSample, denoised: converted } : { prevSample };
+  }
+
+  /** diffusers' `convert_model_output`. */
+  private convert(modelOutput: Float32Array, sample: Float32Array, shape: readonly number[], i: number): Float32Array {
+    const c = this.config;
+    const coef = alphaSigma(this.sigmas[i] as number);
+    if (this.dataPrediction) return predictX0Thresholded(c, this.prediction, modelOutput, sample, coef, shape);
+    const eps = predictEpsilon(this.prediction, modelOutput, sample, coef);
+    if (!c.thresholding) return eps;
+    // Threshold in x0 space, then go back to noise.
+    const x0 = combine([[1 / coef.alpha, sample], [-coef.sigma / coef.alpha, eps]]);
+    const clipped = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
+    return combine([[1 / coef.sigma, sample], [-coef.alpha / coef.sigma, clipped]]);
+  }
+
+  /**
+   * SDE variants: x_t = a * x + b * D0 + d * D1 + noiseScale * noise, where the `b` and `d` of the ODE
+   * step are replaced by their stochastic counterparts (midpoint d = b / 2; Heun d below).
+   */
+  private sdeCoefficients(i: number, heun: boolean): { a: number; b: number; d: number; noiseScale: number } {
+    const t = alphaSigma(this.sigmas[i + 1] as number);
+    const s = alphaSigma(this.sigmas[i] as number);
+    const h = t.lambda - s.lambda;
+    if (this.algorithm === 'sde-dpmsolver++') {
+      const b = t.alpha * -Math.expm1(-2 * h);
+      return {
+        a: (t.sigma / s.sigma) * Math.exp(-h),
+        b,
+        d: heun ? t.alpha * (-Math.expm1(-2 * h) / (-2 * h) + 1) : 0.5 * b,
+        noiseScale: t.sigma * Math.sqrt(-Math.expm1(-2 * h)),
+      };
+    }
+    return {
+      a: t.alpha / s.alpha,
+      b: -2 * t.sigma * Math.expm1(h),
+      d: heun ? -2 * t.sigma * (Math.expm1(h) / h - 1) : -t.sigma * Math.expm1(h),
+      noiseScale: t.sigma * Math.sqrt(Math.expm1(2 * h)),
+    };
+  }
+
+  private firstOrder(i: number, x: Float32Array, d0: Float32Array, noise: Float32Array | null): Float32Array {
+    if (noise) {
+      const { a, b, noiseScale } = this.sdeCoefficients(i, false);
+      // The first-order SDE step is the second-order one without the D1 term.
+      return combine([[a, x], [b, d0], [noiseScale, noise]]);
+    }
+    const { a, b } = solverCoefficients(alphaSigma(this.sigmas[i + 1] as number), alphaSigma(this.sigmas[i] as number), this.dataPrediction);
+    return combine([[a, x], [b, d0]]);
+  }
+
+  /** Two-step update from m0 (this call) and m1 (previous call): D0 = m0, D1 = (m0 - m1) / r0. */
+  private secondOrder(i: number, x: Float32Array, noise: Float32Array | null): Float32Array {
+    const m0 = this.recent(0) as Float32Array;
+    const m1 = this.recent(1) as Float32Array;
+    const t = alphaSigma(this.sigmas[i + 1] as number);
+    const s0 = alphaSigma(this.sigmas[i] as number);
+    const s1 = alphaSigma(this.sigmas[i - 1] as number);
+    const r0 = (s0.lambda - s1.lambda) / (t.lambda - s0.lambda);
+    const heun = this.config.solver_type === 'heun';
+    let a: number;
+    let b: number;
+    let d: number;
+    let noiseScale = 0;
+    if (noise) {
+      ({ a, b, d, noiseScale } = this.sdeCoefficients(i, heun));
+    } else {
+      const k = solverCoefficients(t, s0, this.dataPrediction);
+      ({ a, b } = k);
+      d = heun ? k.c1 : 0.5 * k.b;
+    }
+    const terms: Term[] = [[a, x], [b + d / r0, m0], [-d / r0, m1]];
+    if (noise) terms.push([noiseScale, noise]);
+    return combine(terms);
+  }
+
+  /**
+   * Three-step update (ODE variants): D1_0 = (m0 - m1) / r0, D1_1 = (m1 - m2) / r1,
+   * D1 = D1_0 + r0 / (r0 + r1) * (D1_0 - D1_1), D2 = (D1_0 - D1_1) / (r0 + r1).
+   */
+  private thirdOrder(i: number, x: Float32Array): Float32Array {
+    const [m0, m1, m2] = [this.recent(0), this.recent(1), this.recent(2)] as [Float32Array, Float32Array, Float32Array];
+    const t = alphaSigma(this.sigmas[i + 1] as number);
+    const s0 = alphaSigma(this.sigmas[i] as number);
+    const s1 = alphaSigma(this.sigmas[i - 1] as number);
+    const s2 = alphaSigma(this.sigmas[i - 2] as number);
+    const h = t.lambda - s0.lambda;
+    const r0 = (s0.lambda - s1.lambda) / h;
+    const r1 = (s1.lambda - s2.lambda) / h;
+    const { a, b, c1, c2 } = solverCoefficients(t, s0, this.dataPrediction);
+    const w = r0 / (r0 + r1);
+    const onD10 = c1 * (1 + w) + c2 / (r0 + r1);
+    const onD11 = -c1 * w - c2 / (r0 + r1);
+    return combine([
+      [a, x],
+      [b + onD10 / r0, m0],
+      [-onD10 / r0 + onD11 / r1, m1],
+      [-onD11 / r1, m2],
+    ]);
+  }
+}
