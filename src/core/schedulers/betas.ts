@@ -77,13 +77,18 @@ export function trainBetas(config: BetaConfig): Float64Array {
   }
 }
 
-/** torch.cumprod(1 - betas) in float32. @returns Float64Array [num_train_timesteps] of float32 values */
+/**
+ * torch.cumprod(1 - betas) of a float32 tensor on the CPU: torch accumulates the running product in double
+ * (its CPU accumulate type for float) and rounds each output to float32; a float32 accumulator drifts by
+ * several ulps over 1000 steps (visible in sigma_max).
+ * @returns Float64Array [num_train_timesteps] of float32 values
+ */
 export function alphasCumprod(betas: Float64Array): Float64Array {
   const out = new Float64Array(betas.length);
   let acc = 1;
   for (let i = 0; i < betas.length; i++) {
-    acc = f32(acc * f32(1 - (betas[i] as number)));
-    out[i] = acc;
+    acc *= f32(1 - (betas[i] as number));
+    out[i] = f32(acc);
   }
   return out;
 }
@@ -107,4 +112,27 @@ export function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
     out[i] = f32(1 - a);
   }
   return out;
+}
+
+/**
+ * `betas_for_alpha_bar` with the exponential transform alpha_bar(t) = exp(-12 t), which diffusers offers
+ * as `beta_schedule: "exp"` (HeunDiscreteScheduler only, used by Shap-E). Float32 values like `trainBetas`.
+ */
+export function expBetas(n: number, maxBeta = 0.999): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    out[i] = f32(Math.min(1 - Math.exp(((i + 1) / n) * -12) / Math.exp((i / n) * -12), maxBeta));
+  }
+  return out;
+}
+
+/**
+ * DDPMScheduler's `beta_schedule: "sigmoid"` (GeoDiff): sigmoid of a float32 ramp over [-6, 6], scaled into
+ * [beta_start, beta_end], in float32 as torch computes it.
+ */
+export function sigmoidBetas(config: BetaConfig): Float64Array {
+  const ramp = linspaceF32(-6, 6, config.num_train_timesteps);
+  const scale = f32(config.beta_end - config.beta_start);
+  const start = f32(config.beta_start);
+  return ramp.map((x) => f32(f32(f32(1 / (1 + Math.exp(-x))) * scale) + start));
 }

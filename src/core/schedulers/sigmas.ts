@@ -1,3 +1,7 @@
+import { SdError } from '../errors.ts';
+import { linspace } from './betas.ts';
+import { numpyArange, roundHalfEven } from './timestep-spacing.ts';
+
 /**
  * Sigma math shared by the k-diffusion-style schedulers (Karras et al. 2022 notation:
  * sigma = sqrt((1 - alpha_bar) / alpha_bar)).
@@ -57,4 +61,159 @@ export function sigmaToTimestep(sigma: number, logSigmas: ArrayLike<number>): nu
   const hi = logSigmas[low + 1] as number;
   const w = Math.min(Math.max((lo - logSigma) / (lo - hi), 0), 1);
   return (1 - w) * low + w * (low + 1);
+}
+
+/**
+ * Inference timesteps of the k-diffusion-style schedulers (Euler, Heun, LMS, KDPM2 and their ancestral
+ * variants) for diffusers' `timestep_spacing` (Table 2 of Lin et al. 2023), descending, float32 values.
+ * Note the diffusers quirks kept here: `linspace` with one step gives timestep 0, and `trailing` can give
+ * one timestep more than asked (numpy's arange length rounding), e.g. 62 for 61 steps.
+ * @throws SdError 'unsupported-model' for an unknown spacing
+ */
+export function sigmaTimesteps(
+  spacing: string,
+  numTrainTimesteps: number,
+  steps: number,
+  stepsOffset: number,
+): Float64Array {
+  switch (spacing) {
+    case 'linspace':
+      return linspace(0, numTrainTimesteps - 1, steps)
+        .map(Math.fround)
+        .reverse();
+    case 'leading': {
+      const ratio = Math.floor(numTrainTimesteps / steps);
+      const out = new Float64Array(steps);
+      for (let i = 0; i < steps; i++) out[i] = Math.fround((steps - 1 - i) * ratio + stepsOffset);
+      return out;
+    }
+    case 'trailing':
+      return numpyArange(numTrainTimesteps, 0, -numTrainTimesteps / steps).map((t) => Math.fround(roundHalfEven(t) - 1));
+    default:
+      throw new SdError(
+        'unsupported-model',
+        `Unknown timestep_spacing "${spacing}" in scheduler_config.json. Expected one of: linspace, leading, trailing.`,
+      );
+  }
+}
+
+/** np.log of the float32 training sigmas, kept in float32 as numpy does. */
+export function logSigmasF32(trainSigmas: Float64Array): Float64Array {
+  return trainSigmas.map((s) => Math.fround(Math.log(s)));
+}
+
+/** What `set_timesteps` of the k-diffusion-style schedulers computes before the class-specific part. */
+export interface SigmaSchedule {
+  /** One timestep per inference step as diffusers computed it in float64 (callers cast where diffusers does). */
+  timesteps: Float64Array;
+  /** Noise level for each timestep, then a final 0: float32 values, length timesteps.length + 1. */
+  sigmas: Float64Array;
+}
+
+export interface SigmaScheduleOptions {
+  spacing: string;
+  stepsOffset: number;
+  isKarras: boolean;
+  /** Euler only: config `sigma_min` / `sigma_max` override the Karras range ends. */
+  karrasMin?: number | null;
+  karrasMax?: number | null;
+}
+
+/**
+ * Shared start of `set_timesteps` for Euler, Heun, LMS and KDPM2: spaced timesteps, training sigmas linearly
+ * interpolated at them (np.interp, float64), optionally replaced by Karras sigmas whose timesteps are then
+ * found back with `sigmaToTimestep`, and a final sigma of 0.
+ */
+export function sigmaSchedule(trainSigmas: Float64Array, steps: number, options: SigmaScheduleOptions): SigmaSchedule {
+  let timesteps: Float64Array = sigmaTimesteps(options.spacing, trainSigmas.length, steps, options.stepsOffset);
+  const grid = Float64Array.from(trainSigmas, (_, i) => i);
+  let sigmas: Float64Array = timesteps.map((t) => interp(t, grid, trainSigmas));
+  if (options.isKarras) {
+    sigmas = karrasFrom(sigmas, sigmas.length, options.karrasMin, options.karrasMax);
+    const logSigmas = logSigmasF32(trainSigmas);
+    timesteps = sigmas.map((s) => sigmaToTimestep(s, logSigmas));
+  }
+  return { timesteps, sigmas: withFinalZero(sigmas) };
+}
+
+/** `_convert_to_karras`: Karras sigmas spanning the given (descending) sigmas, or the config's range ends. */
+export function karrasFrom(
+  sigmas: Float64Array,
+  count: number,
+  sigmaMin?: number | null,
+  sigmaMax?: number | null,
+): Float64Array {
+  const min = sigmaMin ?? (sigmas[sigmas.length - 1] as number);
+  const max = sigmaMax ?? (sigmas[0] as number);
+  return karrasSigmas(min, max, count);
+}
+
+/** np.concatenate([sigmas, [0.0]]).astype(np.float32). */
+export function withFinalZero(sigmas: Float64Array): Float64Array {
+  const out = new Float64Array(sigmas.length + 1);
+  for (let i = 0; i < sigmas.length; i++) out[i] = Math.fround(sigmas[i] as number);
+  return out;
+}
+
+/** `init_noise_sigma` of the sigma schedulers: the largest sigma, or sqrt(max^2 + 1) unless spacing is linspace/trailing. */
+export function sigmaInitNoise(sigmas: ArrayLike<number>, spacing: string): number {
+  let max = 0;
+  for (let i = 0; i < sigmas.length; i++) max = Math.max(max, sigmas[i] as number);
+  return spacing === 'linspace' || spacing === 'trailing' ? max : Math.fround(Math.sqrt(max * max + 1));
+}
+
+/** `scale_model_input` of the sigma schedulers: the factor 1 / sqrt(sigma^2 + 1). */
+export function sigmaInputScale(sigma: number): number {
+  return 1 / Math.sqrt(sigma * sigma + 1);
+}
+
+/**
+ * Predicted clean latents x0 from the model output at noise level `sigma` (k-diffusion parameterisation):
+ * epsilon: x - sigma * eps; v_prediction: eps * (-sigma / sqrt(sigma^2 + 1)) + x / (sigma^2 + 1); sample: eps.
+ * @returns Float32Array shaped like `sample`
+ */
+export function sigmaDenoised(
+  predictionType: string,
+  sigma: number,
+  sample: Float32Array,
+  modelOutput: Float32Array,
+): Float32Array {
+  const out = new Float32Array(sample.length);
+  if (predictionType === 'epsilon') {
+    for (let i = 0; i < out.length; i++) out[i] = (sample[i] as number) - sigma * (modelOutput[i] as number);
+  } else if (predictionType === 'v_prediction') {
+    const cOut = -sigma / Math.sqrt(sigma * sigma + 1);
+    const cSkip = 1 / (sigma * sigma + 1);
+    for (let i = 0; i < out.length; i++) out[i] = (modelOutput[i] as number) * cOut + (sample[i] as number) * cSkip;
+  } else if (predictionType === 'sample' || predictionType === 'original_sample') {
+    out.set(modelOutput);
+  } else {
+    throw new SdError(
+      'unsupported-model',
+      `Unknown prediction_type "${predictionType}" in scheduler_config.json. Expected one of: epsilon, v_prediction, sample.`,
+    );
+  }
+  return out;
+}
+
+/** `original + noise * sigma`, the noising of the sigma schedulers' `add_noise`. @returns Float32Array */
+export function addSigmaNoise(original: Float32Array, noise: Float32Array, sigma: number): Float32Array {
+  const out = new Float32Array(original.length);
+  for (let i = 0; i < out.length; i++) out[i] = (original[i] as number) + (noise[i] as number) * sigma;
+  return out;
+}
+
+/**
+ * `values[index]`, or an SdError 'internal' when a pipeline asks for a step outside the schedule.
+ * @param what names the array in the message, e.g. "sigma"
+ */
+export function scheduleEntry(values: ArrayLike<number>, index: number, what: string): number {
+  const value = index >= 0 && Number.isInteger(index) ? values[index] : undefined;
+  if (value === undefined) {
+    throw new SdError(
+      'internal',
+      `Scheduler ${what} index ${index} is outside the schedule (${values.length} entries). Call step() and scaleModelInput() with indices of Scheduler.timesteps.`,
+    );
+  }
+  return value;
 }

@@ -1,0 +1,138 @@
+// Port of diffusers 0.27.2 DDPMScheduler (Ho et al. 2020): ancestral sampling of the posterior q(x_(t-1) | x_t, x0), fresh noise at every t > 0.
+import { SdError } from '../errors.ts';
+import { alphaAt, BETA_DEFAULTS, ddpmAddNoise } from './alpha-schedule.ts';
+import { alphasCumprod, rescaleZeroTerminalSnr, sigmoidBetas, trainBetas } from './betas.ts';
+import { resolveConfig } from './config.ts';
+import { checkPrediction, predictX0, thresholdSample } from './dpm-common.ts';
+import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import { scheduleEntry } from './sigmas.ts';
+import { checkSpacing, spacedTimesteps } from './timestep-spacing.ts';
+
+const PREDICTIONS: readonly PredictionType[] = ['epsilon', 'v_prediction', 'sample'];
+
+const DEFAULTS = {
+  ...BETA_DEFAULTS,
+  variance_type: 'fixed_small',
+  clip_sample: true,
+  prediction_type: 'epsilon',
+  thresholding: false,
+  dynamic_thresholding_ratio: 0.995,
+  clip_sample_range: 1.0,
+  sample_max_value: 1.0,
+  timestep_spacing: 'leading',
+  steps_offset: 0,
+  rescale_betas_zero_snr: false,
+};
+
+export type DdpmConfig = typeof DEFAULTS;
+
+/** DDPM sampler ("DDPM" in A1111). Timesteps are integers; the model input is not scaled. */
+export class DDPMScheduler implements Scheduler {
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+  readonly timesteps: Float64Array;
+  readonly config: DdpmConfig;
+  /** Float32 cumulative alphas per training timestep. */
+  readonly alphasCumprod: Float64Array;
+  private readonly stride: number;
+  private readonly prediction: PredictionType;
+
+  constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
+    const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<DdpmConfig>);
+    this.config = cfg;
+    if (cfg.variance_type === 'learned' || cfg.variance_type === 'learned_range') {
+      throw new SdError(
+        'unsupported-model',
+        `DDPMScheduler variance_type "${cfg.variance_type}" needs a model that also predicts its variance; Stable Diffusion UNets do not. Use fixed_small, fixed_small_log, fixed_large or fixed_large_log.`,
+      );
+    }
+    const n = cfg.num_train_timesteps;
+    if (steps > n) {
+      throw new SdError(
+        'bad-argument',
+        `DDPMScheduler cannot take ${steps} steps: at most num_train_timesteps = ${n}. Use fewer steps.`,
+      );
+    }
+    let betas = cfg.beta_schedule === 'sigmoid' ? sigmoidBetas(cfg) : trainBetas(cfg);
+    if (cfg.rescale_betas_zero_snr) betas = rescaleZeroTerminalSnr(betas);
+    this.alphasCumprod = alphasCumprod(betas);
+    this.prediction = checkPrediction(cfg.prediction_type, 'DDPMScheduler', PREDICTIONS);
+    // Integer timesteps, as DDIM and PNDM space them.
+    this.timesteps = spacedTimesteps(checkSpacing(cfg.timestep_spacing, 'DDPMScheduler'), n, steps, cfg.steps_offset);
+    this.stride = Math.floor(n / steps);
+  }
+
+  scaleModelInput(stepIndex: number): number {
+    scheduleEntry(this.timesteps, stepIndex, 'timestep');
+    return 1;
+  }
+
+  step({ modelOutput, stepIndex, sample, shape, rng }: StepInput): StepOutput {
+    const cfg = this.config;
+    // 1. alpha_bar at t and at the previous timestep t - N / steps (1 before the start of the chain).
+    const t = scheduleEntry(this.timesteps, stepIndex, 'timestep');
+    const prevT = t - this.stride;
+    const alphaProd = alphaAt(this.alphasCumprod, t);
+    const alphaProdPrev = prevT >= 0 ? alphaAt(this.alphasCumprod, prevT) : 1;
+    const betaProd = 1 - alphaProd;
+    const betaProdPrev = 1 - alphaProdPrev;
+    const currentAlpha = alphaProd / alphaProdPrev;
+    const currentBeta = 1 - currentAlpha;
+    // 2. Predicted x0 (Ho et al. eq. 15).
+    let denoised = predictX0(this.prediction, modelOutput, sample, alphaSigmaOf(alphaProd));
+    // 3. Clip or dynamically threshold x0.
+    if (cfg.thresholding) denoised = thresholdSample(denoised, shape, cfg.dynamic_thresholding_ratio, cfg.sample_max_value);
+    else if (cfg.clip_sample) clampInPlace(denoised, cfg.clip_sample_range);
+    // 4. Posterior mean coefficients (eq. 7).
+    const x0Coeff = (Math.sqrt(alphaProdPrev) * currentBeta) / betaProd;
+    const xtCoeff = (Math.sqrt(currentAlpha) * betaProdPrev) / betaProd;
+    // 5. Noise with the posterior's standard deviation, only while t > 0.
+    const std = t > 0 ? this.noiseStd(alphaProd, alphaProdPrev, currentBeta) : 0;
+    const noise = t > 0 ? rng.randn(shape) : null;
+    const prevSample = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const mean = Math.fround(x0Coeff * (denoised[i] as number) + xtCoeff * (sample[i] as number));
+      prevSample[i] = noise ? mean + std * (noise[i] as number) : mean;
+    }
+    return { prevSample, denoised };
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    const t = scheduleEntry(this.timesteps, stepIndex, 'timestep');
+    return ddpmAddNoise(this.alphasCumprod, original, noise, t);
+  }
+
+  /** diffusers' `_get_variance` turned into the standard deviation the noise is multiplied by. */
+  private noiseStd(alphaProd: number, alphaProdPrev: number, currentBeta: number): number {
+    // Posterior variance beta~_t (eq. 7), floored so its log stays finite.
+    const variance = Math.max(((1 - alphaProdPrev) / (1 - alphaProd)) * currentBeta, 1e-20);
+    switch (this.config.variance_type) {
+      case 'fixed_small':
+        return Math.sqrt(variance);
+      case 'fixed_small_log':
+        return Math.exp(0.5 * Math.log(variance));
+      case 'fixed_large':
+        return Math.sqrt(currentBeta);
+      case 'fixed_large_log':
+        // diffusers takes the square root of log(beta) here (NaN for beta < 1); kept for parity.
+        return Math.sqrt(Math.log(currentBeta));
+      default:
+        throw new SdError(
+          'unsupported-model',
+          `Unknown DDPMScheduler variance_type "${this.config.variance_type}". Expected fixed_small, fixed_small_log, fixed_large or fixed_large_log.`,
+        );
+    }
+  }
+}
+
+/** Clamps every value into [-range, range] in place. */
+export function clampInPlace(values: Float32Array, range: number): void {
+  for (let i = 0; i < values.length; i++) values[i] = Math.min(Math.max(values[i] as number, -range), range);
+}
+
+/** x_t = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) noise, as the `predictX0` helper takes it. */
+export function alphaSigmaOf(alphaProd: number): { alpha: number; sigma: number; lambda: number } {
+  const alpha = Math.sqrt(alphaProd);
+  const sigma = Math.sqrt(1 - alphaProd);
+  return { alpha, sigma, lambda: Math.log(alpha) - Math.log(sigma) };
+}

@@ -1,0 +1,139 @@
+// Port of diffusers 0.27.2 EulerDiscreteScheduler (Karras et al. 2022, Algorithm 2 with s_churn = 0): one deterministic Euler step per model call.
+import { alphasCumprod, linspaceF32, rescaleZeroTerminalSnr, trainBetas, type BetaConfig } from './betas.ts';
+import { BETA_DEFAULTS } from './alpha-schedule.ts';
+import { resolveConfig } from './config.ts';
+import type { RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import {
+  addSigmaNoise,
+  karrasFrom,
+  logSigmasF32,
+  sigmaDenoised,
+  sigmaInitNoise,
+  sigmaInputScale,
+  scheduleEntry,
+  sigmaSchedule,
+  sigmaToTimestep,
+  sigmaTimesteps,
+  trainSigmas,
+  withFinalZero,
+} from './sigmas.ts';
+import { SdError } from '../errors.ts';
+
+const DEFAULTS = {
+  ...BETA_DEFAULTS,
+  prediction_type: 'epsilon',
+  interpolation_type: 'linear',
+  use_karras_sigmas: false,
+  sigma_min: null as number | null,
+  sigma_max: null as number | null,
+  timestep_spacing: 'linspace',
+  timestep_type: 'discrete',
+  steps_offset: 0,
+  rescale_betas_zero_snr: false,
+};
+
+export type EulerDiscreteConfig = typeof DEFAULTS;
+
+/** Euler sampler ("Euler" in A1111) over the discrete training sigmas. */
+export class EulerDiscreteScheduler implements Scheduler {
+  readonly order = 1;
+  readonly initNoiseSigma: number;
+  readonly timesteps: Float64Array;
+  readonly config: EulerDiscreteConfig;
+  /** Float32 noise levels per model call, then the final one (0), as diffusers' `sigmas`. */
+  readonly sigmas: Float64Array;
+
+  constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
+    const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<EulerDiscreteConfig>);
+    this.config = cfg;
+    const train = eulerTrainSigmas(cfg, cfg.rescale_betas_zero_snr);
+
+    let schedule: { timesteps: Float64Array; sigmas: Float64Array };
+    if (cfg.interpolation_type === 'linear') {
+      schedule = sigmaSchedule(train, steps, {
+        spacing: cfg.timestep_spacing,
+        stepsOffset: cfg.steps_offset,
+        isKarras: cfg.use_karras_sigmas,
+        karrasMin: cfg.sigma_min,
+        karrasMax: cfg.sigma_max,
+      });
+    } else if (cfg.interpolation_type === 'log_linear') {
+      schedule = logLinearSchedule(train, steps, cfg);
+    } else {
+      throw new SdError(
+        'unsupported-model',
+        `Unknown interpolation_type "${cfg.interpolation_type}" for EulerDiscreteScheduler. Expected linear or log_linear.`,
+      );
+    }
+    this.sigmas = schedule.sigmas;
+    const callSigmas = this.sigmas.subarray(0, this.sigmas.length - 1);
+    // EDM-style models (e.g. Playground v2.5) take 0.25 log(sigma) as their timestep.
+    this.timesteps =
+      cfg.timestep_type === 'continuous' && cfg.prediction_type === 'v_prediction'
+        ? callSigmas.map((s) => Math.fround(0.25 * Math.fround(Math.log(s))))
+        : schedule.timesteps.map(Math.fround);
+    this.initNoiseSigma = sigmaInitNoise(this.sigmas, cfg.timestep_spacing);
+  }
+
+  scaleModelInput(stepIndex: number): number {
+    return sigmaInputScale(this.sigmaAt(stepIndex));
+  }
+
+  step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
+    // 1. Noise levels of this call and the next (s_churn = 0, so sigma_hat = sigma).
+    const sigma = this.sigmaAt(stepIndex);
+    const sigmaNext = this.sigmaAt(stepIndex + 1);
+    // 2. Predicted clean latents x0 from the model output.
+    const denoised = sigmaDenoised(this.config.prediction_type, sigma, sample, modelOutput);
+    // 3. ODE derivative d = (x - x0) / sigma, and an Euler step of size dt = sigma_next - sigma.
+    const dt = sigmaNext - sigma;
+    const prevSample = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const x = sample[i] as number;
+      prevSample[i] = x + ((x - (denoised[i] as number)) / sigma) * dt;
+    }
+    return { prevSample, denoised };
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    return addSigmaNoise(original, noise, this.sigmaAt(stepIndex));
+  }
+
+  private sigmaAt(index: number): number {
+    return scheduleEntry(this.sigmas, index, 'sigma');
+  }
+}
+
+/**
+ * `interpolation_type: "log_linear"`: steps + 1 sigmas evenly spaced in log from the largest to the smallest
+ * training sigma (a float32 torch.linspace), the spaced timesteps unchanged unless Karras replaces both.
+ * diffusers then appends 0, so the schedule holds one sigma more than there are model calls.
+ */
+function logLinearSchedule(
+  train: Float64Array,
+  steps: number,
+  cfg: EulerDiscreteConfig,
+): { timesteps: Float64Array; sigmas: Float64Array } {
+  let timesteps: Float64Array = sigmaTimesteps(cfg.timestep_spacing, train.length, steps, cfg.steps_offset);
+  const logMax = Math.fround(Math.log(train[train.length - 1] as number));
+  const logMin = Math.fround(Math.log(train[0] as number));
+  let sigmas: Float64Array = linspaceF32(logMax, logMin, steps + 1).map((v) => Math.fround(Math.exp(v)));
+  if (cfg.use_karras_sigmas) {
+    sigmas = karrasFrom(sigmas, steps, cfg.sigma_min, cfg.sigma_max);
+    const logSigmas = logSigmasF32(train);
+    timesteps = sigmas.map((s) => sigmaToTimestep(s, logSigmas));
+  }
+  return { timesteps, sigmas: withFinalZero(sigmas) };
+}
+
+/**
+ * Training sigmas of the two Euler classes, which alone among the sigma schedulers take
+ * `rescale_betas_zero_snr`: zero terminal SNR would make the first sigma infinite, so diffusers sets the last
+ * alpha_bar to float16's smallest subnormal (2^-24) instead.
+ */
+export function eulerTrainSigmas(config: BetaConfig, rescaleZeroSnr: boolean): Float64Array {
+  const betas = trainBetas(config);
+  const cumprod = alphasCumprod(rescaleZeroSnr ? rescaleZeroTerminalSnr(betas) : betas);
+  if (rescaleZeroSnr) cumprod[cumprod.length - 1] = 2 ** -24;
+  return trainSigmas(cumprod);
+}

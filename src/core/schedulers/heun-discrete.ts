@@ -1,0 +1,109 @@
+// Port of diffusers 0.27.2 HeunDiscreteScheduler (Karras et al. 2022, Algorithm 1): an Euler predictor and a trapezoidal corrector, two model calls per step.
+import { alphasCumprod, expBetas, trainBetas } from './betas.ts';
+import { resolveConfig } from './config.ts';
+import { clampInPlace } from './ddpm.ts';
+import type { RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import {
+  addSigmaNoise,
+  scheduleEntry,
+  sigmaDenoised,
+  sigmaInitNoise,
+  sigmaInputScale,
+  sigmaSchedule,
+  trainSigmas,
+} from './sigmas.ts';
+
+const DEFAULTS = {
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'linear',
+  trained_betas: null as number[] | null,
+  prediction_type: 'epsilon',
+  use_karras_sigmas: false,
+  clip_sample: false,
+  clip_sample_range: 1.0,
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+};
+
+export type HeunDiscreteConfig = typeof DEFAULTS;
+
+/** Heun sampler ("Heun" in A1111). Timesteps are t0, t1, t1, t2, t2, …: each but the first is visited twice. */
+export class HeunDiscreteScheduler implements Scheduler {
+  readonly order = 2;
+  readonly initNoiseSigma: number;
+  readonly timesteps: Float64Array;
+  readonly config: HeunDiscreteConfig;
+  /** Float32 sigmas interleaved like the timesteps: s0, s1, s1, …, s(n-1), s(n-1), 0. */
+  readonly sigmas: Float64Array;
+  /** Predictor state between the two calls of a step (diffusers' prev_derivative, dt, sample). */
+  private pending: { derivative: Float64Array; dt: number; sample: Float32Array } | null = null;
+
+  constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
+    const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<HeunDiscreteConfig>);
+    this.config = cfg;
+    const betas = cfg.beta_schedule === 'exp' ? expBetas(cfg.num_train_timesteps) : trainBetas(cfg);
+    const schedule = sigmaSchedule(trainSigmas(alphasCumprod(betas)), steps, {
+      spacing: cfg.timestep_spacing,
+      stepsOffset: cfg.steps_offset,
+      isKarras: cfg.use_karras_sigmas,
+    });
+    this.sigmas = repeatInner(schedule.sigmas, 1);
+    this.timesteps = repeatInner(schedule.timesteps, 0);
+    this.initNoiseSigma = sigmaInitNoise(this.sigmas, cfg.timestep_spacing);
+  }
+
+  scaleModelInput(stepIndex: number): number {
+    return sigmaInputScale(scheduleEntry(this.sigmas, stepIndex, 'sigma'));
+  }
+
+  step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
+    const pending = this.pending;
+    // 1. The step's interval: the predictor call sits at its start, the corrector call at its end.
+    const sigma = scheduleEntry(this.sigmas, pending ? stepIndex - 1 : stepIndex, 'sigma');
+    const sigmaNext = scheduleEntry(this.sigmas, pending ? stepIndex : stepIndex + 1, 'sigma');
+    // 2. Predicted x0 at the noise level this call was made at (sigma for the predictor, sigmaNext for the corrector).
+    const sigmaInput = pending ? sigmaNext : sigma;
+    const denoised = sigmaDenoised(this.config.prediction_type, sigmaInput, sample, modelOutput);
+    if (this.config.clip_sample) clampInPlace(denoised, this.config.clip_sample_range);
+    const prevSample = new Float32Array(sample.length);
+    if (!pending) {
+      // 3a. Predictor: Euler step with d = (x - x0) / sigma over dt = sigmaNext - sigma; keep d, dt and x.
+      const dt = sigmaNext - sigma;
+      const derivative = new Float64Array(sample.length);
+      for (let i = 0; i < sample.length; i++) {
+        const x = sample[i] as number;
+        const d = Math.fround((x - (denoised[i] as number)) / sigma);
+        derivative[i] = d;
+        prevSample[i] = x + d * dt;
+      }
+      this.pending = { derivative, dt, sample };
+    } else {
+      // 3b. Corrector: average the two derivatives and redo the step from the stored x.
+      for (let i = 0; i < sample.length; i++) {
+        const d2 = Math.fround(((sample[i] as number) - (denoised[i] as number)) / sigmaNext);
+        const d = Math.fround(((pending.derivative[i] as number) + d2) / 2);
+        prevSample[i] = (pending.sample[i] as number) + d * pending.dt;
+      }
+      this.pending = null;
+    }
+    return { prevSample, denoised };
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    return addSigmaNoise(original, noise, scheduleEntry(this.sigmas, stepIndex, 'sigma'));
+  }
+}
+
+/**
+ * diffusers' `cat([x[:1], x[1:-tail or None].repeat_interleave(2), x[-tail:]])`: every entry after the first
+ * twice, except the last `tail` entries (1 for the sigmas, whose final 0 stays single; 0 for the timesteps).
+ */
+export function repeatInner(values: Float64Array, tail: number): Float64Array {
+  const n = values.length;
+  const out: number[] = [values[0] as number];
+  for (let i = 1; i < n - tail; i++) out.push(values[i] as number, values[i] as number);
+  for (let i = Math.max(1, n - tail); i < n; i++) out.push(values[i] as number);
+  return Float64Array.from(out);
+}

@@ -1,0 +1,109 @@
+// Port of diffusers 0.27.2 LCMScheduler (Luo et al. 2023, latent consistency models): each call jumps to a consistency-function estimate of x0, then re-noises to the next timestep.
+import { SdError } from '../errors.ts';
+import { alphasCumprod, rescaleZeroTerminalSnr, trainBetas } from './betas.ts';
+import { resolveConfig } from './config.ts';
+import { alphaAt, ddpmAddNoise } from './alpha-schedule.ts';
+import { alphaSigmaOf, clampInPlace } from './ddpm.ts';
+import { checkPrediction, predictX0, thresholdSample } from './dpm-common.ts';
+import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import { scheduleEntry } from './sigmas.ts';
+
+const DEFAULTS = {
+  num_train_timesteps: 1000,
+  beta_start: 0.00085,
+  beta_end: 0.012,
+  beta_schedule: 'scaled_linear',
+  trained_betas: null as number[] | null,
+  original_inference_steps: 50,
+  clip_sample: false,
+  clip_sample_range: 1.0,
+  // Only used by diffusers for a negative next timestep, which LCM's schedule never has.
+  set_alpha_to_one: true,
+  steps_offset: 0,
+  prediction_type: 'epsilon',
+  thresholding: false,
+  dynamic_thresholding_ratio: 0.995,
+  sample_max_value: 1.0,
+  timestep_spacing: 'leading',
+  timestep_scaling: 10.0,
+  rescale_betas_zero_snr: false,
+};
+
+export type LcmConfig = typeof DEFAULTS;
+
+/** sigma_data of the consistency-model boundary condition (Song et al. 2023). */
+const SIGMA_DATA = 0.5;
+
+/** Latent consistency sampler ("LCM" in A1111), for LCM-distilled models or LCM-LoRA. */
+export class LCMScheduler implements Scheduler {
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+  readonly timesteps: Float64Array;
+  readonly config: LcmConfig;
+  /** Float32 cumulative alphas per training timestep. */
+  readonly alphasCumprod: Float64Array;
+  private readonly prediction: PredictionType;
+
+  constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
+    const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<LcmConfig>);
+    this.config = cfg;
+    this.prediction = checkPrediction(cfg.prediction_type, 'LCMScheduler', ['epsilon', 'v_prediction', 'sample']);
+    let betas = trainBetas(cfg);
+    if (cfg.rescale_betas_zero_snr) betas = rescaleZeroTerminalSnr(betas);
+    this.alphasCumprod = alphasCumprod(betas);
+    this.timesteps = lcmTimesteps(cfg, steps);
+  }
+
+  scaleModelInput(stepIndex: number): number {
+    scheduleEntry(this.timesteps, stepIndex, 'timestep');
+    return 1;
+  }
+
+  step({ modelOutput, stepIndex, sample, shape, rng }: StepInput): StepOutput {
+    const cfg = this.config;
+    // 1. This timestep and the next one (the last step reuses its own).
+    const t = scheduleEntry(this.timesteps, stepIndex, 'timestep');
+    const isLast = stepIndex === this.timesteps.length - 1;
+    const prevT = isLast ? t : scheduleEntry(this.timesteps, stepIndex + 1, 'timestep');
+    // 2. Boundary-condition scalings, so that the estimate is the identity at t = 0.
+    const scaled = t * cfg.timestep_scaling;
+    const cSkip = SIGMA_DATA ** 2 / (scaled ** 2 + SIGMA_DATA ** 2);
+    const cOut = scaled / Math.sqrt(scaled ** 2 + SIGMA_DATA ** 2);
+    // 3. Predicted x0 from the model parameterisation (at alpha_bar_t), 4. clipped or thresholded.
+    const alphaProd = alphaAt(this.alphasCumprod, t);
+    let predicted = predictX0(this.prediction, modelOutput, sample, alphaSigmaOf(alphaProd));
+    if (cfg.thresholding) predicted = thresholdSample(predicted, shape, cfg.dynamic_thresholding_ratio, cfg.sample_max_value);
+    else if (cfg.clip_sample) clampInPlace(predicted, cfg.clip_sample_range);
+    // 5. Consistency estimate: c_out * x0 + c_skip * x_t.
+    const denoised = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      denoised[i] = cOut * (predicted[i] as number) + cSkip * (sample[i] as number);
+    }
+    // 6. Re-noise to the next timestep with fresh noise, except after the last call (so never for one step).
+    const prevSample = isLast ? denoised : ddpmAddNoise(this.alphasCumprod, denoised, rng.randn(shape), prevT);
+    return { prevSample, denoised };
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    return ddpmAddNoise(this.alphasCumprod, original, noise, scheduleEntry(this.timesteps, stepIndex, 'timestep'));
+  }
+}
+
+/**
+ * LCM's inference timesteps: the distillation schedule (every N / original_inference_steps-th training
+ * timestep, ending at k - 1), reversed, sampled at floor(linspace(0, len, steps, endpoint=False)).
+ * @throws SdError 'bad-argument' when steps exceed original_inference_steps, as diffusers does
+ */
+function lcmTimesteps(cfg: LcmConfig, steps: number): Float64Array {
+  const original = cfg.original_inference_steps;
+  if (original > cfg.num_train_timesteps || steps > original) {
+    throw new SdError(
+      'bad-argument',
+      `LCMScheduler cannot take ${steps} steps: at most original_inference_steps = ${original} (from the model's scheduler_config.json). Use ${Math.min(original, cfg.num_train_timesteps)} steps or fewer; LCM models usually need 2 to 8.`,
+    );
+  }
+  const k = Math.floor(cfg.num_train_timesteps / original);
+  const origin = Float64Array.from({ length: original }, (_, i) => (original - i) * k - 1);
+  // np.floor(np.linspace(0, len, steps, endpoint=False)): index i * len / steps, rounded down.
+  return Float64Array.from({ length: steps }, (_, i) => origin[Math.floor(i * (original / steps))] as number);
+}

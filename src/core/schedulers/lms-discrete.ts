@@ -1,0 +1,116 @@
+// Port of diffusers 0.27.2 LMSDiscreteScheduler: 4th-order linear multistep over sigma (k-diffusion sample_lms), coefficients by integrating Lagrange basis polynomials.
+import { alphasCumprod, trainBetas } from './betas.ts';
+import { BETA_DEFAULTS } from './alpha-schedule.ts';
+import { resolveConfig } from './config.ts';
+import type { RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import {
+  addSigmaNoise,
+  scheduleEntry,
+  sigmaDenoised,
+  sigmaInitNoise,
+  sigmaInputScale,
+  sigmaSchedule,
+  trainSigmas,
+} from './sigmas.ts';
+
+const DEFAULTS = {
+  ...BETA_DEFAULTS,
+  use_karras_sigmas: false,
+  prediction_type: 'epsilon',
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+};
+
+export type LmsDiscreteConfig = typeof DEFAULTS;
+
+/** diffusers' default `order` argument of `LMSDiscreteScheduler.step`. */
+const LMS_ORDER = 4;
+
+/** Gauss-Legendre nodes and weights on [-1, 1] with 4 points: exact for polynomials up to degree 7. */
+const GL_NODES = [-0.8611363115940526, -0.3399810435848563, 0.3399810435848563, 0.8611363115940526];
+const GL_WEIGHTS = [0.3478548451374538, 0.6521451548625461, 0.6521451548625461, 0.3478548451374538];
+
+/** Linear multistep sampler ("LMS" / "LMS Karras" in A1111). */
+export class LMSDiscreteScheduler implements Scheduler {
+  readonly order = 1;
+  readonly initNoiseSigma: number;
+  readonly timesteps: Float64Array;
+  readonly config: LmsDiscreteConfig;
+  /** Float32 noise levels per model call, then 0. */
+  readonly sigmas: Float64Array;
+  /** The latest derivatives (x - x0) / sigma, oldest first, at most LMS_ORDER of them. */
+  private readonly derivatives: Float32Array[] = [];
+
+  constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
+    const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<LmsDiscreteConfig>);
+    this.config = cfg;
+    const schedule = sigmaSchedule(trainSigmas(alphasCumprod(trainBetas(cfg))), steps, {
+      spacing: cfg.timestep_spacing,
+      stepsOffset: cfg.steps_offset,
+      isKarras: cfg.use_karras_sigmas,
+    });
+    this.sigmas = schedule.sigmas;
+    this.timesteps = schedule.timesteps;
+    this.initNoiseSigma = sigmaInitNoise(this.sigmas, cfg.timestep_spacing);
+  }
+
+  scaleModelInput(stepIndex: number): number {
+    return sigmaInputScale(scheduleEntry(this.sigmas, stepIndex, 'sigma'));
+  }
+
+  step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
+    // 1. Predicted x0 and the ODE derivative d = (x - x0) / sigma, kept in a window of LMS_ORDER.
+    const sigma = scheduleEntry(this.sigmas, stepIndex, 'sigma');
+    scheduleEntry(this.sigmas, stepIndex + 1, 'sigma');
+    const denoised = sigmaDenoised(this.config.prediction_type, sigma, sample, modelOutput);
+    const derivative = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) derivative[i] = ((sample[i] as number) - (denoised[i] as number)) / sigma;
+    this.derivatives.push(derivative);
+    if (this.derivatives.length > LMS_ORDER) this.derivatives.shift();
+    // 2. Coefficients for the order the step index allows. After an img2img start fewer derivatives exist
+    //    than that order; like diffusers (zip), only as many coefficients as derivatives are used.
+    const order = Math.min(stepIndex + 1, LMS_ORDER);
+    const used = Math.min(order, this.derivatives.length);
+    const coeffs: number[] = [];
+    for (let k = 0; k < used; k++) coeffs.push(this.lmsCoefficient(order, stepIndex, k));
+    // 3. x_next = x + sum_k coeff_k * d_(t-k), newest derivative first.
+    const prevSample = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      let acc = sample[i] as number;
+      for (let k = 0; k < used; k++) {
+        const d = this.derivatives[this.derivatives.length - 1 - k] as Float32Array;
+        acc += (coeffs[k] as number) * (d[i] as number);
+      }
+      prevSample[i] = acc;
+    }
+    return { prevSample, denoised };
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    return addSigmaNoise(original, noise, scheduleEntry(this.sigmas, stepIndex, 'sigma'));
+  }
+
+  /**
+   * diffusers' `get_lms_coefficient`: the integral from sigma_t to sigma_(t+1) of the Lagrange basis polynomial
+   * that is 1 at sigma_(t-current) and 0 at the other sigma_(t-k), k < order. diffusers integrates with
+   * scipy's adaptive quadrature; the integrand is a polynomial of degree order - 1 <= 3, so 4-point
+   * Gauss-Legendre is exact.
+   */
+  private lmsCoefficient(order: number, t: number, current: number): number {
+    const s = (i: number): number => scheduleEntry(this.sigmas, i, 'sigma');
+    const basis = (tau: number): number => {
+      let prod = 1;
+      for (let k = 0; k < order; k++) {
+        if (k !== current) prod *= (tau - s(t - k)) / (s(t - current) - s(t - k));
+      }
+      return prod;
+    };
+    const a = s(t);
+    const b = s(t + 1);
+    const half = (b - a) / 2;
+    const mid = (a + b) / 2;
+    let sum = 0;
+    for (let i = 0; i < GL_NODES.length; i++) sum += (GL_WEIGHTS[i] as number) * basis(mid + half * (GL_NODES[i] as number));
+    return sum * half;
+  }
+}
