@@ -107,8 +107,6 @@ export class DDPMScheduler implements Scheduler {
     // Posterior variance beta~_t (eq. 7), floored so its log stays finite.
     const variance = Math.max(((1 - alphaProdPrev) / (1 - alphaProd)) * currentBeta, 1e-20);
     switch (this.config.variance_type) {
-      case 'fixed_small':
-        return Math.sqrt(variance);
       case 'fixed_small_log':
         return Math.exp(0.5 * Math.log(variance));
       case 'fixed_large':
@@ -117,10 +115,8 @@ export class DDPMScheduler implements Scheduler {
         // diffusers takes the square root of log(beta) here (NaN for beta < 1); kept for parity.
         return Math.sqrt(Math.log(currentBeta));
       default:
-        throw new SdError(
-          'unsupported-model',
-          `Unknown DDPMScheduler variance_type "${this.config.variance_type}". Expected fixed_small, fixed_small_log, fixed_large or fixed_large_log.`,
-        );
+        // 'fixed_small', and (as in diffusers, which falls through) null or any unrecognised value.
+        return Math.sqrt(variance);
     }
   }
 }
