@@ -1,0 +1,52 @@
+import { strFromU8 } from 'fflate';
+import { SdError } from '../errors.ts';
+import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from './diffusers-layout.ts';
+import { listHubFiles } from './hub-source.ts';
+import { labelOf, modelIdOf, type ModelSourceDescriptor } from './model-source.ts';
+import type { BlobLike } from './platform.ts';
+import type { FileSpec } from './records.ts';
+import { withRetries } from './retry.ts';
+import { fetchSmallFile, listStaticFiles, type FetchedFile, type SourceContext } from './static-source.ts';
+
+/** The files a model consists of, as found at its source, before anything is stored. */
+export interface ModelPlan {
+  id: string;
+  label: string;
+  source: ModelSourceDescriptor;
+  files: FileSpec[];
+  /** Files already fetched while planning (model_index.json): stored without another request. */
+  fetched: FetchedFile[];
+  /** Local imports: the picked files, by path. */
+  blobs?: Map<string, BlobLike>;
+}
+
+type RemoteSource = Extract<ModelSourceDescriptor, { kind: 'hub' | 'url' }>;
+
+/**
+ * Lists a Hugging Face repository through the tree API and keeps the files its model_index.json
+ * says the pipeline needs (so PyTorch weights and safety checkers in the same repository are not
+ * downloaded).
+ */
+async function planHub(ctx: SourceContext, source: Extract<ModelSourceDescriptor, { kind: 'hub' }>, label: string): Promise<Pick<ModelPlan, 'files' | 'fetched'>> {
+  const listing = await withRetries(ctx, `Listing the files of ${label}`, () => listHubFiles(ctx.fetch, source, ctx.signal));
+  const byPath = new Map(listing.map((f) => [f.path, f]));
+  const indexSpec = byPath.get(MODEL_INDEX);
+  if (!indexSpec?.url) {
+    const folders = [...new Set(listing.map((f) => f.path.split('/')[0]))].slice(0, 12).join(', ');
+    throw new SdError('missing-file', `${label} has no ${MODEL_INDEX}${source.subfolder === '' ? '' : ` in ${source.subfolder}/`} (it holds: ${folders}). Give the subfolder or revision that contains a diffusers ONNX export, e.g. org/name/onnx or org/name@onnx.`);
+  }
+  const indexBytes = await fetchSmallFile(ctx, indexSpec.url, MODEL_INDEX, label, indexSpec);
+  if (!indexBytes) throw new SdError('missing-file', `${indexSpec.url} was listed but could not be fetched (404). Try again later.`);
+  const layout = layoutFiles(strFromU8(indexBytes), label);
+  requireLayoutFiles(layout, (path) => byPath.has(path), label);
+  const files = layout.flatMap((f) => byPath.get(f.path) ?? []);
+  return { files, fetched: [{ spec: indexSpec, bytes: indexBytes }] };
+}
+
+/** Finds the files of a model on Hugging Face or a static host (network requests, with retries). */
+export async function planRemoteModel(ctx: SourceContext, source: RemoteSource): Promise<ModelPlan> {
+  const id = modelIdOf(source);
+  const label = labelOf(source);
+  const found = source.kind === 'hub' ? await planHub(ctx, source, label) : await listStaticFiles(ctx, source.baseUrl, label);
+  return { id, label, source, ...found };
+}

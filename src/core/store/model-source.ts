@@ -1,0 +1,109 @@
+import { SdError } from '../errors.ts';
+
+/** Hugging Face's endpoint unless the page says otherwise (`hf_endpoint`, like HF_ENDPOINT for the Python client). */
+export const DEFAULT_HUB_ENDPOINT = 'https://huggingface.co';
+
+/** Where a model comes from; plain data, kept in the model's record. */
+export type ModelSourceDescriptor =
+  | {
+      kind: 'hub';
+      /** e.g. "https://huggingface.co", no trailing slash. */
+      endpoint: string;
+      /** "org/name". */
+      repo: string;
+      /** Branch, tag or commit; "main" by default. */
+      revision: string;
+      /** Folder inside the repository holding model_index.json; "" for the root. */
+      subfolder: string;
+    }
+  | {
+      kind: 'url';
+      /** Absolute URL of a folder in the diffusers ONNX layout, ending in "/". */
+      baseUrl: string;
+    }
+  | {
+      kind: 'local';
+      /** Name of the folder the user picked or dropped. */
+      name: string;
+    };
+
+/** `org/name`, then an optional `/sub/folder`, then an optional `@revision` (which may contain "/"). */
+const HUB_ID = /^([A-Za-z0-9][\w.-]*\/[\w.-]+)((?:\/[\w.-]+)*)\/?(?:@(.+))?$/;
+
+function normalizeEndpoint(endpoint: string): string {
+  const trimmed = endpoint.trim().replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/i.test(trimmed)) {
+    throw new SdError('bad-argument', `Hub endpoint "${endpoint}" is not an http(s) URL. Use e.g. https://huggingface.co or https://hf-mirror.com.`);
+  }
+  return trimmed;
+}
+
+/**
+ * Reads a model reference as a user writes it: a Hugging Face repository id (`org/name`,
+ * `org/name@revision`, `org/name/subfolder@revision`) or the absolute http(s) URL of a folder in
+ * the diffusers ONNX layout. Resolve relative URLs against the page before calling this.
+ */
+export function parseModelSource(text: string, hubEndpoint: string = DEFAULT_HUB_ENDPOINT): ModelSourceDescriptor {
+  const value = text.trim();
+  if (/^https?:\/\//i.test(value)) {
+    const base = value.replace(/[?#].*$/, '');
+    return { kind: 'url', baseUrl: base.endsWith('/') ? base : `${base}/` };
+  }
+  const m = HUB_ID.exec(value);
+  if (!m || value.includes('..')) {
+    throw new SdError('bad-argument', `Model "${value}" is neither a Hugging Face repository id nor an http(s) URL. Use e.g. stable-diffusion-v1-5/stable-diffusion-v1-5@onnx, org/name/subfolder@main, or https://host/models/sd15/.`);
+  }
+  return { kind: 'hub', endpoint: normalizeEndpoint(hubEndpoint), repo: m[1] as string, subfolder: (m[2] ?? '').replace(/^\//, ''), revision: m[3] ?? 'main' };
+}
+
+/**
+ * The Hub endpoint a page uses: its `hf_endpoint` query parameter when present, else
+ * {@link DEFAULT_HUB_ENDPOINT}. `search` is `location.search` ("?model=...&hf_endpoint=...").
+ */
+export function hubEndpointFromQuery(search: string): string {
+  for (const pair of search.replace(/^\?/, '').split('&')) {
+    const eq = pair.indexOf('=');
+    const name = decodeURIComponent((eq < 0 ? pair : pair.slice(0, eq)).replace(/\+/g, ' '));
+    if (name === 'hf_endpoint' && eq >= 0) {
+      const value = decodeURIComponent(pair.slice(eq + 1).replace(/\+/g, ' '));
+      if (value !== '') return normalizeEndpoint(value);
+    }
+  }
+  return DEFAULT_HUB_ENDPOINT;
+}
+
+/** The store's key for a model from this source: equal sources share one stored copy. */
+export function modelIdOf(source: ModelSourceDescriptor): string {
+  switch (source.kind) {
+    case 'hub': {
+      const host = source.endpoint === DEFAULT_HUB_ENDPOINT ? '' : `${source.endpoint}/`;
+      const sub = source.subfolder === '' ? '' : `/${source.subfolder}`;
+      return `hf:${host}${source.repo}${sub}@${source.revision}`;
+    }
+    case 'url':
+      return `url:${source.baseUrl}`;
+    case 'local':
+      return `local:${source.name}`;
+  }
+}
+
+/** How a source is shown to people: the repository id as typed, the URL, or the folder name. */
+export function labelOf(source: ModelSourceDescriptor): string {
+  switch (source.kind) {
+    case 'hub': {
+      const sub = source.subfolder === '' ? '' : `/${source.subfolder}`;
+      const rev = source.revision === 'main' ? '' : `@${source.revision}`;
+      const host = source.endpoint === DEFAULT_HUB_ENDPOINT ? '' : ` (${source.endpoint})`;
+      return `${source.repo}${sub}${rev}${host}`;
+    }
+    case 'url':
+      return source.baseUrl;
+    case 'local':
+      return source.name;
+  }
+}
+
+/** URL of a file under a folder URL, each path segment escaped. */
+export function joinUrl(baseUrl: string, path: string): string {
+  return baseUrl + path.split('/').map(encodeURIComponent).join('/');
+}

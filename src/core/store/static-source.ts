@@ -1,0 +1,138 @@
+import { strFromU8 } from 'fflate';
+import { SdError } from '../errors.ts';
+import { raceAbort } from './abort.ts';
+import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from './diffusers-layout.ts';
+import { checkStatus, contentLength, discardBody, isHtmlResponse, looksLikeHtml, parseContentRange, TransientError } from './http.ts';
+import { checkBytes } from './file-hasher.ts';
+import { MANIFEST_NAME, parseManifest } from './manifest.ts';
+import { joinUrl } from './model-source.ts';
+import type { HttpFetch, HttpResponse } from './platform.ts';
+import type { FileSpec } from './records.ts';
+import { withRetries, type RetryContext } from './retry.ts';
+
+export interface SourceContext extends RetryContext {
+  fetch: HttpFetch;
+}
+
+/** A small file fetched whole while planning; kept so it is stored without a second request. */
+export interface FetchedFile {
+  spec: FileSpec;
+  bytes: Uint8Array;
+}
+
+/** What planning found: the files to store, and those already fetched on the way. */
+export interface SourceListing {
+  files: FileSpec[];
+  fetched: FetchedFile[];
+}
+
+const PROBE_CONCURRENCY = 4;
+
+function request(ctx: SourceContext, url: string, init: { method?: 'GET' | 'HEAD'; headers?: Record<string, string> }, what: string): Promise<HttpResponse> {
+  const options = ctx.signal ? { ...init, signal: ctx.signal } : init;
+  return raceAbort(ctx.fetch(url, options), ctx.signal, what, (late) => void discardBody(late));
+}
+
+/**
+ * Fetches a small file whole (model_index.json, a manifest), with retries; undefined when the
+ * server says it is not there (404, 410, or an HTML fallback page). The file must match
+ * `expected` (size, hashes) when given; a mismatch is retried.
+ */
+export function fetchSmallFile(ctx: SourceContext, url: string, path: string, label: string, expected?: FileSpec): Promise<Uint8Array | undefined> {
+  const expectedBytes = expected?.sizeBytes;
+  const what = `Fetching ${path} of ${label}`;
+  return withRetries(ctx, what, async () => {
+    const response = await request(ctx, url, {}, what);
+    if (response.status === 404 || response.status === 410) {
+      await discardBody(response);
+      return undefined;
+    }
+    checkStatus(response, url, label);
+    if (isHtmlResponse(response, path)) {
+      await discardBody(response);
+      // a host answering an HTML page for everything (single-page fallback): the file is not there
+      if (expectedBytes === undefined) return undefined;
+      throw new TransientError(`${url} sent an HTML page instead of ${path}.`);
+    }
+    const bytes = new Uint8Array(await raceAbort(response.arrayBuffer(), ctx.signal, what));
+    if (expectedBytes !== undefined && bytes.length !== expectedBytes) throw new TransientError(`${url} sent ${bytes.length} bytes, ${expectedBytes} expected.`);
+    if (looksLikeHtml(bytes)) {
+      if (expectedBytes === undefined) return undefined;
+      throw new TransientError(`${url} sent an HTML page instead of ${path}.`);
+    }
+    const problem = expected ? await checkBytes(expected, bytes) : undefined;
+    if (problem !== undefined) throw new TransientError(`${url} sent ${path} with ${problem}.`);
+    return bytes;
+  });
+}
+
+/**
+ * Whether a file exists on a static host, and its size: a HEAD request, or where HEAD is refused,
+ * a GET of its first byte (`Range: bytes=0-0`; the size is then the total in Content-Range).
+ */
+async function probe(ctx: SourceContext, url: string, path: string, label: string): Promise<{ sizeBytes?: number } | undefined> {
+  const what = `Checking ${path} of ${label}`;
+  return withRetries(ctx, what, async () => {
+    let response = await request(ctx, url, { method: 'HEAD' }, what);
+    if (response.status === 405 || response.status === 501 || response.status === 403) {
+      await discardBody(response);
+      response = await request(ctx, url, { headers: { Range: 'bytes=0-0' } }, what);
+    }
+    if (response.status === 404 || response.status === 410) return undefined;
+    checkStatus(response, url, label);
+    const isHtml = isHtmlResponse(response, path);
+    const size = response.status === 206 ? parseContentRange(response.headers.get('content-range'))?.totalBytes : contentLength(response);
+    await discardBody(response);
+    if (isHtml) return undefined;
+    return size === undefined ? {} : { sizeBytes: size };
+  });
+}
+
+/** Runs `work` over `items`, at most `limit` at a time, keeping the order of results. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await work(items[i] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/**
+ * Lists the files of a model folder on any static host: from its manifest ({@link MANIFEST_NAME})
+ * when there is one, else from model_index.json, probing which of the files the layout allows exist.
+ */
+export async function listStaticFiles(ctx: SourceContext, baseUrl: string, label: string): Promise<SourceListing> {
+  const manifestBytes = await fetchSmallFile(ctx, joinUrl(baseUrl, MANIFEST_NAME), MANIFEST_NAME, label);
+  if (manifestBytes) {
+    const entries = parseManifest(strFromU8(manifestBytes), label);
+    const files = entries.map((e): FileSpec => {
+      const spec: FileSpec = { path: e.path, url: joinUrl(baseUrl, e.path), sizeBytes: e.size };
+      if (e.sha256 !== undefined) spec.sha256 = e.sha256;
+      return spec;
+    });
+    return { files, fetched: [] };
+  }
+  const indexUrl = joinUrl(baseUrl, MODEL_INDEX);
+  const indexBytes = await fetchSmallFile(ctx, indexUrl, MODEL_INDEX, label);
+  if (!indexBytes) {
+    throw new SdError('missing-file', `${label} has no ${MODEL_INDEX} (${indexUrl} was not found) and no ${MANIFEST_NAME}: expected a folder in the diffusers ONNX layout. Check the address.`);
+  }
+  const indexSpec: FileSpec = { path: MODEL_INDEX, url: indexUrl, sizeBytes: indexBytes.length };
+  const layout = layoutFiles(strFromU8(indexBytes), label).filter((f) => f.path !== MODEL_INDEX);
+  const probes = await mapLimited(layout, PROBE_CONCURRENCY, (f) => probe(ctx, joinUrl(baseUrl, f.path), f.path, label));
+  const files: FileSpec[] = [indexSpec];
+  layout.forEach((f, i) => {
+    const found = probes[i];
+    if (!found) return;
+    const spec: FileSpec = { path: f.path, url: joinUrl(baseUrl, f.path) };
+    if (found.sizeBytes !== undefined) spec.sizeBytes = found.sizeBytes;
+    files.push(spec);
+  });
+  requireLayoutFiles(layout, (path) => files.some((f) => f.path === path), label);
+  return { files, fetched: [{ spec: indexSpec, bytes: indexBytes }] };
+}

@@ -1,0 +1,275 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, relative } from 'node:path';
+import { MODELS } from '../../fixtures.ts';
+
+/**
+ * A local HTTP server for the store's tests. It serves the fixture models
+ *  - like the Hugging Face Hub: `/api/models/test/{model}/tree/{rev}[/{sub}]?recursive=true` (paginated
+ *    by a Link header; sizes, git oids, and LFS sha256 computed at startup) and
+ *    `/test/{model}/resolve/{rev}/{path}` (LFS files 302-redirect to `/cdn/...`, which honours Range);
+ *  - as a plain static folder: `/static/{model}/{path}`;
+ *  - as a static folder with a manifest: `/manifest/{model}/...` (sd-model-manifest.json generated);
+ * and injects faults into file responses on request. It counts every body byte it writes.
+ */
+
+/** Faults for upcoming file responses; each counter is consumed by the responses it hits. */
+export interface Faults {
+  /** Responses cut (socket destroyed) at a random offset of their body. */
+  cuts: number;
+  /** Responses answered with 500. */
+  errors500: number;
+  /** Responses answered with an HTML page and status 200. */
+  htmlPages: number;
+  /** Responses with one byte flipped at a random offset. */
+  corruptions: number;
+  /** Serve every GET as 200 with the whole file, ignoring Range. */
+  ignoreRange: boolean;
+  /** Only responses whose body would be at least this long are hit (cuts, corruptions). */
+  minBodyBytes: number;
+  /** Only requests for paths ending so are hit (all when undefined). */
+  pathSuffix?: string;
+}
+
+export interface LoggedRequest {
+  method: string;
+  url: string;
+  range?: string;
+  status: number;
+  bodyBytes: number;
+}
+
+interface FixtureFile {
+  path: string;
+  bytes: Buffer;
+  sha256: string;
+  gitOid: string;
+  isLfs: boolean;
+}
+
+const LFS = /\.(onnx|pb|onnx_data|data)$/;
+const PAGE_SIZE = 8;
+const WRITE_PIECE = 16 * 1024;
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const full = join(dir, name);
+    return statSync(full).isDirectory() ? listFiles(full) : [full];
+  });
+}
+
+/** All files of a fixture model with the hashes the Hub would list, by path. */
+export function fixtureFiles(model: string): Map<string, FixtureFile> {
+  const root = join(MODELS, model);
+  const files = new Map<string, FixtureFile>();
+  for (const full of listFiles(root)) {
+    const bytes = readFileSync(full);
+    const path = relative(root, full).split('\\').join('/');
+    const gitOid = createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+    files.set(path, { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), gitOid, isLfs: LFS.test(path) });
+  }
+  return files;
+}
+
+/** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so fault offsets repeat from run to run. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export class ModelServer {
+  readonly faults: Faults = { cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0, ignoreRange: false, minBodyBytes: 0 };
+  readonly log: LoggedRequest[] = [];
+  bytesSent = 0;
+  baseUrl = '';
+  private readonly server: Server;
+  private readonly models = new Map<string, Map<string, FixtureFile>>();
+  private readonly random = seeded(1234);
+
+  constructor() {
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.baseUrl = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Clears counters and faults between tests. */
+  reset(): void {
+    Object.assign(this.faults, { cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0, ignoreRange: false, minBodyBytes: 0, pathSuffix: undefined });
+    this.log.length = 0;
+    this.bytesSent = 0;
+  }
+
+  files(model: string): Map<string, FixtureFile> {
+    let files = this.models.get(model);
+    if (!files) this.models.set(model, (files = fixtureFiles(model)));
+    return files;
+  }
+
+  /** Body bytes served for paths ending in `suffix`. */
+  bytesFor(suffix: string): number {
+    return this.log.filter((r) => r.url.split('?')[0]?.endsWith(suffix)).reduce((n, r) => n + r.bodyBytes, 0);
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', this.baseUrl);
+    const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
+    const entry: LoggedRequest = { method: req.method ?? 'GET', url: url.pathname + url.search, status: 0, bodyBytes: 0 };
+    if (req.headers.range) entry.range = req.headers.range;
+    this.log.push(entry);
+    const send = (status: number, body: string | Buffer, headers: Record<string, string> = {}): void => {
+      entry.status = status;
+      res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
+      if (req.method === 'HEAD') return void res.end();
+      entry.bodyBytes = Buffer.byteLength(body);
+      this.bytesSent += entry.bodyBytes;
+      res.end(body);
+    };
+    const [kind, a, b, c, d, ...rest] = parts;
+    if (kind === 'api' && a === 'models' && b === 'test' && c !== undefined && d === 'tree') {
+      // /api/models/test/{model}/tree/{rev}/{sub...}
+      return this.tree(c, rest.slice(1).join('/'), url, send);
+    }
+    if (kind === 'test' && a !== undefined && b === 'resolve' && c !== undefined) {
+      const path = [d, ...rest].join('/');
+      const file = this.files(a).get(path);
+      if (!file) return send(404, 'Entry not found', { 'content-type': 'text/plain' });
+      if (file.isLfs) {
+        entry.status = 302;
+        res.writeHead(302, { location: `/cdn/${a}/${path}` });
+        return void res.end();
+      }
+      return this.serveFile(req, res, entry, file, path);
+    }
+    if ((kind === 'cdn' || kind === 'static' || kind === 'manifest') && a !== undefined) {
+      const path = [b, c, d, ...rest].filter((p) => p !== undefined).join('/');
+      if (kind === 'manifest' && path === 'sd-model-manifest.json') return send(200, this.manifest(a), { 'content-type': 'application/json' });
+      const file = this.files(a).get(path);
+      if (!file) return send(404, 'Not found', { 'content-type': 'text/plain' });
+      return this.serveFile(req, res, entry, file, path);
+    }
+    send(404, 'Not found', { 'content-type': 'text/plain' });
+  }
+
+  private manifest(model: string): string {
+    const files = [...this.files(model).values()].map((f) => ({ path: f.path, size: f.bytes.length, sha256: f.sha256 }));
+    return JSON.stringify({ format: 'sd-model-manifest', version: 1, files });
+  }
+
+  private tree(model: string, sub: string, url: URL, send: (status: number, body: string, headers?: Record<string, string>) => void): void {
+    const prefix = sub === '' ? '' : `${sub}/`;
+    const files = [...this.files(model).values()].filter((f) => f.path.startsWith(prefix));
+    if (files.length === 0) return send(404, JSON.stringify({ error: 'not found' }), { 'content-type': 'application/json' });
+    const dirs = new Set(files.flatMap((f) => f.path.split('/').slice(0, -1).map((_, i, segs) => segs.slice(0, i + 1).join('/'))));
+    const entries = [
+      ...[...dirs].map((path) => ({ type: 'directory', oid: createHash('sha1').update(path).digest('hex'), size: 0, path })),
+      ...files.map((f) =>
+        f.isLfs
+          ? { type: 'file', oid: createHash('sha1').update(`pointer ${f.sha256}`).digest('hex'), size: f.bytes.length, path: f.path, lfs: { oid: f.sha256, size: f.bytes.length, pointerSize: 134 } }
+          : { type: 'file', oid: f.gitOid, size: f.bytes.length, path: f.path },
+      ),
+    ].sort((x, y) => (x.path < y.path ? -1 : 1));
+    const cursor = Number(url.searchParams.get('cursor') ?? 0);
+    const page = entries.slice(cursor, cursor + PAGE_SIZE);
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (cursor + PAGE_SIZE < entries.length) {
+      const next = new URL(url);
+      next.searchParams.set('cursor', String(cursor + PAGE_SIZE));
+      headers['link'] = `<${next.href}>; rel="next"`;
+    }
+    send(200, JSON.stringify(page), headers);
+  }
+
+  private isTarget(path: string, bodyBytes: number): boolean {
+    return bodyBytes >= this.faults.minBodyBytes && (this.faults.pathSuffix === undefined || path.endsWith(this.faults.pathSuffix));
+  }
+
+  private serveFile(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest, file: FixtureFile, path: string): void {
+    const size = file.bytes.length;
+    const isHead = req.method === 'HEAD';
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    if (!isHead && this.faults.errors500 > 0 && this.isTarget(path, size)) {
+      this.faults.errors500--;
+      entry.status = 500;
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      return void res.end();
+    }
+    if (!isHead && this.faults.htmlPages > 0 && this.isTarget(path, size)) {
+      this.faults.htmlPages--;
+      const page = '<!DOCTYPE html><html><body>Service busy, try again</body></html>';
+      entry.status = 200;
+      entry.bodyBytes = page.length;
+      this.bytesSent += page.length;
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(page.length) });
+      return void res.end(page);
+    }
+    let start = 0;
+    let end = size;
+    let status = 200;
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes' };
+    if (range && !this.faults.ignoreRange) {
+      start = Number(range[1]);
+      end = range[2] === '' ? size : Math.min(size, Number(range[2]) + 1);
+      if (start >= size) {
+        entry.status = 416;
+        res.writeHead(416, { 'content-range': `bytes */${size}` });
+        return void res.end();
+      }
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${end - 1}/${size}`;
+    }
+    headers['content-length'] = String(end - start);
+    entry.status = status;
+    res.writeHead(status, headers);
+    if (isHead) return void res.end();
+    let body = file.bytes.subarray(start, end);
+    if (this.faults.corruptions > 0 && this.isTarget(path, body.length)) {
+      this.faults.corruptions--;
+      body = Buffer.from(body);
+      const at = Math.floor(this.random() * body.length);
+      body[at] = (body[at] as number) ^ 0xff;
+    }
+    let cutAt = body.length;
+    if (this.faults.cuts > 0 && this.isTarget(path, body.length) && body.length > 1) {
+      this.faults.cuts--;
+      cutAt = 1 + Math.floor(this.random() * (body.length - 1));
+    }
+    this.writeBody(res, entry, body, cutAt);
+  }
+
+  /** Writes `body` in pieces, respecting backpressure; destroys the connection after `cutAt` bytes when that is short of the end. */
+  private writeBody(res: ServerResponse, entry: LoggedRequest, body: Buffer, cutAt: number): void {
+    let at = 0;
+    const isCut = cutAt < body.length;
+    const pump = (): void => {
+      while (at < cutAt) {
+        const piece = body.subarray(at, Math.min(cutAt, at + WRITE_PIECE));
+        at += piece.length;
+        entry.bodyBytes += piece.length;
+        this.bytesSent += piece.length;
+        // a cut lands after the last piece has reached the socket, so the client sees those bytes
+        const isLast = at === cutAt;
+        const ok = isLast && isCut ? res.write(piece, () => res.socket?.destroy()) : res.write(piece);
+        if (!ok && !isLast) return void res.once('drain', pump);
+      }
+      if (!isCut) res.end();
+    };
+    res.on('close', () => res.off('drain', pump));
+    pump();
+  }
+}
