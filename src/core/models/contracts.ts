@@ -45,7 +45,12 @@ export interface TextEncoderContract {
   pooled: ValueInfo | undefined;
 }
 
-export function textEncoderContract(session: InferenceSession, component: string): TextEncoderContract {
+/**
+ * Reads and checks a text encoder's inputs and outputs.
+ * @param needsHiddenStates SDXL: require `hidden_states.N` outputs (at least two), since the pipeline
+ *   conditions on the penultimate one; `last_hidden_state` has the final layer norm applied and would be wrong.
+ */
+export function textEncoderContract(session: InferenceSession, component: string, needsHiddenStates = false): TextEncoderContract {
   const inputIds = findInput(session, 'input_ids');
   const hiddenStates: ValueInfo[] = [];
   for (const v of session.outputMetadata) {
@@ -55,8 +60,15 @@ export function textEncoderContract(session: InferenceSession, component: string
   }
   const lastHiddenState = findOutput(session, 'last_hidden_state');
   const pooled = findOutput(session, 'text_embeds') ?? findOutput(session, 'pooler_output');
-  if (!inputIds || (inputIds.type !== 'int32' && inputIds.type !== 'int64') || (!lastHiddenState && hiddenStates.length === 0)) {
-    throw contractError(component, session, 'input "input_ids" (int32 or int64) and output "last_hidden_state" or "hidden_states.N"');
+  if (!inputIds || (inputIds.type !== 'int32' && inputIds.type !== 'int64')) {
+    throw contractError(component, session, 'input "input_ids" (int32 or int64)');
+  }
+  if (needsHiddenStates && hiddenStates[hiddenStates.length - 2] === undefined) {
+    throw contractError(component, session, 'outputs "hidden_states.0" to "hidden_states.N" (SDXL uses the penultimate layer; export with output_hidden_states, as optimum does)');
+  }
+  // SD 1.x/2.x condition on the final layer after its layer norm, which no hidden_states.N output gives
+  if (!needsHiddenStates && !lastHiddenState) {
+    throw contractError(component, session, 'output "last_hidden_state"');
   }
   return { inputIds, lastHiddenState, hiddenStates, pooled };
 }

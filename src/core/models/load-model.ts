@@ -29,7 +29,7 @@ export interface TextEncoder {
 export interface LoadedModel {
   readonly label: string;
   readonly family: ModelFamily;
-  /** One text encoder (SD 1.x/2.x) or two (SDXL), in diffusers' order. */
+  /** One text encoder (SD 1.x/2.x, SDXL refiner: text_encoder_2 only) or two (SDXL), in diffusers' order. */
   readonly textEncoders: readonly TextEncoder[];
   readonly unet: { session: InferenceSession; contract: UnetContract };
   readonly vaeDecoder: { session: InferenceSession; contract: VaeDecoderContract };
@@ -40,6 +40,8 @@ export interface LoadedModel {
   readonly scalingFactor: number;
   /** SDXL: an empty negative prompt gives zero conditioning instead of the encoded empty string. */
   readonly forceZerosForEmptyPrompt: boolean;
+  /** SDXL refiner: `time_ids` end in an aesthetic score instead of the target size (model_index.json). */
+  readonly requiresAestheticsScore: boolean;
   release(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ async function loadTokenizer(files: ModelFiles, dir: string, options: LoadOption
 interface ModelIndex {
   _class_name?: string;
   force_zeros_for_empty_prompt?: boolean;
+  requires_aesthetics_score?: boolean;
   text_encoder_2?: unknown;
 }
 
@@ -107,8 +110,11 @@ export async function loadModel(files: ModelFiles, runtime: Runtime, options: Lo
   const index: ModelIndex = (await files.exists('model_index.json')) ? await readJson<ModelIndex>(files, 'model_index.json') : {};
   await requireFile(files, 'scheduler/scheduler_config.json', 'the scheduler configuration');
   const schedulerConfig = await readJson<RawSchedulerConfig>(files, 'scheduler/scheduler_config.json');
-  const isXl = index.text_encoder_2 !== undefined || (await files.exists('text_encoder_2/model.onnx'));
-  const encoderDirs = isXl ? ['text_encoder', 'text_encoder_2'] : ['text_encoder'];
+  const hasSecondEncoder = await files.exists('text_encoder_2/model.onnx');
+  const isXl = index.text_encoder_2 !== undefined || hasSecondEncoder;
+  // the SDXL refiner has only the second (OpenCLIP) encoder; its model_index lists text_encoder as null
+  const hasFirstEncoder = !isXl || !hasSecondEncoder || (await files.exists('text_encoder/model.onnx'));
+  const encoderDirs = isXl ? (hasFirstEncoder ? ['text_encoder', 'text_encoder_2'] : ['text_encoder_2']) : ['text_encoder'];
   const components = [...encoderDirs, 'unet', 'vae_decoder'];
   const sessions: InferenceSession[] = [];
   const open = async (component: string): Promise<InferenceSession> => {
@@ -119,13 +125,15 @@ export async function loadModel(files: ModelFiles, runtime: Runtime, options: Lo
   };
   try {
     const textEncoders: TextEncoder[] = [];
-    for (const [i, dir] of encoderDirs.entries()) {
+    for (const dir of encoderDirs) {
       const session = await open(dir);
-      const contract = textEncoderContract(session, dir);
+      // SDXL conditions on the penultimate layer, which only the hidden_states.N outputs give
+      const contract = textEncoderContract(session, dir, isXl);
       const hidden = contract.lastHiddenState?.shape[2];
+      const isSecond = dir === 'text_encoder_2';
       // OpenCLIP encoders (SD 2.x, SDXL's second) pad with "!" (id 0) when no tokenizer config says otherwise
-      const defaultPad = i === 1 || hidden === 1024 ? 0 : 49407;
-      const tokDir = i === 0 ? 'tokenizer' : 'tokenizer_2';
+      const defaultPad = isSecond || hidden === 1024 ? 0 : 49407;
+      const tokDir = isSecond ? 'tokenizer_2' : 'tokenizer';
       textEncoders.push({ ...(await loadTokenizer(files, tokDir, options, defaultPad)), session, contract });
     }
     const unetSession = await open('unet');
@@ -151,6 +159,7 @@ export async function loadModel(files: ModelFiles, runtime: Runtime, options: Lo
       schedulerConfig,
       scalingFactor,
       forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt ?? false,
+      requiresAestheticsScore: index.requires_aesthetics_score ?? false,
       async release() {
         await Promise.all(sessions.splice(0).map((s) => s.release()));
       },

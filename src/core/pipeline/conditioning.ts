@@ -48,13 +48,16 @@ function applyEmphasis(z: Float32Array, multipliers: Float32Array, hiddenSize: n
   for (let i = 0; i < z.length; i++) z[i] = Math.fround((z[i] as number) * scale);
 }
 
-/** Output names to read from a text encoder: the hidden state the pipeline conditions on, and the pooled output. */
+/**
+ * Output names to read from a text encoder: the hidden state the pipeline conditions on, and the pooled
+ * output. SDXL takes the penultimate layer without the final layer norm (diffusers' `hidden_states[-2]`,
+ * A1111's "penultimate"); SD 1.x/2.x take `last_hidden_state` (SD 2.x exports already drop the last layer).
+ * The contract guarantees whichever is needed exists.
+ */
 function outputNames(encoder: TextEncoder, isXl: boolean): { hidden: string; pooled: string | undefined } {
   const { contract } = encoder;
-  // SDXL conditions on the penultimate layer without the final layer norm (diffusers: hidden_states[-2])
-  const penultimate = contract.hiddenStates.length >= 2 ? contract.hiddenStates[contract.hiddenStates.length - 2] : undefined;
-  const hidden = isXl && penultimate ? penultimate.name : (contract.lastHiddenState?.name ?? penultimate?.name ?? 'last_hidden_state');
-  return { hidden, pooled: contract.pooled?.name };
+  const info = isXl ? contract.hiddenStates[contract.hiddenStates.length - 2] : contract.lastHiddenState;
+  return { hidden: info?.name ?? 'last_hidden_state', pooled: contract.pooled?.name };
 }
 
 async function runEncoder(

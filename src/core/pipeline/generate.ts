@@ -31,9 +31,13 @@ export interface GenerateResult {
   timings: StageTimings;
 }
 
+/**
+ * Multiplies by `factor`, one float32 rounding per element. Where torch multiplies by a Python scalar
+ * the caller rounds the scalar to float32 first, as torch does on a float32 tensor.
+ */
 function scale(values: Float32Array, factor: number): Float32Array {
   const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = Math.fround((values[i] as number) * factor);
+  for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) * factor;
   return out;
 }
 
@@ -41,7 +45,11 @@ function checkCancelled(hooks: GenerateHooks): void {
   if (hooks.isCancelled?.()) throw new SdError('cancelled', 'Generation cancelled.');
 }
 
-/** Number of leading model calls img2img skips, as diffusers' `get_timesteps`. */
+/**
+ * Index of the first model call img2img makes, as diffusers' `get_timesteps`: the schedule is built for
+ * all `steps` and the first `steps - floor(steps * strength)` inference steps (times the scheduler's
+ * order) are skipped; the init image is noised to the level of the first call that remains.
+ */
 export function img2imgBeginIndex(steps: number, strength: number, order: number): number {
   const initTimestep = Math.min(Math.floor(steps * strength), steps);
   return Math.max(steps - initTimestep, 0) * order;
@@ -51,13 +59,22 @@ async function encodeConditioning(model: LoadedModel, runtime: Runtime, r: Gener
   const cond = await encodePrompt(model, runtime, r.prompt, r.promptSyntax);
   const guided = r.cfg > 1 && !model.unet.contract.timestepCond;
   if (!guided) return { cond };
+  // An empty negative prompt stands for diffusers' `negative_prompt=None`, which zeroes the SDXL
+  // conditioning when the model asks for it; A1111 zeroes it for every SDXL model.
+  const zeroes = model.forceZerosForEmptyPrompt || (r.promptSyntax === 'a1111' && model.family === 'sdxl');
   let uncond: Conditioning;
-  if (r.negativePrompt === '' && model.forceZerosForEmptyPrompt) uncond = zerosLike(cond);
+  if (r.negativePrompt === '' && zeroes) uncond = zerosLike(cond);
   else uncond = await encodePrompt(model, runtime, r.negativePrompt, r.promptSyntax);
   return { cond, uncond };
 }
 
-async function encodeInitImage(model: LoadedModel, runtime: Runtime, image: RgbImage, width: number, height: number): Promise<Float32Array> {
+/** The VAE posterior of the init image: mean and, when the export gives it, log-variance (Float32Array [1, 4, h, w] each, unscaled). */
+interface InitPosterior {
+  mean: Float32Array;
+  logvar: Float32Array | undefined;
+}
+
+async function encodeInitImage(model: LoadedModel, runtime: Runtime, image: RgbImage, width: number, height: number): Promise<InitPosterior> {
   const { session, contract } = await model.vaeEncoder();
   const rgb = resizeRgb(image.rgb, image.width, image.height, width, height);
   const input = floatTensor(runtime, contract.input.type, rgbToVaeInput(rgb, width, height), [1, 3, height, width]);
@@ -65,15 +82,39 @@ async function encodeInitImage(model: LoadedModel, runtime: Runtime, image: RgbI
   const tensor = out[contract.output.name]!;
   const latents = (await readFloats(tensor)).slice();
   tensor.dispose();
-  const plane = (width / 8) * (height / 8);
-  // latent_parameters hold [mean, log-variance]: the mean is the first 4 channels
-  const mean = contract.isParameters ? latents.subarray(0, 4 * plane) : latents;
-  return scale(mean, model.scalingFactor);
+  if (!contract.isParameters) return { mean: latents, logvar: undefined };
+  // latent_parameters hold [mean, log-variance] along the channels
+  const half = latents.length / 2;
+  return { mean: latents.subarray(0, half), logvar: latents.subarray(half) };
+}
+
+/**
+ * Init latents for one image, scaled by the VAE factor. With a log-variance this is diffusers'
+ * `latent_dist.sample(generator)`: mean + std * N(0, 1), drawn from the image's generator before the
+ * img2img noise. An export that outputs `latent_sample` (the mean, or a sample drawn inside the graph)
+ * is used as it is and draws nothing, as diffusers does for an encoder that returns latents directly;
+ * the reference img2img case was made that way.
+ */
+function initLatentsFor(posterior: InitPosterior, rng: RandomSource, shape: readonly number[], scalingFactor: number): Float32Array {
+  const { mean, logvar } = posterior;
+  const factor = Math.fround(scalingFactor);
+  if (!logvar) return scale(mean, factor);
+  const eps = rng.randn(shape);
+  const sample = new Float32Array(mean.length);
+  for (let i = 0; i < sample.length; i++) {
+    const lv = Math.min(Math.max(logvar[i] as number, -30), 20);
+    const std = Math.fround(Math.exp(Math.fround(0.5 * lv)));
+    sample[i] = (mean[i] as number) + Math.fround(std * (eps[i] as number));
+  }
+  return scale(sample, factor);
 }
 
 async function decodeLatents(model: LoadedModel, runtime: Runtime, latents: Float32Array, width: number, height: number): Promise<Uint8Array> {
   const { session, contract } = model.vaeDecoder;
-  const input = floatTensor(runtime, contract.input.type, scale(latents, 1 / model.scalingFactor), [1, 4, height / 8, width / 8]);
+  // diffusers divides by the factor (not a multiply by its inverse, which can differ in the last bit)
+  const factor = Math.fround(model.scalingFactor);
+  const unscaled = latents.map((v) => v / factor);
+  const input = floatTensor(runtime, contract.input.type, unscaled, [1, 4, height / 8, width / 8]);
   const out = await session.run({ [contract.input.name]: input }, [contract.output.name]);
   const tensor = out[contract.output.name]!;
   const rgb = vaeOutputToRgb(await readFloats(tensor), width, height);
@@ -93,8 +134,12 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
   const start = now();
   const shape = [1, 4, r.height / 8, r.width / 8] as const;
   const images: GeneratedImage[] = [];
-  // validate the sampler before any model work
-  createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
+  // validate the sampler and the img2img schedule before any model work
+  const probe = createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
+  const begin = r.initImage ? img2imgBeginIndex(r.steps, r.strength ?? 1, probe.order) : 0;
+  if (begin >= probe.timesteps.length) {
+    throw new SdError('bad-argument', `strength ${r.strength} with ${r.steps} steps leaves no denoising step: raise strength or steps (steps x strength must be at least 1).`);
+  }
 
   hooks.onProgress?.({ kind: 'encode', image: 0, images: r.batchSize });
   let t0 = now();
@@ -102,26 +147,23 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
   timings.textEncoderMs += now() - t0;
   const denoiser = new Denoiser(model, runtime, guidance, r.cfg, r.width, r.height);
 
-  let initLatents: Float32Array | undefined;
+  let posterior: InitPosterior | undefined;
   if (r.initImage) {
     t0 = now();
-    initLatents = await encodeInitImage(model, runtime, r.initImage, r.width, r.height);
+    posterior = await encodeInitImage(model, runtime, r.initImage, r.width, r.height);
     timings.vaeEncodeMs += now() - t0;
   }
 
   for (let index = 0; index < r.batchSize; index++) {
-    const seed = (r.seed + BigInt(index)) & 0xffffffffffffffffn;
+    const seed = r.seed + BigInt(index);
     const rng: RandomSource = createRandomSource(r.rng, seed);
     const scheduler = createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
     const calls = scheduler.timesteps.length;
-    let begin = 0;
     let latents: Float32Array;
-    if (initLatents) {
-      begin = img2imgBeginIndex(r.steps, r.strength ?? 1, scheduler.order);
-      if (begin >= calls) {
-        throw new SdError('bad-argument', `strength ${r.strength} with ${r.steps} steps leaves no denoising step: raise strength or steps (steps x strength must be at least 1).`);
-      }
-      latents = scheduler.addNoise(initLatents, rng.randn(shape), begin);
+    if (posterior) {
+      // diffusers' order of draws: the posterior sample (if any), then the noise at timesteps[begin]
+      const init = initLatentsFor(posterior, rng, shape, model.scalingFactor);
+      latents = scheduler.addNoise(init, rng.randn(shape), begin);
     } else {
       latents = scale(rng.randn(shape), scheduler.initNoiseSigma);
     }

@@ -7,8 +7,18 @@ function roundHalfEven(x: number): number {
 }
 
 /**
- * VAE output → 8-bit RGB, as diffusers' image processor: `(x / 2 + 0.5)` clamped to [0, 1], times 255, rounded.
- * @param chw Float32Array [3, H, W] (first image of the batch)
+ * A float in [0, 1] → one 8-bit level, as diffusers' `numpy_to_pil`: clamp, times 255 in float32, then
+ * numpy's round (half to even). NaN gives 0.
+ */
+export function unitToByte(v: number): number {
+  const clamped = v > 0 ? (v < 1 ? v : 1) : 0;
+  return roundHalfEven(Math.fround(clamped * 255));
+}
+
+/**
+ * VAE output → 8-bit RGB, as diffusers' image processor: `x / 2 + 0.5` in float32, clamped to [0, 1],
+ * then `unitToByte`.
+ * @param chw Float32Array [3, H, W] (first image of the batch), nominally in [-1, 1]
  * @returns Uint8Array [H, W, 3]
  */
 export function vaeOutputToRgb(chw: Float32Array, width: number, height: number): Uint8Array {
@@ -16,9 +26,7 @@ export function vaeOutputToRgb(chw: Float32Array, width: number, height: number)
   const out = new Uint8Array(plane * 3);
   for (let c = 0; c < 3; c++) {
     for (let i = 0; i < plane; i++) {
-      const v = Math.fround(Math.fround((chw[c * plane + i] as number) / 2) + 0.5);
-      const clamped = v < 0 ? 0 : v > 1 ? 1 : v;
-      out[i * 3 + c] = roundHalfEven(Math.fround(clamped * 255));
+      out[i * 3 + c] = unitToByte(Math.fround(Math.fround((chw[c * plane + i] as number) / 2) + 0.5));
     }
   }
   return out;

@@ -54,6 +54,9 @@ export function validateRequest(r: GenerateRequest): void {
   if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > 100) bad(`cfg ${r.cfg} is not allowed: use a number from 0 to 100 (7 is typical; at most 1 disables guidance).`);
   if (!isInt(r.batchSize) || r.batchSize < 1 || r.batchSize > MAX_BATCH) bad(`batch size ${r.batchSize} is not allowed: use a whole number from 1 to ${MAX_BATCH}.`);
   if (r.seed < 0n || r.seed > 0xffffffffffffffffn) bad(`seed ${r.seed} is not allowed: use a whole number from 0 to 18446744073709551615.`);
+  else if (r.seed + BigInt(r.batchSize) - 1n > 0xffffffffffffffffn) {
+    bad(`seed ${r.seed} with batch size ${r.batchSize} is not allowed: image i uses seed + i, which must stay at most 18446744073709551615; lower the seed.`);
+  }
   if (r.rng !== 'cpu' && r.rng !== 'gpu') bad(`rng "${String(r.rng)}" is not allowed: use cpu or gpu.`);
   if (r.initImage) {
     const s = r.strength;
