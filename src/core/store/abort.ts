@@ -54,7 +54,11 @@ export function throwIfAborted(signal: AbortSignalLike | undefined, what: string
  */
 export function raceAbort<T>(promise: Promise<T>, signal: AbortSignalLike | undefined, what: string, onLateValue?: (value: T) => void): Promise<T> {
   if (!signal) return promise;
-  throwIfAborted(signal, what);
+  if (signal.aborted) {
+    // the operation already started: its outcome must still be observed, or a rejection goes unhandled
+    promise.then((value) => onLateValue?.(value), () => undefined);
+    return Promise.reject(cancelledError(what, signal));
+  }
   return new Promise<T>((resolve, reject) => {
     let isSettled = false;
     const onAbort = (): void => {

@@ -35,12 +35,16 @@ function request(ctx: SourceContext, url: string, init: { method?: 'GET' | 'HEAD
 
 /**
  * Fetches a small file whole (model_index.json, a manifest), with retries; undefined when the
- * server says it is not there (404, 410, or an HTML fallback page). The file must match
- * `expected` (size, hashes) when given; a mismatch is retried.
+ * server says it is not there (404, 410, or an HTML page). The file must match `expected`
+ * (size, hashes) when given; a mismatch, or an HTML page instead of an expected file, is retried.
  */
-export function fetchSmallFile(ctx: SourceContext, url: string, path: string, label: string, expected?: FileSpec): Promise<Uint8Array | undefined> {
+export function fetchSmallFile(ctx: SourceContext, url: string, path: string, label: string, expected?: FileSpec, htmlRetries = 0): Promise<Uint8Array | undefined> {
   const expectedBytes = expected?.sizeBytes;
   const what = `Fetching ${path} of ${label}`;
+  let htmlAnswers = 0;
+  // an HTML answer means "not there" on hosts with a single-page fallback, but may also be a passing
+  // error page: a file that must exist is asked for again `htmlRetries` times before it counts as absent
+  const isAbsentHtml = (): boolean => expectedBytes === undefined && htmlAnswers++ >= htmlRetries;
   return withRetries(ctx, what, async () => {
     const response = await request(ctx, url, {}, what);
     if (response.status === 404 || response.status === 410) {
@@ -50,14 +54,13 @@ export function fetchSmallFile(ctx: SourceContext, url: string, path: string, la
     checkStatus(response, url, label);
     if (isHtmlResponse(response, path)) {
       await discardBody(response);
-      // a host answering an HTML page for everything (single-page fallback): the file is not there
-      if (expectedBytes === undefined) return undefined;
+      if (isAbsentHtml()) return undefined;
       throw new TransientError(`${url} sent an HTML page instead of ${path}.`);
     }
     const bytes = new Uint8Array(await raceAbort(response.arrayBuffer(), ctx.signal, what));
     if (expectedBytes !== undefined && bytes.length !== expectedBytes) throw new TransientError(`${url} sent ${bytes.length} bytes, ${expectedBytes} expected.`);
     if (looksLikeHtml(bytes)) {
-      if (expectedBytes === undefined) return undefined;
+      if (isAbsentHtml()) return undefined;
       throw new TransientError(`${url} sent an HTML page instead of ${path}.`);
     }
     const problem = expected ? await checkBytes(expected, bytes) : undefined;
@@ -118,7 +121,7 @@ export async function listStaticFiles(ctx: SourceContext, baseUrl: string, label
     return { files, fetched: [] };
   }
   const indexUrl = joinUrl(baseUrl, MODEL_INDEX);
-  const indexBytes = await fetchSmallFile(ctx, indexUrl, MODEL_INDEX, label);
+  const indexBytes = await fetchSmallFile(ctx, indexUrl, MODEL_INDEX, label, undefined, 1);
   if (!indexBytes) {
     throw new SdError('missing-file', `${label} has no ${MODEL_INDEX} (${indexUrl} was not found) and no ${MANIFEST_NAME}: expected a folder in the diffusers ONNX layout. Check the address.`);
   }

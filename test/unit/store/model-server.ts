@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
@@ -115,9 +115,10 @@ export class ModelServer {
     this.bytesSent = 0;
   }
 
+  /** The fixture model's files; none for an unknown model. */
   files(model: string): Map<string, FixtureFile> {
     let files = this.models.get(model);
-    if (!files) this.models.set(model, (files = fixtureFiles(model)));
+    if (!files) this.models.set(model, (files = existsSync(join(MODELS, model)) ? fixtureFiles(model) : new Map()));
     return files;
   }
 

@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { ModelSourceDescriptor } from '../../../src/core/store/model-source.ts';
+import { ModelServer, type Faults } from './model-server.ts';
+import { createKv, createTestStore, expectExactCopy, hubSource, modelBytes, urlSource } from './store-harness.ts';
+
+const server = new ModelServer();
+const ratios: string[] = [];
+beforeAll(() => server.start());
+afterAll(async () => {
+  await server.stop();
+  console.log(`bytes served / model size:\n${ratios.join('\n')}`);
+});
+beforeEach(() => server.reset());
+
+type Mount = 'hub' | 'static' | 'manifest';
+
+function sourceFor(mount: Mount, model: string): ModelSourceDescriptor {
+  return mount === 'hub' ? hubSource(server, model) : urlSource(server, mount, model);
+}
+
+interface Case {
+  name: string;
+  faults: Partial<Faults>;
+  mounts: Mount[];
+  /** Check on the request log, beyond the exact copy and the byte budget. */
+  check?: () => void;
+}
+
+const cases: Case[] = [
+  {
+    name: 'connections cut at random offsets',
+    faults: { cuts: 6, minBodyBytes: 100_000 },
+    mounts: ['hub', 'static'],
+    // every cut is resumed with a Range request from the first byte not received
+    check: () => expect(server.log.filter((r) => r.status === 206).length).toBeGreaterThanOrEqual(6),
+  },
+  {
+    name: 'one 500',
+    faults: { errors500: 1, pathSuffix: 'unet/model.onnx' },
+    mounts: ['hub', 'static'],
+    check: () => expect(server.log.filter((r) => r.status === 500)).toHaveLength(1),
+  },
+  { name: 'one HTML page with status 200 for a weights file', faults: { htmlPages: 1, pathSuffix: 'text_encoder/model.onnx' }, mounts: ['hub', 'static'] },
+  { name: 'one HTML page with status 200 for model_index.json', faults: { htmlPages: 1, pathSuffix: 'model_index.json' }, mounts: ['hub', 'static'] },
+  {
+    name: 'one corrupted byte in an LFS file (sha256)',
+    faults: { corruptions: 1, pathSuffix: 'text_encoder/model.onnx' },
+    mounts: ['hub', 'manifest'],
+    // the corrupted file is discarded and fetched again, whole
+    check: () => expect(server.bytesFor('text_encoder/model.onnx')).toBe(2 * 1682624),
+  },
+  { name: 'one corrupted byte in a small file (git blob id)', faults: { corruptions: 1, pathSuffix: 'tokenizer/vocab.json' }, mounts: ['hub'] },
+  {
+    name: 'a server ignoring Range, with a cut connection',
+    faults: { ignoreRange: true, cuts: 1, minBodyBytes: 1_000_000 },
+    mounts: ['hub', 'static'],
+    check: () => expect(server.log.filter((r) => r.range !== undefined && r.status === 200).length).toBeGreaterThanOrEqual(1),
+  },
+];
+
+describe('downloads under injected faults end with the exact bytes, within 1.5x the model size', () => {
+  for (const c of cases) {
+    for (const mount of c.mounts) {
+      it(`${c.name} (${mount})`, async () => {
+        const model = 'tiny-sd15';
+        Object.assign(server.faults, c.faults);
+        const store = createTestStore(createKv('indexeddb'));
+        const stored = await store.download(sourceFor(mount, model));
+        await expectExactCopy(stored, server, model);
+        expect(server.faults).toMatchObject({ cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0 }); // every fault was hit
+        c.check?.();
+        const ratio = server.bytesSent / modelBytes(server, model);
+        ratios.push(`  ${c.name} (${mount}): ${ratio.toFixed(3)}`);
+        expect(ratio).toBeLessThanOrEqual(1.5);
+      });
+    }
+  }
+
+  it('all faults together on the SDXL fixture (hub)', async () => {
+    Object.assign(server.faults, { cuts: 5, errors500: 1, htmlPages: 1, corruptions: 1, minBodyBytes: 200_000 });
+    const store = createTestStore(createKv('memory'));
+    const stored = await store.download(hubSource(server, 'tiny-sdxl'));
+    await expectExactCopy(stored, server, 'tiny-sdxl');
+    const ratio = server.bytesSent / modelBytes(server, 'tiny-sdxl');
+    ratios.push(`  all faults together, tiny-sdxl (hub): ${ratio.toFixed(3)}`);
+    expect(ratio).toBeLessThanOrEqual(1.5);
+  });
+});
+
+describe('failures that retries cannot fix end with a clear error and keep what is stored', () => {
+  it('gives up after the retry limit with a network error naming the file, then resumes', async () => {
+    const kv = createKv('indexeddb');
+    Object.assign(server.faults, { errors500: 100, pathSuffix: 'unet/weights.pb' });
+    const error = await createTestStore(kv, { retry: { maxRetries: 2, baseDelayMs: 1, maxDelayMs: 1 } })
+      .download(hubSource(server, 'tiny-sd15'))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'network' });
+    expect(String((error as Error).message)).toContain('unet/weights.pb');
+    expect(server.log.filter((r) => r.status === 500)).toHaveLength(3);
+    const fetchedFiles = (): Set<string> => new Set(server.log.filter((r) => !r.url.startsWith('/api/') && r.bodyBytes > 0).map((r) => r.url.replace(/^.*\/(main|tiny-sd15)\//, '')));
+    const firstRun = fetchedFiles();
+    server.reset();
+    const stored = await createTestStore(kv).download(hubSource(server, 'tiny-sd15'));
+    await expectExactCopy(stored, server, 'tiny-sd15');
+    // the second run fetches the failed file and those after it, nothing the first run stored (model_index.json comes with the listing)
+    const secondRun = fetchedFiles();
+    expect(secondRun.has('unet/weights.pb')).toBe(true);
+    expect([...secondRun].filter((path) => firstRun.has(path))).toEqual(['model_index.json']);
+  });
+
+  it('fails with an integrity error when every copy of a file is corrupted, storing none of it', async () => {
+    const kv = createKv('memory');
+    Object.assign(server.faults, { corruptions: 100, pathSuffix: 'vae_decoder/model.onnx' });
+    const error = await createTestStore(kv, { maxIntegrityRetries: 1 })
+      .download(hubSource(server, 'tiny-sd15'))
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'integrity' });
+    expect(String((error as Error).message)).toMatch(/vae_decoder\/model\.onnx.*SHA-256/);
+    expect((await kv.keys()).some((k) => k[0] === 'chunk' && k[2] === 'vae_decoder/model.onnx')).toBe(false);
+  });
+
+  it('reports a missing repository as missing-file', async () => {
+    const error = await createTestStore(createKv('memory'))
+      .download({ ...hubSource(server, 'tiny-sd15'), repo: 'test/no-such-model' })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'missing-file' });
+  });
+});
