@@ -214,7 +214,8 @@ export class ModelStore {
       stored += has;
       if (file?.state === 'complete' && has > 0) filesDone++;
     }
-    const others = (await this.list()).filter((m) => m.id !== plan.id).map((m) => ({ label: m.label, sizeBytes: m.storedBytes }));
+    const others = async (): Promise<{ label: string; sizeBytes: number }[]> =>
+      (await this.list()).filter((m) => m.id !== plan.id).map((m) => ({ label: m.label, sizeBytes: m.storedBytes }));
     await checkQuota(this.options.storage, totalBytes - stored, plan.label, others);
     if (totalBytes > stored) await requestPersistence(this.options.storage);
     tracker.start(totalBytes, stored, plan.files.length, filesDone);

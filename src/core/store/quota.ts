@@ -22,16 +22,16 @@ export function formatBytes(bytes: number): string {
 /**
  * Refuses a download that cannot fit before it starts, instead of failing half way: compares the
  * bytes still needed with what `storage.estimate()` says is left, and names the stored models
- * that could be deleted. Browsers report the quota loosely (Chrome pads usage, Safari may
+ * that could be deleted (`others` is asked only when the download does not fit). Browsers report the quota loosely (Chrome pads usage, Safari may
  * report less than it allows), so this is a check against the estimate, not a guarantee.
  */
-export async function checkQuota(storage: StorageManagerLike | undefined, neededBytes: number, label: string, others: readonly StoredModelSize[]): Promise<void> {
+export async function checkQuota(storage: StorageManagerLike | undefined, neededBytes: number, label: string, others: () => Promise<readonly StoredModelSize[]>): Promise<void> {
   if (!storage || neededBytes <= 0) return;
   const { usage, quota } = await storage.estimate();
   if (quota === undefined) return;
   const availableBytes = Math.max(0, quota - (usage ?? 0));
   if (neededBytes <= availableBytes) return;
-  const deletable = others
+  const deletable = (await others())
     .filter((m) => m.sizeBytes > 0)
     .sort((a, b) => b.sizeBytes - a.sizeBytes)
     .map((m) => `${m.label} (${formatBytes(m.sizeBytes)})`);
