@@ -161,9 +161,18 @@ export class RangeDownload {
     let totalBytes: number | undefined;
     let skip: number;
     if (response.status === 206) {
-      const range = parseContentRange(response.headers.get('content-range'));
-      if (!range || range.start !== start) return `the server sent range ${response.headers.get('content-range')} instead of bytes ${start}-.`;
-      totalBytes = range.totalBytes;
+      const header = response.headers.get('content-range');
+      const range = parseContentRange(header);
+      if (header === null) {
+        // cross-origin responses hide Content-Range unless the host exposes it; Content-Length is
+        // always readable and must then be the length asked for
+        const length = contentLength(response);
+        const limit = this.limit;
+        if (length !== undefined && limit !== undefined && length !== limit - start) return `the server sent ${length} bytes for range ${start}-${limit - 1}.`;
+      } else if (!range || range.start !== start) {
+        return `the server sent range ${header} instead of bytes ${start}-.`;
+      }
+      totalBytes = range?.totalBytes;
       skip = 0;
     } else {
       // 200: the whole file, also when the server ignored our Range header
