@@ -84,7 +84,9 @@ export class ProgressTracker {
 
   private emit(isForced: boolean): void {
     const nowMs = this.now();
-    this.samples.push({ atMs: nowMs, fetchedBytes: this.fetchedBytes });
+    // a sample per 100 ms is enough for a 5 s window, however many small reads arrive
+    const newest = this.samples.at(-1);
+    if (!newest || nowMs - newest.atMs >= 100) this.samples.push({ atMs: nowMs, fetchedBytes: this.fetchedBytes });
     while (this.samples.length > 2 && (this.samples[1]?.atMs ?? nowMs) <= nowMs - RATE_WINDOW_MS) this.samples.shift();
     if (!this.callback || (!isForced && nowMs - this.lastEmitMs < this.intervalMs)) return;
     this.lastEmitMs = nowMs;

@@ -3,6 +3,9 @@ import { isSdError } from '../../../src/core/errors.ts';
 import { externalDataBlobs } from '../../../src/core/store/blob-model-files.ts';
 import { modelIdOf } from '../../../src/core/store/model-source.ts';
 import type { StoreProgress } from '../../../src/core/store/progress.ts';
+import { createBrowserModelStore } from '../../../src/store/browser-platform.ts';
+import { createIdbKeyValueStore, MODEL_STORE_DB } from '../../../src/store/idb-kv.ts';
+import { entriesFromFileList, folderName } from '../../../src/store/local-folder.ts';
 import { ModelServer } from './model-server.ts';
 import { createKv, createTestStore, expectExactCopy, hubSource, modelBytes, urlSource, type KvKind } from './store-harness.ts';
 
@@ -92,6 +95,28 @@ describe.each<KvKind>(['indexeddb', 'memory'])('ModelStore over %s', (kvKind) =>
     await store.clear();
     expect(await store.list()).toEqual([]);
     expect(await kv.keys()).toEqual([]);
+  });
+});
+
+describe('browser wiring', () => {
+  it('createBrowserModelStore stores in the sd-model-store IndexedDB database with 64 MiB chunks', async () => {
+    const store = createBrowserModelStore();
+    const stored = await store.download(urlSource(server, 'manifest', 'tiny-sd-turbo'));
+    await expectExactCopy(stored, server, 'tiny-sd-turbo');
+    // one chunk per fixture file at the default chunk size, in the database the page and worker share
+    const kv = createIdbKeyValueStore(MODEL_STORE_DB);
+    const chunkKeys = (await kv.keys()).filter((k) => k[0] === 'chunk');
+    expect(chunkKeys.map((k) => k[3])).toEqual(chunkKeys.map(() => 0));
+    expect(chunkKeys).toHaveLength(server.files('tiny-sd-turbo').size);
+    await store.clear();
+  });
+
+  it('turns picked files into entries rooted at the picked folder', () => {
+    const file = new File(['{}'], 'model_index.json');
+    Object.defineProperty(file, 'webkitRelativePath', { value: 'sd-turbo/model_index.json' });
+    const entries = entriesFromFileList([file]);
+    expect(entries).toEqual([{ path: 'sd-turbo/model_index.json', file }]);
+    expect(folderName(entries)).toBe('sd-turbo');
   });
 });
 
