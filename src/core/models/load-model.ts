@@ -14,6 +14,7 @@ import {
   type VaeEncoderContract,
 } from './contracts.ts';
 import { readJson, type ModelFiles } from './model-files.ts';
+import { EXTERNAL_DATA_NAMES } from '../store/diffusers-layout.ts';
 
 /** SD 1.x, SD 2.x (incl. SD-Turbo) or SDXL (incl. SDXL-Turbo); LCM variants are detected separately. */
 export type ModelFamily = 'sd1' | 'sd2' | 'sdxl';
@@ -51,8 +52,6 @@ export interface LoadOptions {
   onComponent?: (component: string, index: number, count: number) => void;
 }
 
-/** Names external weights go by next to model.onnx, in the exports we know. */
-const EXTERNAL_DATA_NAMES = ['weights.pb', 'model.onnx_data', 'model.onnx.data'];
 
 async function requireFile(files: ModelFiles, path: string, what: string): Promise<void> {
   if (!(await files.exists(path))) {
@@ -66,7 +65,7 @@ async function createComponentSession(files: ModelFiles, runtime: Runtime, compo
   const externalData: ExternalDataFile[] = [];
   for (const name of EXTERNAL_DATA_NAMES) {
     const path = `${component}/${name}`;
-    if (await files.exists(path)) externalData.push({ path: name, data: await files.readBytes(path) });
+    if (await files.exists(path)) externalData.push({ path: name, data: files.readBlob ? await files.readBlob(path) : await files.readBytes(path) });
   }
   const bytes = await files.readBytes(modelPath);
   try {

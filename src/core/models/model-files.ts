@@ -1,4 +1,5 @@
 import { SdError } from '../errors.ts';
+import type { BlobLike } from '../store/platform.ts';
 
 /**
  * Read access to a model folder in the diffusers ONNX layout, wherever it lives: a local folder
@@ -11,6 +12,12 @@ export interface ModelFiles {
   exists(path: string): Promise<boolean>;
   readText(path: string): Promise<string>;
   readBytes(path: string): Promise<Uint8Array>;
+  /**
+   * The file as a Blob without reading it, where the source keeps files as Blobs (the IndexedDB
+   * store, a picked local folder): multi-GB external weights then reach onnxruntime-web without
+   * being joined into one buffer here.
+   */
+  readBlob?(path: string): Promise<BlobLike>;
 }
 
 /** Parses a JSON file of the model, naming the file when it is not valid JSON. */

@@ -1,9 +1,11 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import type { BlobLike } from '../store/platform.ts';
 
 /** One external weights file of an ONNX model; `path` equals the location string inside the .onnx. */
 export interface ExternalDataFile {
   path: string;
-  data: Uint8Array;
+  /** The bytes, or a Blob (onnxruntime-web reads it itself; onnxruntime-node needs bytes). */
+  data: Uint8Array | BlobLike;
 }
 
 /** Element types the pipeline feeds or reads. */
@@ -37,7 +39,8 @@ export function createOrtRuntime(
     name,
     createSession(model, externalData) {
       const options: InferenceSession.SessionOptions = { ...sessionOptions };
-      if (externalData.length > 0) options.externalData = externalData.map((f) => ({ path: f.path, data: f.data }));
+      if (externalData.length > 0) // a BlobLike is the platform Blob, which onnxruntime-web accepts as it is
+      options.externalData = externalData.map((f) => ({ path: f.path, data: f.data as Uint8Array }));
       return ort.InferenceSession.create(model, options);
     },
     tensor(type, data, dims) {
