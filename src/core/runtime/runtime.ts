@@ -34,13 +34,22 @@ export function createOrtRuntime(
   ort: OrtModule,
   name: string,
   sessionOptions: InferenceSession.SessionOptions = {},
+  /** onnxruntime-web takes external data as a Blob and reads it itself; onnxruntime-node needs bytes. */
+  { acceptsBlobs = false }: { acceptsBlobs?: boolean } = {},
 ): Runtime {
   return {
     name,
-    createSession(model, externalData) {
+    async createSession(model, externalData) {
       const options: InferenceSession.SessionOptions = { ...sessionOptions };
-      if (externalData.length > 0) // a BlobLike is the platform Blob, which onnxruntime-web accepts as it is
-      options.externalData = externalData.map((f) => ({ path: f.path, data: f.data as Uint8Array }));
+      if (externalData.length > 0) {
+        const files = [];
+        for (const f of externalData) {
+          const data = f.data instanceof Uint8Array || acceptsBlobs ? f.data : new Uint8Array(await f.data.arrayBuffer());
+          // a BlobLike here is the platform's Blob, which onnxruntime-web accepts as it is
+          files.push({ path: f.path, data: data as Uint8Array });
+        }
+        options.externalData = files;
+      }
       return ort.InferenceSession.create(model, options);
     },
     tensor(type, data, dims) {
