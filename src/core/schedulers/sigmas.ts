@@ -129,7 +129,8 @@ export function sigmaSchedule(trainSigmas: Float64Array, steps: number, options:
   const grid = Float64Array.from(trainSigmas, (_, i) => i);
   let sigmas: Float64Array = timesteps.map((t) => interp(t, grid, trainSigmas));
   if (options.isKarras) {
-    sigmas = karrasFrom(sigmas, sigmas.length, options.karrasMin, options.karrasMax);
+    // diffusers makes num_inference_steps Karras sigmas, even when trailing spacing gave one timestep more
+    sigmas = karrasFrom(sigmas, steps, options.karrasMin, options.karrasMax);
     const logSigmas = logSigmasF32(trainSigmas);
     timesteps = sigmas.map((s) => sigmaToTimestep(s, logSigmas));
   }
@@ -179,12 +180,14 @@ export function sigmaDenoised(
   modelOutput: Float32Array,
 ): Float32Array {
   const out = new Float32Array(sample.length);
+  // float32 roundings where torch rounds (a one-ulp difference is amplified by later midpoint steps)
+  const f32 = Math.fround;
   if (predictionType === 'epsilon') {
-    for (let i = 0; i < out.length; i++) out[i] = (sample[i] as number) - sigma * (modelOutput[i] as number);
+    for (let i = 0; i < out.length; i++) out[i] = (sample[i] as number) - f32(sigma * (modelOutput[i] as number));
   } else if (predictionType === 'v_prediction') {
-    const cOut = -sigma / Math.sqrt(sigma * sigma + 1);
-    const cSkip = 1 / (sigma * sigma + 1);
-    for (let i = 0; i < out.length; i++) out[i] = (modelOutput[i] as number) * cOut + (sample[i] as number) * cSkip;
+    const sigmaSq1 = f32(f32(sigma * sigma) + 1);
+    const cOut = f32(-sigma / f32(Math.sqrt(sigmaSq1)));
+    for (let i = 0; i < out.length; i++) out[i] = f32((modelOutput[i] as number) * cOut) + f32((sample[i] as number) / sigmaSq1);
   } else if (predictionType === 'sample' || predictionType === 'original_sample') {
     out.set(modelOutput);
   } else {

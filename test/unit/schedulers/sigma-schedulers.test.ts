@@ -145,3 +145,17 @@ describe('sigma schedulers', () => {
     expect(() => euler.scaleModelInput(5)).toThrow(expect.objectContaining({ code: 'internal' }));
   });
 });
+
+describe('Karras sigmas with trailing spacing', () => {
+  // trailing spacing gives steps + 1 timesteps at some step counts (61 of 1000); diffusers still
+  // makes exactly num_inference_steps Karras sigmas, and the timesteps follow them
+  it('makes steps Karras sigmas, not one per spaced timestep', () => {
+    const turbo = modelConfigs()['tiny-sd-turbo']!;
+    const lms = new LMSDiscreteScheduler(turbo, 61, { use_karras_sigmas: true });
+    expect(lms.timesteps.length).toBe(61);
+    expect(lms.sigmas.length).toBe(62);
+    expect(lms.sigmas[61]).toBe(0);
+    const plain = new LMSDiscreteScheduler(turbo, 61);
+    expect(plain.timesteps.length).toBe(62);
+  });
+});
