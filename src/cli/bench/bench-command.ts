@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { resourceUsage } from 'node:process';
+import { SdError } from '../../core/errors.ts';
 import type { LoadedModel } from '../../core/models/load-model.ts';
 import { loadModel } from '../../core/models/load-model.ts';
 import type { GenerateRequest } from '../../core/pipeline/request.ts';
@@ -60,8 +61,10 @@ const log = (line: string): void => {
 };
 
 /**
- * Measures the pipeline stage by stage: `warmup` + `runs` generations (the model opened once per run,
- * or once for all with --load-once and for bare graphs), then the bare UNet loop on the last model.
+ * Measures the pipeline stage by stage. Session creation: `warmup` + `runs` loads of the model, the
+ * warm-up ones not counted (one load with --load-once and for bare graphs, whose weights take long to
+ * read). Then, on the last session, `warmup` generations (reported apart: they include first-call
+ * work) and `runs` measured ones, and the bare UNet loop on the same session.
  */
 export async function runBench(options: BenchOptions, progress: (line: string) => void = log): Promise<BenchReport> {
   const graphs = options.unetDir !== undefined ? explicitGraphFolders(options.unetDir, options.vaeDir) : detectGraphFolders(options.modelDir as string);
@@ -70,25 +73,30 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
   const request = requestFor(options);
   const isLoadOnce = options.isLoadOnce || graphs !== undefined;
   const loads: LoadSample[] = [];
+  const warmups: RunSample[] = [];
   const runs: RunSample[] = [];
   let opened: Opened | undefined;
+  const label = graphs ? graphs.unetDir : options.modelDir;
   try {
-    const total = options.warmup + options.runs;
-    for (let i = 0; i < total; i++) {
-      const isWarmup = i < options.warmup;
-      if (!opened || !isLoadOnce) {
-        await opened?.model.release();
-        opened = undefined;
-        progress(`loading ${graphs ? graphs.unetDir : options.modelDir} on ${runtime.name}`);
-        opened = await open(options, graphs, bench);
-        if (!isWarmup || isLoadOnce) loads.push(opened.load);
-      }
-      progress(`${isWarmup ? 'warm-up' : 'run'} ${isWarmup ? i + 1 : i - options.warmup + 1}/${isWarmup ? options.warmup : options.runs}`);
-      const sample = await measureRun(opened.model, runtime, request);
-      if (!isWarmup) runs.push(sample);
+    // session creation: warm-up + R loads (the first, cold, not counted), or one with --load-once
+    const loadCount = isLoadOnce ? 1 : options.warmup + options.runs;
+    for (let i = 0; i < loadCount; i++) {
+      await opened?.model.release();
+      opened = undefined;
+      progress(`loading ${label} on ${runtime.name} (${i + 1}/${loadCount})`);
+      opened = await open(options, graphs, bench);
+      if (isLoadOnce || i >= options.warmup) loads.push(opened.load);
     }
-    const model = opened!.model;
-    const stages = stageSummaries(loads, runs);
+    if (!opened) throw new SdError('internal', 'bench: no model was opened.');
+    // generations on the last session: the warm-ups pay for first-call work (kernel compilation, allocation)
+    for (let i = 0; i < options.warmup + options.runs; i++) {
+      const isWarmup = i < options.warmup;
+      progress(isWarmup ? `warm-up ${i + 1}/${options.warmup}` : `run ${i - options.warmup + 1}/${options.runs}`);
+      const sample = await measureRun(opened.model, runtime, request);
+      (isWarmup ? warmups : runs).push(sample);
+    }
+    const model = opened.model;
+    const stages = stageSummaries(loads, warmups, runs);
     const reads = readCounts(runs, runtime.isDeviceResident);
     const isGuided = request.cfg > 1 && !model.unet.contract.timestepCond;
     const callBatch = isGuided && reads.unetCallsPerStep === 1 ? 2 : 1;
@@ -102,7 +110,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     return {
       mode: graphs ? 'graphs' : 'pipeline',
       model: model.label,
-      stubbed: opened!.stubbed,
+      stubbed: opened.stubbed,
       runtime: runtime.name,
       backend: options.backend,
       adapter: bench.adapter ?? null,

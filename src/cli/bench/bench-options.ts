@@ -22,7 +22,7 @@ export interface BenchOptions {
   sampler: string | undefined;
   /** Timed calls of the bare UNet loop (0 skips it); default steps x runs. */
   bareCalls: number;
-  /** Load the model once for all runs instead of once per run (session creation then has one sample). */
+  /** Create the sessions once instead of warm-up + R times (session creation then has one sample). */
   isLoadOnce: boolean;
 }
 
@@ -37,8 +37,8 @@ per step, a bare UNet loop for comparison, and peak memory.
   --unet DIR --vae DIR   bare graphs (e.g. the full-size SD 1.5 graphs of shared/bench)
   --backend cpu|wasm|webgpu (default cpu)   --steps N (20)   --size PX (512)   --batch 1|2 (2)
   --runs R (3)   --warmup N (1)   --sampler NAME (model's own)   --bare-calls N (steps x runs; 0 skips)
-  --load-once        create sessions once (default: once per run, so creation time has R samples;
-                     always once for bare graphs)`;
+  --load-once        create sessions once (default: warm-up + R times, so creation time has R samples;
+                     always once for bare graphs). Generations all run on the last session.`;
 
 function positive(name: string, value: number | undefined, fallback: number, min: number): number {
   const v = value ?? fallback;

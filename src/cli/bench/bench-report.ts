@@ -39,6 +39,8 @@ export interface BenchReport {
   stages: {
     readFilesMs: Summary;
     sessionCreateMs: Summary;
+    /** Warm-up generations on a fresh session: first-call work (kernel compilation, allocation) included. */
+    warmupTotalMs: Summary;
     textEncoderMs: Summary;
     /** One UNet step as the pipeline sees it: inputs built, model run, output read, guidance applied. */
     unetStepMs: Summary;
@@ -94,11 +96,12 @@ const perStep = (samples: readonly RunSample[], pick: (s: RunSample) => number[]
 };
 
 /** The per-stage part of the report from the measured runs. */
-export function stageSummaries(loads: readonly LoadSample[], runs: readonly RunSample[]): BenchReport['stages'] {
+export function stageSummaries(loads: readonly LoadSample[], warmups: readonly RunSample[], runs: readonly RunSample[]): BenchReport['stages'] {
   const ioMs = runs.map((r) => sum(r.unetStepMs) - sum(r.unetRunMs));
   return {
     readFilesMs: summarize(loads.map((l) => l.readFilesMs)),
     sessionCreateMs: summarize(loads.map((l) => l.sessionCreateMs)),
+    warmupTotalMs: summarize(warmups.map((r) => r.totalMs)),
     textEncoderMs: summarize(runs.map((r) => r.textEncoderMs)),
     unetStepMs: summarize(runs.flatMap((r) => r.unetStepMs)),
     unetRunMs: summarize(runs.flatMap((r) => r.unetRunMs)),
