@@ -1,0 +1,79 @@
+import * as Comlink from 'comlink';
+import { SdError } from './core/errors.ts';
+import type { DeviceReport, DiffusionApi, GenerateOptions, GenerateSummary, JobEvent, TokenCount } from '../workers/api.ts';
+import { installErrorTransfer } from '../workers/error-transfer.ts';
+
+installErrorTransfer();
+
+/** Codes after which the worker's state cannot be trusted: it is replaced by a fresh one. */
+const RESTART_ON = new Set(['device-lost', 'out-of-memory', 'internal']);
+
+/**
+ * The page's only door to the diffusion worker (the one place that calls `Comlink.wrap`). When the
+ * worker dies or a job leaves it broken (device lost, out of memory), it is replaced by a fresh
+ * worker, so the next job works without reloading the page; the model comes back from IndexedDB.
+ */
+export class WorkerClient {
+  #worker!: Worker;
+  #api!: Comlink.Remote<DiffusionApi>;
+  /** Rejects when the current worker crashes (an uncaught error or a failed module load). */
+  #crashed!: Promise<never>;
+
+  constructor() {
+    this.#start();
+  }
+
+  #start(): void {
+    this.#worker = new Worker(new URL('../workers/diffusion.worker.ts', import.meta.url), { type: 'module', name: 'diffusion' });
+    this.#api = Comlink.wrap<DiffusionApi>(this.#worker);
+    this.#crashed = new Promise<never>((_, reject) => {
+      this.#worker.addEventListener('error', (event) => {
+        reject(new SdError('internal', `The diffusion worker stopped (${event.message || 'it could not start'}). It was restarted: try again.`));
+      });
+    });
+    // a crash with no job waiting must not become an unhandled rejection
+    this.#crashed.catch(() => undefined);
+  }
+
+  /** Replaces the worker (terminating a stuck one). */
+  restart(): void {
+    this.#api[Comlink.releaseProxy]();
+    this.#worker.terminate();
+    this.#start();
+  }
+
+  async #call<T>(call: (api: Comlink.Remote<DiffusionApi>) => Promise<T>): Promise<T> {
+    try {
+      return await Promise.race([call(this.#api), this.#crashed]);
+    } catch (e) {
+      if (e instanceof SdError && RESTART_ON.has(e.code)) this.restart();
+      throw e;
+    }
+  }
+
+  describeDevice(): Promise<DeviceReport> {
+    return this.#call((api) => api.describeDevice());
+  }
+
+  samplerNames(): Promise<string[]> {
+    return this.#call((api) => api.samplerNames());
+  }
+
+  countTokens(text: string): Promise<TokenCount> {
+    return this.#call((api) => api.countTokens({ text }));
+  }
+
+  /** Runs a job; the init image's bytes are transferred to the worker (the caller's copy is emptied). */
+  generate(options: GenerateOptions, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
+    const transfers = options.initImage ? [options.initImage.bytes.buffer as ArrayBuffer] : [];
+    return this.#call((api) => api.generate(Comlink.transfer(options, transfers), Comlink.proxy(onEvent)));
+  }
+
+  cancel(jobId: string): Promise<void> {
+    return this.#call((api) => api.cancel({ jobId }));
+  }
+
+  loseDevice(): Promise<void> {
+    return this.#call((api) => api.loseDevice());
+  }
+}

@@ -1,0 +1,195 @@
+// The page end to end in a real headless Chromium: the production build served from a sub-path by a
+// plain static server, WebGPU on the SwiftShader adapter, share links for public reference cases,
+// the WASM fallback, cancel, recovery after a lost device, and a reload with the network off.
+import { rmSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodePng } from '../../src/core/png/png.ts';
+import { MODELS } from '../fixtures.ts';
+import { compareImages, loadCases, referencePng, TOLERANCE, type ReferenceCase } from '../oracle/cases.ts';
+import { launchBrowser } from './harness/browser.ts';
+import { buildSite } from './harness/build-site.ts';
+import {
+  longestTask,
+  newestPng,
+  observeLongTasks,
+  pageNow,
+  resultCount,
+  shareLink,
+  waitForResults,
+  waitForStep,
+} from './harness/page-actions.ts';
+import { startStaticServer, type StaticServer } from './harness/static-server.ts';
+
+/** A run on SwiftShader: each UNet call takes a second or two on this machine's two cores. */
+const RUN_TIMEOUT_MS = 240_000;
+/** The spec's bound for main-thread blocking while the worker denoises. */
+const MAX_MAIN_THREAD_TASK_MS = 50;
+
+const cases = new Map(loadCases().map((c) => [c.id, c]));
+function referenceCase(id: string): ReferenceCase {
+  const c = cases.get(id);
+  if (!c) throw new Error(`reference case ${id} is missing from the fixtures`);
+  return c;
+}
+
+let dist: string;
+let server: StaticServer;
+let browser: Awaited<ReturnType<typeof launchBrowser>>;
+let page: Page;
+let appUrl: string;
+const log: string[] = [];
+const figures: Record<string, number> = {};
+
+function expectReference(png: Uint8Array, c: ReferenceCase): void {
+  const ours = decodePng(png);
+  const ref = referencePng(c);
+  expect([ours.width, ours.height]).toEqual([ref.width, ref.height]);
+  const diff = compareImages(ours.rgb, ref.rgb);
+  expect(diff.mean, `mean abs diff vs ${c.id} (max ${diff.max})`).toBeLessThanOrEqual(TOLERANCE.mean);
+  expect(diff.max, `max abs diff vs ${c.id}`).toBeLessThanOrEqual(TOLERANCE.max);
+  expect(ours.text['parameters']).toContain(`Seed: ${c.seed}`);
+}
+
+/** Clicks Generate, waits for one more image, and returns it with the longest main-thread task while denoising. */
+async function generateOnce(p: Page): Promise<{ png: Uint8Array; longestTaskMs: number; runMs: number }> {
+  const before = await resultCount(p);
+  const start = Date.now();
+  await p.getByTestId('generate').click();
+  await waitForStep(p, 1, RUN_TIMEOUT_MS);
+  const from = await pageNow(p);
+  await waitForResults(p, before + 1, RUN_TIMEOUT_MS);
+  const to = await pageNow(p);
+  return { png: await newestPng(p), longestTaskMs: await longestTask(p, from, to), runMs: Date.now() - start };
+}
+
+async function backendOf(p: Page): Promise<{ backend: string; text: string }> {
+  const el = p.getByTestId('backend');
+  return { backend: (await el.getAttribute('data-backend')) ?? '', text: await el.innerText() };
+}
+
+describe('the page in headless Chromium', () => {
+  beforeAll(async () => {
+    let t = Date.now();
+    dist = await buildSite();
+    figures['buildMs'] = Date.now() - t;
+    server = await startStaticServer({ '/app/': dist, '/models/': MODELS });
+    appUrl = `${server.origin}/app/`;
+    t = Date.now();
+    browser = await launchBrowser();
+    figures['launchMs'] = Date.now() - t;
+    await observeLongTasks(browser.context);
+    page = await browser.context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') log.push(`[${m.type()}] ${m.text()}`);
+    });
+    page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (dist) rmSync(dist, { recursive: true, force: true });
+    console.log(`e2e figures: ${JSON.stringify(figures)}`);
+    if (log.length > 0) console.log(`browser console:\n${log.slice(-40).join('\n')}`);
+  });
+
+  it('generates sd15-eulera-10 from a share link on WebGPU (SwiftShader) without blocking the main thread', async () => {
+    const c = referenceCase('sd15-eulera-10');
+    await page.goto(shareLink(appUrl, c, '/models/'));
+    const run = await generateOnce(page);
+    figures['sd15WebgpuFirstRunMs'] = run.runMs;
+    figures['sd15LongestTaskMs'] = run.longestTaskMs;
+    expect((await backendOf(page)).backend).toBe('webgpu');
+    await expect(page.getByTestId('adapter').innerText()).resolves.toContain('swiftshader');
+    expectReference(run.png, c);
+    expect(run.longestTaskMs, 'longest main-thread task while denoising (ms)').toBeLessThanOrEqual(MAX_MAIN_THREAD_TASK_MS);
+  }, RUN_TIMEOUT_MS);
+
+  it('falls back to WASM for tiny-sd-turbo (float16 tensors, no shader-f16) and says why', async () => {
+    const c = referenceCase('turbo-1step');
+    await page.goto(shareLink(appUrl, c, '/models/'));
+    const run = await generateOnce(page);
+    figures['turboWasmRunMs'] = run.runMs;
+    const backend = await backendOf(page);
+    expect(backend.backend).toBe('wasm');
+    expect(backend.text).toMatch(/float16.*shader-f16/);
+    expectReference(run.png, c);
+  }, RUN_TIMEOUT_MS);
+
+  it('cancels within one denoising step, then generates again with the same model', async () => {
+    const c = referenceCase('a1-weights');
+    await page.goto(shareLink(appUrl, c, '/models/'));
+    await page.getByTestId('generate').click();
+    await waitForStep(page, 2, RUN_TIMEOUT_MS);
+    const progress = page.getByTestId('progress');
+    const stepAtCancel = Number(await progress.getAttribute('data-step'));
+    const lastStep = { value: stepAtCancel };
+    // follow the progress until the job ends, to see how far it went after the click
+    const follow = page.evaluate(
+      () =>
+        new Promise<number>((done) => {
+          let last = 0;
+          const timer = setInterval(() => {
+            const el = document.querySelector('[data-testid="progress"]');
+            if (el) last = Math.max(last, Number(el.getAttribute('data-step') ?? 0));
+            if (document.querySelector('[data-testid="notice"]')) {
+              clearInterval(timer);
+              done(last);
+            }
+          }, 10);
+        }),
+    );
+    const t = Date.now();
+    await page.getByTestId('cancel').click();
+    lastStep.value = await follow;
+    figures['cancelLatencyMs'] = Date.now() - t;
+    await expect(page.getByTestId('notice').innerText()).resolves.toMatch(/Cancelled/);
+    expect(lastStep.value, 'steps run after cancel').toBeLessThanOrEqual(stepAtCancel + 1);
+    expect(await resultCount(page)).toBe(0);
+
+    const run = await generateOnce(page);
+    figures['a1WeightsAfterCancelRunMs'] = run.runMs;
+    expectReference(run.png, c);
+  }, RUN_TIMEOUT_MS * 2);
+
+  it('reports a lost GPU device, recovers without a reload and generates again', async () => {
+    const c = referenceCase('sd15-eulera-10');
+    await page.goto(shareLink(appUrl, c, '/models/'));
+    await page.getByTestId('generate').click();
+    await waitForStep(page, 1, RUN_TIMEOUT_MS);
+    await page.evaluate(() => window.sdWeb?.loseDevice());
+    const error = page.getByTestId('error');
+    await error.waitFor({ timeout: RUN_TIMEOUT_MS });
+    expect(await error.getAttribute('data-code')).toBe('device-lost');
+    await expect(error.innerText()).resolves.toMatch(/try again/i);
+
+    const run = await generateOnce(page);
+    figures['sd15AfterDeviceLossRunMs'] = run.runMs;
+    expect((await backendOf(page)).backend).toBe('webgpu');
+    expectReference(run.png, c);
+  }, RUN_TIMEOUT_MS * 2);
+
+  it('reloads with the network off and generates from the stored model', async () => {
+    const c = referenceCase('sd15-eulera-10');
+    await page.goto(shareLink(appUrl, c, '/models/'));
+    // the service worker has cached the app shell once it is active
+    await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+    });
+    server.setOffline(true);
+    await browser.context.setOffline(true);
+    try {
+      const requestsBefore = server.requests.length;
+      await page.reload();
+      expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+      const run = await generateOnce(page);
+      figures['sd15OfflineRunMs'] = run.runMs;
+      expectReference(run.png, c);
+      expect(server.requests.length, 'requests that reached the server while offline').toBe(requestsBefore);
+    } finally {
+      await browser.context.setOffline(false);
+      server.setOffline(false);
+    }
+  }, RUN_TIMEOUT_MS);
+});

@@ -1,0 +1,136 @@
+/**
+ * The typed contract between the page and the diffusion worker. Every value here is
+ * structured-clone safe: the worker `expose`s an object that satisfies {@link DiffusionApi}, and the
+ * page reaches it through `Comlink.wrap` (in src/worker-client.ts only). Calls take one options
+ * object; callbacks travel as `Comlink.proxy`; pixel buffers are transferred, not copied.
+ */
+import type { SdErrorCode } from '../src/core/errors.ts';
+import type { ModelFamily } from '../src/core/models/load-model.ts';
+import type { Progress } from '../src/core/pipeline/progress.ts';
+import type { GenerateRequest } from '../src/core/pipeline/request.ts';
+import type { StageTimings } from '../src/core/pipeline/timings.ts';
+
+export type { Progress, SdErrorCode, ModelFamily, StageTimings };
+
+/** Inference backends the worker can run on. */
+export type BackendName = 'webgpu' | 'wasm';
+/** `auto`: WebGPU when the adapter can run the model, else WASM. */
+export type BackendPreference = 'auto' | BackendName;
+
+/** What the WebGPU adapter offers, for the device panel. Sizes in bytes. */
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  description: string;
+  hasShaderF16: boolean;
+  maxBufferSize: number;
+  maxStorageBufferBindingSize: number;
+}
+
+/** The worker's view of the machine. */
+export interface DeviceReport {
+  /** null when the browser has no WebGPU or no adapter; `unavailableReason` says which. */
+  adapter: AdapterSummary | null;
+  unavailableReason?: string;
+  isCrossOriginIsolated: boolean;
+  /** Threads onnxruntime-web's WASM backend uses (1 without cross-origin isolation). */
+  wasmThreads: number;
+}
+
+/** The backend a model runs on, and why (shown on the page). */
+export interface BackendChoice {
+  backend: BackendName;
+  reason: string;
+}
+
+/** A loaded model, as the page needs to know it. */
+export interface ModelSummary {
+  /** Repository id or URL it was loaded from. */
+  label: string;
+  family: ModelFamily;
+  /** diffusers class of the model's own scheduler_config.json, e.g. "PNDMScheduler". */
+  scheduler: string;
+  /** Natural image side in pixels: 512 for SD 1.x/2.x and Turbo, 1024 for SDXL. */
+  defaultSize: number;
+  /** Whether the UNet or text encoder declares float16 inputs or outputs. */
+  hasFloat16: boolean;
+  backend: BackendChoice;
+}
+
+/** An encoded init image for img2img; decoded in the worker (PNG exactly, other formats by the browser). */
+export interface InitImageFile {
+  bytes: Uint8Array;
+  /** MIME type, e.g. "image/png". */
+  type: string;
+}
+
+/** One generation job. */
+export interface GenerateOptions {
+  /** Chosen by the caller; `cancel` names it. */
+  jobId: string;
+  /** Hugging Face repository id (`org/name`, optionally `@revision`) or absolute URL of a diffusers ONNX folder. */
+  model: string;
+  backend: BackendPreference;
+  /**
+   * The generation itself, without the decoded init image (see `initImage`). A null width or height
+   * means the model family's natural size ({@link ModelSummary.defaultSize}).
+   */
+  request: Omit<GenerateRequest, 'initImage' | 'width' | 'height'> & { width: number | null; height: number | null };
+  initImage?: InitImageFile;
+}
+
+/** A finished image: a PNG with A1111 infotext in its `parameters` text chunk. */
+export interface ImageResult {
+  index: number;
+  /** Decimal seed the image was made with. */
+  seed: string;
+  width: number;
+  height: number;
+  png: Uint8Array;
+  infotext: string;
+}
+
+/** Everything a job reports while it runs, in order. */
+export type JobEvent =
+  | { kind: 'model'; model: ModelSummary }
+  | { kind: 'progress'; progress: Progress }
+  | { kind: 'image'; image: ImageResult };
+
+export interface GenerateSummary {
+  jobId: string;
+  imageCount: number;
+  backend: BackendChoice;
+  timings: StageTimings;
+}
+
+/** Prompt length in CLIP tokens (without start/end tokens) against the capacity of its 75-token chunks. */
+export interface TokenCount {
+  tokens: number;
+  /** 75 × number of chunks the prompt occupies (at least 75): the counter reads `tokens/limit`. */
+  limit: number;
+}
+
+/** The diffusion worker's API. */
+export interface DiffusionApi {
+  describeDevice(): Promise<DeviceReport>;
+  /** AUTOMATIC1111 sampler names the core supports. */
+  samplerNames(): Promise<string[]>;
+  countTokens(options: { text: string }): Promise<TokenCount>;
+  /**
+   * Loads the model (from the IndexedDB copy, or downloads it first), picks the backend and runs the
+   * job. Rejects with an SdError-like error whose `code` survives the worker boundary
+   * (`cancelled`, `out-of-memory`, `device-lost`, ...).
+   */
+  generate(options: GenerateOptions, onEvent: (event: JobEvent) => void): Promise<GenerateSummary>;
+  /** Stops the job before its next model call; loaded sessions stay for the next run. */
+  cancel(options: { jobId: string }): Promise<void>;
+  /** Diagnostics: destroys the WebGPU device, as a driver reset would (the next job recovers). */
+  loseDevice(): Promise<void>;
+}
+
+/** An error as the page receives it: message plus the core's error code. */
+export interface WorkerErrorShape {
+  name: string;
+  message: string;
+  code: SdErrorCode;
+}

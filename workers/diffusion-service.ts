@@ -1,0 +1,133 @@
+import { SdError } from '../src/core/errors.ts';
+import { generate, type GeneratedImage } from '../src/core/pipeline/generate.ts';
+import type { GenerateRequest } from '../src/core/pipeline/request.ts';
+import { formatInfotext } from '../src/core/png/infotext.ts';
+import { encodePng } from '../src/core/png/png.ts';
+import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
+import { SAMPLER_NAMES } from '../src/core/schedulers/registry.ts';
+import { ClipTokenizer } from '../src/core/tokenizer/clip-tokenizer.ts';
+import type { DiffusionApi, GenerateOptions, GenerateSummary, ImageResult, JobEvent, ModelSummary, TokenCount } from './api.ts';
+import { decodeInitImage } from './decode-image.ts';
+import { ModelHost } from './model-host.ts';
+import { classifyRunError, isFatal } from './run-errors.ts';
+
+/** How long a failed job waits for a device-loss report before classifying its error. */
+const DEVICE_LOSS_GRACE_MS = 100;
+
+interface Job {
+  isCancelled: boolean;
+}
+
+/** The file name part of a repository id or URL, as A1111 writes "Model: name". */
+function modelName(label: string): string {
+  const parts = label.replace(/@.*$/, '').split('/').filter((p) => p !== '');
+  return parts[parts.length - 1] ?? label;
+}
+
+function toImageResult(image: GeneratedImage, request: GenerateRequest, model: ModelSummary): ImageResult {
+  const isBatch = request.batchSize > 1;
+  const infotext = formatInfotext({
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt,
+    steps: request.steps,
+    sampler: request.sampler ?? model.scheduler,
+    cfgScale: request.cfg,
+    seed: image.seed,
+    width: image.width,
+    height: image.height,
+    model: modelName(model.label),
+    rng: request.rng === 'cpu' ? 'CPU' : 'GPU',
+    denoisingStrength: request.initImage ? request.strength : undefined,
+    batchSize: isBatch ? request.batchSize : undefined,
+    batchPos: isBatch ? image.index : undefined,
+  });
+  const png = encodePng(image.rgb, image.width, image.height, { parameters: infotext });
+  return { index: image.index, seed: image.seed.toString(), width: image.width, height: image.height, png, infotext };
+}
+
+/**
+ * The diffusion API without any messaging: the worker exposes it through Comlink, and it can run
+ * in-process. Jobs run one at a time in arrival order; the loaded model stays between jobs.
+ */
+export class DiffusionService implements DiffusionApi {
+  readonly #host: ModelHost;
+  readonly #mergesUrl: string;
+  readonly #jobs = new Map<string, Job>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #tokenizer: Promise<ClipTokenizer> | undefined;
+
+  /** @param siteRoot URL of the site's root folder (index.html, clip/merges.txt). */
+  constructor(siteRoot: string) {
+    this.#host = new ModelHost(siteRoot);
+    this.#mergesUrl = new URL('clip/merges.txt', siteRoot).href;
+  }
+
+  describeDevice() {
+    return this.#host.describeDevice();
+  }
+
+  async samplerNames(): Promise<string[]> {
+    return [...SAMPLER_NAMES];
+  }
+
+  /** Counts with the bundled CLIP vocabulary: every Stable Diffusion model uses the same one. */
+  async countTokens(options: { text: string }): Promise<TokenCount> {
+    this.#tokenizer ??= fetch(this.#mergesUrl)
+      .then((r) => {
+        if (!r.ok) throw new SdError('network', `Could not load the CLIP merges list from ${r.url} (${r.status}).`);
+        return r.text();
+      })
+      .then((merges) => ClipTokenizer.fromMerges(merges));
+    this.#tokenizer.catch(() => {
+      // let the next call try again (e.g. once the network is back)
+      this.#tokenizer = undefined;
+    });
+    return countPromptTokens(await this.#tokenizer, options.text);
+  }
+
+  async generate(options: GenerateOptions, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
+    const job: Job = { isCancelled: false };
+    this.#jobs.set(options.jobId, job);
+    const run = this.#queue.then(() => this.#run(options, job, onEvent));
+    this.#queue = run.catch(() => undefined);
+    try {
+      return await run;
+    } finally {
+      this.#jobs.delete(options.jobId);
+    }
+  }
+
+  async cancel(options: { jobId: string }): Promise<void> {
+    const job = this.#jobs.get(options.jobId);
+    if (job) job.isCancelled = true;
+  }
+
+  async loseDevice(): Promise<void> {
+    this.#host.loseDevice();
+  }
+
+  async #run(options: GenerateOptions, job: Job, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
+    const checkCancelled = () => {
+      if (job.isCancelled) throw new SdError('cancelled', 'Generation cancelled.');
+    };
+    try {
+      checkCancelled();
+      const active = await this.#host.acquire(options.model, options.backend, (progress) => onEvent({ kind: 'progress', progress }));
+      onEvent({ kind: 'model', model: active.summary });
+      checkCancelled();
+      const size = active.summary.defaultSize;
+      const request: GenerateRequest = { ...options.request, width: options.request.width ?? size, height: options.request.height ?? size };
+      if (options.initImage) request.initImage = await decodeInitImage(options.initImage);
+      const { images, timings } = await generate(active.model, active.runtime, request, {
+        onProgress: (progress) => onEvent({ kind: 'progress', progress }),
+        onImage: (image) => onEvent({ kind: 'image', image: toImageResult(image, request, active.summary) }),
+        isCancelled: () => job.isCancelled,
+      });
+      return { jobId: options.jobId, imageCount: images.length, backend: active.summary.backend, timings };
+    } catch (e) {
+      const error = classifyRunError(e, await this.#host.deviceLoss(DEVICE_LOSS_GRACE_MS));
+      if (isFatal(error)) await this.#host.discard();
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,203 @@
+import { SdError } from '../src/core/errors.ts';
+import { loadModel, type LoadedModel } from '../src/core/models/load-model.ts';
+import type { ProgressCallback } from '../src/core/pipeline/progress.ts';
+import type { Runtime } from '../src/core/runtime/runtime.ts';
+import { modelIdOf, parseModelSource } from '../src/core/store/model-source.ts';
+import type { ModelStore } from '../src/core/store/model-store.ts';
+import { createBrowserModelStore } from '../src/store/browser-platform.ts';
+import type { AdapterSummary, BackendChoice, BackendPreference, DeviceReport, ModelSummary } from './api.ts';
+import { firstChoice, gpuObstacle } from './backend-choice.ts';
+import { requestGpuAdapter, requestGpuDevice, type GpuAdapter, type GpuDevice } from './gpu-device.ts';
+import { scanOnnx } from './onnx-scan.ts';
+import { loadOrt, wasmRuntime, wasmThreadCount, webgpuRuntime } from './ort-web.ts';
+
+/** A model with open sessions, ready for jobs. */
+export interface ActiveModel {
+  model: LoadedModel;
+  runtime: Runtime;
+  summary: ModelSummary;
+}
+
+/** Thrown by the scanning runtime when a graph cannot run on the WebGPU adapter; loading retries on WASM. */
+class GpuObstacle extends Error {
+  override readonly name = 'GpuObstacle';
+}
+
+function findObstacle(e: unknown): GpuObstacle | undefined {
+  for (let c: unknown = e; c instanceof Error; c = c.cause) if (c instanceof GpuObstacle) return c;
+  return undefined;
+}
+
+/** What the scanning runtime saw while a model loaded. */
+interface ScanState {
+  /** Component being loaded (from loadModel's onComponent), for messages. */
+  component: string;
+  hasFloat16: boolean;
+}
+
+/** Wraps a runtime so every graph is scanned first: float16 is noted and, on WebGPU, obstacles stop the load early. */
+function scanningRuntime(base: Runtime, adapter: AdapterSummary | undefined, state: ScanState): Runtime {
+  return {
+    name: base.name,
+    tensor: (type, data, dims) => base.tensor(type, data, dims),
+    createSession(model, externalData) {
+      const scan = scanOnnx(model);
+      state.hasFloat16 ||= scan.hasFloat16;
+      const obstacle = adapter && gpuObstacle(scan, adapter, state.component);
+      if (obstacle) return Promise.reject(new GpuObstacle(obstacle));
+      return base.createSession(model, externalData);
+    },
+  };
+}
+
+/**
+ * Owns the worker's WebGPU device and the one loaded model: picks the backend (WebGPU, or WASM with
+ * the reason), loads through the IndexedDB-backed files, and keeps the sessions between jobs.
+ */
+export class ModelHost {
+  readonly #store: ModelStore = createBrowserModelStore();
+  /** The site's root URL: relative model URLs and the bundled CLIP merges resolve against it. */
+  readonly #siteRoot: string;
+  #adapter: Promise<GpuAdapter | { reason: string }> | undefined;
+  #gpu: GpuDevice | undefined;
+  #active: { key: string; value: ActiveModel } | undefined;
+
+  /** Why the device is gone, while the loss has not been dealt with. */
+  constructor(siteRoot: string) {
+    this.#siteRoot = siteRoot;
+  }
+
+  get deviceLostReason(): string | undefined {
+    return this.#gpu?.lostReason;
+  }
+
+  /**
+   * Why the device was lost, waiting up to `graceMs` for the news: a failed GPU call (a map that
+   * never resolves) can surface a task before the device's `lost` promise settles.
+   */
+  async deviceLoss(graceMs: number): Promise<string | undefined> {
+    const gpu = this.#gpu;
+    if (!gpu || gpu.lostReason !== undefined) return gpu?.lostReason;
+    await Promise.race([gpu.device.lost, new Promise((done) => setTimeout(done, graceMs))]);
+    return gpu.lostReason;
+  }
+
+  #requestAdapter(): Promise<GpuAdapter | { reason: string }> {
+    this.#adapter ??= requestGpuAdapter();
+    return this.#adapter;
+  }
+
+  async describeDevice(): Promise<DeviceReport> {
+    const adapter = await this.#requestAdapter();
+    return {
+      adapter: 'summary' in adapter ? adapter.summary : null,
+      unavailableReason: 'reason' in adapter ? adapter.reason : undefined,
+      isCrossOriginIsolated: globalThis.crossOriginIsolated === true,
+      wasmThreads: wasmThreadCount(),
+    };
+  }
+
+  async #device(adapter: GpuAdapter): Promise<GpuDevice> {
+    if (this.#gpu && this.#gpu.lostReason === undefined) return this.#gpu;
+    this.#gpu = await requestGpuDevice(adapter);
+    return this.#gpu;
+  }
+
+  /** The model's sessions for `model` on the preferred backend, loading (and downloading) when needed. */
+  async acquire(model: string, preference: BackendPreference, onProgress: ProgressCallback): Promise<ActiveModel> {
+    const source = parseModelSource(absoluteUrl(model, this.#siteRoot));
+    const key = `${modelIdOf(source)}|${preference}`;
+    if (this.#active?.key === key && this.deviceLostReason === undefined) return this.#active.value;
+    await this.discard();
+    // the stored copy when complete (offline too), else a download of what is missing
+    const files = await this.#store.ensure(source, {
+      onProgress: (p) => {
+        if (p.phase === 'downloading') onProgress({ kind: 'download', file: p.path ?? 'file list', loadedBytes: p.loadedBytes, totalBytes: p.totalBytes });
+      },
+    });
+    const state: ScanState = { component: 'model', hasFloat16: false };
+    const options = {
+      fallbackMerges: () => fetchText(new URL('clip/merges.txt', this.#siteRoot).href),
+      onComponent: (component: string, index: number, count: number) => {
+        state.component = component;
+        onProgress({ kind: 'load', component, index, count });
+      },
+    };
+    const ort = await loadOrt();
+    const adapter = await this.#requestAdapter();
+    let choice = firstChoice(preference, 'summary' in adapter ? adapter.summary : undefined, 'reason' in adapter ? adapter.reason : undefined);
+    if (choice.backend === 'webgpu' && 'summary' in adapter) {
+      try {
+        const gpu = await this.#device(adapter);
+        const runtime = webgpuRuntime(ort, gpu.device);
+        const loaded = await loadModel(files, scanningRuntime(runtime, adapter.summary, state), options);
+        return this.#activate(key, loaded, runtime, choice, state);
+      } catch (e) {
+        const obstacle = findObstacle(e);
+        const isBackendFailure = obstacle !== undefined || (e instanceof SdError && e.code === 'unsupported-model');
+        if (!isBackendFailure) throw e;
+        const why = obstacle ? obstacle.message : `WebGPU could not load the model (${e instanceof Error ? e.message.slice(0, 200) : String(e)})`;
+        if (preference === 'webgpu') {
+          throw new SdError('unsupported-model', `${files.label} cannot run on WebGPU here: ${why}. Choose the Auto or WASM backend.`, { cause: e });
+        }
+        choice = { backend: 'wasm', reason: why };
+      }
+    }
+    state.hasFloat16 = false;
+    const runtime = wasmRuntime(ort);
+    const loaded = await loadModel(files, scanningRuntime(runtime, undefined, state), options);
+    return this.#activate(key, loaded, runtime, choice, state);
+  }
+
+  #activate(key: string, model: LoadedModel, runtime: Runtime, backend: BackendChoice, state: ScanState): ActiveModel {
+    // only img2img's encoder is created after this, on first use
+    state.component = 'vae_encoder';
+    const scheduler = String(model.schedulerConfig['_class_name'] ?? 'unknown');
+    const summary: ModelSummary = {
+      label: model.label,
+      family: model.family,
+      scheduler,
+      defaultSize: model.family === 'sdxl' ? 1024 : 512,
+      hasFloat16: state.hasFloat16,
+      backend,
+    };
+    const value = { model, runtime, summary };
+    this.#active = { key, value };
+    return value;
+  }
+
+  /** Releases the sessions (and a lost device), so the next job starts clean. */
+  async discard(): Promise<void> {
+    const active = this.#active;
+    this.#active = undefined;
+    if (active) {
+      try {
+        await active.value.model.release();
+      } catch {
+        // releasing on a lost device or a broken heap can fail; the sessions are dropped either way
+      }
+    }
+    if (this.#gpu?.lostReason !== undefined) {
+      this.#gpu = undefined;
+      // a lost device's adapter is spent: ask for a fresh one
+      this.#adapter = undefined;
+    }
+  }
+
+  /** Destroys the device as a driver reset would (diagnostics and tests of recovery). */
+  loseDevice(): void {
+    this.#gpu?.device.destroy();
+  }
+}
+
+/** Relative model URLs ("./models/x", "/models/x") resolve against the site; ids and absolute URLs stay. */
+function absoluteUrl(model: string, siteRoot: string): string {
+  const text = model.trim();
+  return /^(\.{1,2}\/|\/)/.test(text) ? new URL(text, siteRoot).href : text;
+}
+
+async function fetchText(url: string): Promise<string> {
+  const response = await fetch(url);
+  if (!response.ok) throw new SdError('network', `Could not load the bundled CLIP merges from ${url} (${response.status}).`);
+  return response.text();
+}
