@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { SdError } from '../core/errors.ts';
 import type { ModelFiles } from '../core/models/model-files.ts';
+import { readLargeFile } from './large-file-reader.ts';
 
 /** A model folder on the local disk. */
 export function folderModelFiles(dir: string): ModelFiles & { name: string } {
@@ -20,9 +21,9 @@ export function folderModelFiles(dir: string): ModelFiles & { name: string } {
     async readText(path) {
       return readFile(full(path), 'utf8');
     },
-    async readBytes(path) {
-      const b = await readFile(full(path));
-      return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    readBytes(path) {
+      // in pieces: fs.readFile refuses files over 2 GiB (full-size UNet weights)
+      return readLargeFile(full(path));
     },
   };
 }

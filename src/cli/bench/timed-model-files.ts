@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { ModelFiles } from '../../core/models/model-files.ts';
 import { now } from '../../core/pipeline/timings.ts';
 import { folderModelFiles } from '../fs-model-files.ts';
-import { readLargeFile } from './large-file-reader.ts';
+import { readLargeFile } from '../large-file-reader.ts';
 
 /** A model folder whose reads are timed, so the benchmark can tell disk time from session creation. */
 export interface TimedModelFiles extends ModelFiles {

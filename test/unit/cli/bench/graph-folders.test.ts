@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { detectGraphFolders, explicitGraphFolders } from '../../../../src/cli/bench/graph-folders.ts';
-import { readLargeFile } from '../../../../src/cli/bench/large-file-reader.ts';
+import { readLargeFile } from '../../../../src/cli/large-file-reader.ts';
 import { MODELS } from '../../../fixtures.ts';
 
 const SD15 = resolve(MODELS, 'tiny-sd15');

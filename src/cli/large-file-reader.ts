@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { SdError } from '../../core/errors.ts';
+import { SdError } from '../core/errors.ts';
 
 /** Bytes read per `read` call by default; Node refuses single reads (and `readFile`) past 2 GiB. */
 const PIECE_BYTES = 1 << 30;
