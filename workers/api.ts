@@ -70,6 +70,8 @@ export interface GenerateOptions {
   jobId: string;
   /** Hugging Face repository id (`org/name`, optionally `@revision`) or absolute URL of a diffusers ONNX folder. */
   model: string;
+  /** Hugging Face endpoint for repository ids (a mirror, like HF_ENDPOINT); https://huggingface.co when absent. */
+  hubEndpoint?: string;
   backend: BackendPreference;
   /**
    * The generation itself, without the decoded init image (see `initImage`). A null width or height

@@ -112,7 +112,7 @@ export class DiffusionService implements DiffusionApi {
     };
     try {
       checkCancelled();
-      const active = await this.#host.acquire(options.model, options.backend, (progress) => onEvent({ kind: 'progress', progress }));
+      const active = await this.#host.acquire(options, (progress) => onEvent({ kind: 'progress', progress }));
       onEvent({ kind: 'model', model: active.summary });
       checkCancelled();
       const size = active.summary.defaultSize;

@@ -104,8 +104,9 @@ export class ModelHost {
   }
 
   /** The model's sessions for `model` on the preferred backend, loading (and downloading) when needed. */
-  async acquire(model: string, preference: BackendPreference, onProgress: ProgressCallback): Promise<ActiveModel> {
-    const source = parseModelSource(absoluteUrl(model, this.#siteRoot));
+  async acquire(request: { model: string; hubEndpoint?: string; backend: BackendPreference }, onProgress: ProgressCallback): Promise<ActiveModel> {
+    const preference = request.backend;
+    const source = parseModelSource(absoluteUrl(request.model, this.#siteRoot), request.hubEndpoint);
     const key = `${modelIdOf(source)}|${preference}`;
     if (this.#active?.key === key && this.deviceLostReason === undefined) return this.#active.value;
     await this.discard();

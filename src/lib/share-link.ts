@@ -107,9 +107,16 @@ export function parseShareQuery(search: string): ParsedShareQuery {
   return { settings: s, problems };
 }
 
-/** The query string (without "?") that reproduces `s`; sizes still unset and the default RNG are left out. */
-export function formatShareQuery(s: ShareSettings): string {
-  const q = new URLSearchParams();
+/** Parameters this module owns; others in the query (e.g. `hf_endpoint`) are kept as they are. */
+const OWN_PARAMETERS = ['model', 'prompt', 'negative', 'sampler', 'steps', 'cfg', 'seed', 'width', 'height', 'strength', 'batch', 'rng'];
+
+/**
+ * The query string (without "?") that reproduces `s`; sizes still unset and the default RNG are
+ * left out. Parameters of `current` (the page's query) that are not settings are kept.
+ */
+export function formatShareQuery(s: ShareSettings, current = ''): string {
+  const q = new URLSearchParams(current);
+  for (const name of OWN_PARAMETERS) q.delete(name);
   q.set('model', s.model);
   q.set('prompt', s.prompt);
   q.set('negative', s.negative);

@@ -115,7 +115,7 @@ export class JobState {
   }
 
   /** Generates with `settings`; resolves when the job ends, however it ends. */
-  async run(settings: ShareSettings, initImage: InitImageFile | null, backend: BackendPreference): Promise<void> {
+  async run(settings: ShareSettings, initImage: InitImageFile | null, backend: BackendPreference, hubEndpoint?: string): Promise<void> {
     if (this.isRunning) return;
     const jobId = `job-${++jobCounter}`;
     this.#jobId = jobId;
@@ -133,6 +133,7 @@ export class JobState {
         {
           jobId,
           model: settings.model,
+          hubEndpoint,
           backend,
           request: {
             prompt: settings.prompt,

@@ -62,8 +62,11 @@ export class SettingsState {
     };
   }
 
-  /** The query string for the current settings (reads every field, so an $effect tracks them all). */
-  toQuery(): string {
-    return formatShareQuery(this.snapshot());
+  /**
+   * The query string for the current settings (reads every field, so an $effect tracks them all),
+   * keeping the other parameters of `current`.
+   */
+  toQuery(current = ''): string {
+    return formatShareQuery(this.snapshot(), current);
   }
 }

@@ -17,12 +17,15 @@ import {
   resultCount,
   shareLink,
   waitForResults,
+  waitForServiceWorker,
   waitForStep,
 } from './harness/page-actions.ts';
 import { startStaticServer, type StaticServer } from './harness/static-server.ts';
 
-/** A run on SwiftShader: each UNet call takes a second or two on this machine's two cores. */
-const RUN_TIMEOUT_MS = 240_000;
+/** Waiting for one run on SwiftShader (shader compilation makes a fresh worker's first run slow). */
+const RUN_TIMEOUT_MS = 180_000;
+/** A test's own limit: its waits time out first, with the page's state in the message. */
+const TEST_TIMEOUT_MS = 240_000;
 /** The spec's bound for main-thread blocking while the worker denoises. */
 const MAX_MAIN_THREAD_TASK_MS = 50;
 
@@ -51,16 +54,32 @@ function expectReference(png: Uint8Array, c: ReferenceCase): void {
   expect(ours.text['parameters']).toContain(`Seed: ${c.seed}`);
 }
 
-/** Clicks Generate, waits for one more image, and returns it with the longest main-thread task while denoising. */
-async function generateOnce(p: Page): Promise<{ png: Uint8Array; longestTaskMs: number; runMs: number }> {
+interface Run {
+  png: Uint8Array;
+  runMs: number;
+  /** Longest main-thread task while the worker denoised (from the first step to the image). */
+  denoiseTask: { durationMs: number; stage: string };
+  /** Longest main-thread task from the click to the image (loading and encoding too). */
+  runTask: { durationMs: number; stage: string };
+}
+
+/** Clicks Generate, waits for one more image, and returns it with the main thread's longest tasks. */
+async function generateOnce(p: Page, { hasSteps = true } = {}): Promise<Run> {
   const before = await resultCount(p);
   const start = Date.now();
+  const clickedAt = await pageNow(p);
   await p.getByTestId('generate').click();
-  await waitForStep(p, 1, RUN_TIMEOUT_MS);
-  const from = await pageNow(p);
+  // a one-step run can pass its only step faster than the page is polled
+  if (hasSteps) await waitForStep(p, 1, RUN_TIMEOUT_MS);
+  const denoiseFrom = await pageNow(p);
   await waitForResults(p, before + 1, RUN_TIMEOUT_MS);
   const to = await pageNow(p);
-  return { png: await newestPng(p), longestTaskMs: await longestTask(p, from, to), runMs: Date.now() - start };
+  return {
+    png: await newestPng(p),
+    runMs: Date.now() - start,
+    denoiseTask: await longestTask(p, denoiseFrom, to),
+    runTask: await longestTask(p, clickedAt, to),
+  };
 }
 
 async function backendOf(p: Page): Promise<{ backend: string; text: string }> {
@@ -99,23 +118,26 @@ describe('the page in headless Chromium', () => {
     await page.goto(shareLink(appUrl, c, '/models/'));
     const run = await generateOnce(page);
     figures['sd15WebgpuFirstRunMs'] = run.runMs;
-    figures['sd15LongestTaskMs'] = run.longestTaskMs;
+    figures['sd15LongestTaskWhileDenoisingMs'] = run.denoiseTask.durationMs;
+    figures['sd15LongestTaskWholeRunMs'] = run.runTask.durationMs;
+    if (run.runTask.durationMs > 0) log.push(`[longtask] ${run.runTask.durationMs} ms at "${run.runTask.stage}"`);
     expect((await backendOf(page)).backend).toBe('webgpu');
     await expect(page.getByTestId('adapter').innerText()).resolves.toContain('swiftshader');
     expectReference(run.png, c);
-    expect(run.longestTaskMs, 'longest main-thread task while denoising (ms)').toBeLessThanOrEqual(MAX_MAIN_THREAD_TASK_MS);
-  }, RUN_TIMEOUT_MS);
+    expect(run.denoiseTask.durationMs, `longest main-thread task while denoising (ms), at "${run.denoiseTask.stage}"`).toBeLessThanOrEqual(MAX_MAIN_THREAD_TASK_MS);
+  }, TEST_TIMEOUT_MS);
 
   it('falls back to WASM for tiny-sd-turbo (float16 tensors, no shader-f16) and says why', async () => {
     const c = referenceCase('turbo-1step');
     await page.goto(shareLink(appUrl, c, '/models/'));
-    const run = await generateOnce(page);
+    const run = await generateOnce(page, { hasSteps: false });
     figures['turboWasmRunMs'] = run.runMs;
+    figures['turboLongestTaskWholeRunMs'] = run.runTask.durationMs;
     const backend = await backendOf(page);
     expect(backend.backend).toBe('wasm');
     expect(backend.text).toMatch(/float16.*shader-f16/);
     expectReference(run.png, c);
-  }, RUN_TIMEOUT_MS);
+  }, TEST_TIMEOUT_MS);
 
   it('cancels within one denoising step, then generates again with the same model', async () => {
     const c = referenceCase('a1-weights');
@@ -151,7 +173,7 @@ describe('the page in headless Chromium', () => {
     const run = await generateOnce(page);
     figures['a1WeightsAfterCancelRunMs'] = run.runMs;
     expectReference(run.png, c);
-  }, RUN_TIMEOUT_MS * 2);
+  }, TEST_TIMEOUT_MS * 2);
 
   it('reports a lost GPU device, recovers without a reload and generates again', async () => {
     const c = referenceCase('sd15-eulera-10');
@@ -168,15 +190,13 @@ describe('the page in headless Chromium', () => {
     figures['sd15AfterDeviceLossRunMs'] = run.runMs;
     expect((await backendOf(page)).backend).toBe('webgpu');
     expectReference(run.png, c);
-  }, RUN_TIMEOUT_MS * 2);
+  }, TEST_TIMEOUT_MS * 2);
 
   it('reloads with the network off and generates from the stored model', async () => {
     const c = referenceCase('sd15-eulera-10');
     await page.goto(shareLink(appUrl, c, '/models/'));
     // the service worker has cached the app shell once it is active
-    await page.evaluate(async () => {
-      await navigator.serviceWorker.ready;
-    });
+    await waitForServiceWorker(page, RUN_TIMEOUT_MS);
     server.setOffline(true);
     await browser.context.setOffline(true);
     try {
@@ -191,5 +211,5 @@ describe('the page in headless Chromium', () => {
       await browser.context.setOffline(false);
       server.setOffline(false);
     }
-  }, RUN_TIMEOUT_MS);
+  }, TEST_TIMEOUT_MS);
 });

@@ -10,17 +10,30 @@ export interface LongTask {
 declare global {
   interface Window {
     __longTasks?: LongTask[];
+    /** [time, progress text] each time the progress bar changed. */
+    __progressLog?: [number, string][];
     sdWeb?: { loseDevice(): Promise<void> };
   }
 }
 
-/** Records every long task of every page of the context from its very start. */
+/**
+ * Records every long task of every page of the context from its very start, and the progress
+ * bar's text over time (to tell in which stage a long task happened).
+ */
 export async function observeLongTasks(context: BrowserContext): Promise<void> {
   await context.addInitScript(() => {
     window.__longTasks = [];
+    window.__progressLog = [];
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) window.__longTasks?.push({ startTime: e.startTime, duration: e.duration });
     }).observe({ type: 'longtask', buffered: true });
+    document.addEventListener('DOMContentLoaded', () => {
+      let last = '';
+      new MutationObserver(() => {
+        const text = document.querySelector('[data-testid="progress"]')?.textContent?.trim().replace(/\s+/g, ' ') ?? '';
+        if (text !== last) window.__progressLog?.push([performance.now(), (last = text)]);
+      }).observe(document.body, { subtree: true, childList: true, characterData: true });
+    });
   });
 }
 
@@ -28,10 +41,15 @@ export function pageNow(page: Page): Promise<number> {
   return page.evaluate(() => performance.now());
 }
 
-/** The longest main-thread task that started within [from, to] (0 when none exceeded 50 ms). */
-export async function longestTask(page: Page, from: number, to: number): Promise<number> {
-  const tasks = await page.evaluate(() => window.__longTasks ?? []);
-  return tasks.filter((t) => t.startTime >= from && t.startTime <= to).reduce((max, t) => Math.max(max, t.duration), 0);
+/** The longest main-thread task that started within [from, to] (0 when none exceeded 50 ms), and the stage it fell in. */
+export async function longestTask(page: Page, from: number, to: number): Promise<{ durationMs: number; stage: string }> {
+  const { tasks, progress } = await page.evaluate(() => ({ tasks: window.__longTasks ?? [], progress: window.__progressLog ?? [] }));
+  let longest: LongTask | undefined;
+  for (const t of tasks) if (t.startTime >= from && t.startTime <= to && t.duration > (longest?.duration ?? 0)) longest = t;
+  if (!longest) return { durationMs: 0, stage: '' };
+  const start = longest.startTime;
+  const stage = progress.filter(([at]) => at <= start).at(-1)?.[1] ?? 'before the first progress report';
+  return { durationMs: longest.duration, stage };
 }
 
 /** The share link that reproduces a reference case, with the model served from `modelsPath`. */
@@ -103,4 +121,17 @@ export async function waitForStep(page: Page, step: number, timeoutMs: number): 
   }
   const error = page.getByTestId('error');
   if ((await error.count()) > 0) throw new Error(`The page shows an error: ${await error.innerText()}`);
+}
+
+/** Waits until an activated service worker controls the page (it has then cached the app shell). */
+export async function waitForServiceWorker(page: Page, timeoutMs: number): Promise<void> {
+  try {
+    await page.waitForFunction(() => navigator.serviceWorker.controller?.state === 'activated', undefined, { timeout: timeoutMs, polling: 250 });
+  } catch (e) {
+    const state = await page.evaluate(async () => {
+      const r = await navigator.serviceWorker.getRegistration();
+      return r ? `installing: ${r.installing?.state}, waiting: ${r.waiting?.state}, active: ${r.active?.state}` : 'no registration';
+    });
+    throw new Error(`No active service worker within ${timeoutMs} ms (${state})`, { cause: e });
+  }
 }

@@ -64,3 +64,13 @@ describe('share links', () => {
     expect(parseShareQuery('?sampler=').settings.sampler).toBeNull();
   });
 });
+
+describe('share links in a page address', () => {
+  it('keep parameters that are not settings (e.g. hf_endpoint) and replace the settings', () => {
+    const query = formatShareQuery({ ...DEFAULT_SETTINGS, prompt: 'new' }, '?hf_endpoint=https%3A%2F%2Fhf-mirror.com&prompt=old&steps=3');
+    const q = new URLSearchParams(query);
+    expect(q.get('hf_endpoint')).toBe('https://hf-mirror.com');
+    expect(q.getAll('prompt')).toEqual(['new']);
+    expect(q.get('steps')).toBe(String(DEFAULT_SETTINGS.steps));
+  });
+});
