@@ -96,9 +96,12 @@ export class JobState {
 
   constructor(private readonly client: WorkerClient) {}
 
-  #onEvent(event: JobEvent): void {
+  #onEvent(jobId: string, event: JobEvent): void {
     if (event.kind === 'model') this.model = event.model;
     else if (event.kind === 'progress') {
+      // callbacks travel on their own channel and can land after the job's result: a late report
+      // must not overwrite the final state
+      if (jobId !== this.#jobId) return;
       const p = event.progress;
       const view = describe(p);
       if (p.kind === 'load') this.#loading = view;
@@ -152,7 +155,7 @@ export class JobState {
           },
           initImage: initImage ? { bytes: initImage.bytes.slice(), type: initImage.type } : undefined,
         },
-        (event) => this.#onEvent(event),
+        (event) => this.#onEvent(jobId, event),
       );
       this.progress = { label: `Done in ${(this.summary.timings.totalMs / 1000).toFixed(1)} s`, fraction: 1 };
     } catch (e) {

@@ -192,6 +192,27 @@ describe('the page in headless Chromium', () => {
     expectReference(run.png, c);
   }, TEST_TIMEOUT_MS * 2);
 
+  it('uses WASM threads when the page is cross-origin isolated', async () => {
+    // a second origin whose server sends COOP/COEP, as a host (or a service worker) can
+    const isolated = await startStaticServer(
+      { '/app/': dist, '/models/': MODELS },
+      { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' },
+    );
+    try {
+      const c = referenceCase('turbo-1step');
+      await page.goto(shareLink(`${isolated.origin}/app/`, c, '/models/'));
+      const run = await generateOnce(page, { hasSteps: false });
+      figures['turboWasmIsolatedRunMs'] = run.runMs;
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+      const threads = Math.min(4, await page.evaluate(() => navigator.hardwareConcurrency));
+      await expect(page.getByTestId('wasm-threads').innerText()).resolves.toBe(`WASM threads: ${threads}`);
+      expect((await backendOf(page)).backend).toBe('wasm');
+      expectReference(run.png, c);
+    } finally {
+      await isolated.close();
+    }
+  }, TEST_TIMEOUT_MS);
+
   it('reloads with the network off and generates from the stored model', async () => {
     const c = referenceCase('sd15-eulera-10');
     await page.goto(shareLink(appUrl, c, '/models/'));

@@ -52,6 +52,7 @@ function sendFile(req: IncomingMessage, res: ServerResponse, file: string, extra
     // revalidate every time, so offline behaviour comes from the service worker, not the HTTP cache
     'cache-control': 'no-cache',
     'access-control-allow-origin': '*',
+    'access-control-expose-headers': 'content-length, content-range, accept-ranges',
   };
   const rangeHeader = req.headers.range;
   let start = 0;
@@ -91,6 +92,18 @@ export async function startStaticServer(mounts: Record<string, string>, extraHea
     }
     const url = new URL(req.url ?? '/', 'http://localhost');
     requests.push(url.pathname + url.search);
+    if (req.method === 'OPTIONS') {
+      // CORS preflight (a cross-origin page asking with a Range header)
+      res
+        .writeHead(204, {
+          'access-control-allow-origin': '*',
+          'access-control-allow-methods': 'GET, HEAD',
+          'access-control-allow-headers': 'range',
+          'access-control-max-age': '600',
+        })
+        .end();
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405).end();
       return;
@@ -111,7 +124,8 @@ export async function startStaticServer(mounts: Record<string, string>, extraHea
       }
       break;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    // with the CORS header, a cross-origin page can tell "not there" from a network failure
+    res.writeHead(404, { 'content-type': 'text/plain', 'access-control-allow-origin': '*' }).end('not found');
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
