@@ -2,9 +2,13 @@ import type { Tensor } from 'onnxruntime-common';
 import { SdError } from '../errors.ts';
 import type { LoadedModel } from '../models/load-model.ts';
 import type { ValueInfo } from '../models/contracts.ts';
-import type { Runtime } from '../runtime/runtime.ts';
+import type { ElementType, Runtime } from '../runtime/runtime.ts';
 import { floatTensor, readFloats } from '../runtime/tensor-data.ts';
 import type { Conditioning } from './conditioning.ts';
+import type { CpuDenoiser } from './cpu-loop.ts';
+import type { DeviceDenoiser } from './device-loop.ts';
+import { guide, guidanceScale } from './guidance.ts';
+import type { FloatType } from './latent-backend.ts';
 
 /** Text conditioning for both sides of classifier-free guidance. */
 export interface GuidanceInputs {
@@ -85,17 +89,28 @@ interface Side {
   timeIds: Float32Array;
 }
 
+/** Makes a model input that stays the same for every call (the CPU path: a plain tensor; the device loop: a device buffer). */
+export type ConstantInput = (type: ElementType, values: Float32Array, dims: readonly number[]) => Tensor;
+
 /**
  * Runs the UNet for one model call, with classifier-free guidance: one call of batch 2
  * ([uncond, cond], as diffusers does) when both sides have the same token length and the model takes
  * a batch of 2, else two calls of batch 1.
  */
-export class Denoiser {
-  private readonly sides: { cond: Side; uncond: Side | undefined };
-  private readonly canBatch: boolean;
+export class Denoiser implements CpuDenoiser, DeviceDenoiser {
+  /** Batch size of each UNet run of one model call: [2] (batched guidance), [1, 1] (uncond then cond) or [1]. */
+  readonly passes: readonly number[];
+  readonly guidanceScale: number;
+  readonly sampleType: FloatType;
+  readonly outputType: FloatType;
+  /** The sides each pass feeds, in batch order. */
+  private readonly passSides: readonly (readonly Side[])[];
+  /** The inputs of each pass that do not change between calls, made on first use. */
+  private readonly constantFeeds: (Record<string, Tensor> | undefined)[];
   private readonly lcmEmbedding: Float32Array | undefined;
-  private readonly cfg: number;
+  private readonly constant: ConstantInput;
 
+  /** @param constant how the inputs that stay the same are made (default: CPU tensors of the runtime) */
   constructor(
     private readonly model: LoadedModel,
     private readonly runtime: Runtime,
@@ -103,56 +118,69 @@ export class Denoiser {
     cfg: number,
     width: number,
     height: number,
+    constant?: ConstantInput,
   ) {
     const { contract } = model.unet;
     const idsLength = contract.timeIds?.shape[1];
     const aesthetic = typeof idsLength === 'number' ? idsLength === 5 : model.requiresAestheticsScore;
-    this.sides = {
-      cond: { cond: inputs.cond, timeIds: sdxlTimeIds(width, height, aesthetic, false) },
-      uncond: inputs.uncond && { cond: inputs.uncond, timeIds: sdxlTimeIds(width, height, aesthetic, true) },
-    };
+    const cond: Side = { cond: inputs.cond, timeIds: sdxlTimeIds(width, height, aesthetic, false) };
+    const uncond: Side | undefined = inputs.uncond && { cond: inputs.uncond, timeIds: sdxlTimeIds(width, height, aesthetic, true) };
     for (const side of [inputs.cond, inputs.uncond]) if (side) checkConditioning(contract.encoderHiddenStates, side);
     // exports with a fixed batch of 1 cannot take [uncond, cond] in one call
     const fixedBatch = (v: ValueInfo | undefined): boolean => v !== undefined && v.shape[0] === 1;
-    this.canBatch = !fixedBatch(contract.sample) && !fixedBatch(contract.encoderHiddenStates) && inputs.uncond?.tokens === inputs.cond.tokens;
-    // torch multiplies float32 tensors by the scale rounded to float32
-    this.cfg = Math.fround(cfg);
+    const canBatch = !fixedBatch(contract.sample) && !fixedBatch(contract.encoderHiddenStates) && inputs.uncond?.tokens === inputs.cond.tokens;
+    this.passSides = !uncond ? [[cond]] : canBatch ? [[uncond, cond]] : [[uncond], [cond]];
+    this.passes = this.passSides.map((p) => p.length);
+    this.constantFeeds = this.passSides.map(() => undefined);
+    this.guidanceScale = guidanceScale(cfg);
+    this.sampleType = latentType(contract.sample);
+    this.outputType = latentType(contract.output);
     const tc = contract.timestepCond;
     const dim = tc && typeof tc.shape[1] === 'number' ? tc.shape[1] : 256;
     this.lcmEmbedding = tc ? guidanceEmbedding(cfg, dim) : undefined;
+    this.constant = constant ?? ((type, values, dims) => floatTensor(runtime, type, values, dims));
   }
 
   /** Noise prediction after guidance. @param sample Float32Array [1, 4, h, w], already scaled for the model input */
   async predict(sample: Float32Array, shape: readonly number[], timestep: number): Promise<Float32Array> {
-    const { cond, uncond } = this.sides;
-    if (!uncond) return (await this.run([cond], sample, shape, timestep))[0]!;
-    let u: Float32Array;
-    let c: Float32Array;
-    if (this.canBatch) {
-      [u, c] = (await this.run([uncond, cond], sample, shape, timestep)) as [Float32Array, Float32Array];
-    } else {
-      u = (await this.run([uncond], sample, shape, timestep))[0]!;
-      c = (await this.run([cond], sample, shape, timestep))[0]!;
+    const halves: Float32Array[] = [];
+    for (const [pass, batch] of this.passes.entries()) {
+      const input = floatTensor(this.runtime, this.model.unet.contract.sample.type, concat(new Array<Float32Array>(batch).fill(sample)), [batch, ...shape.slice(1)]);
+      const tensor = await this.run(pass, input, timestep);
+      const all = (await readFloats(tensor)).slice();
+      tensor.dispose();
+      for (let i = 0; i < batch; i++) halves.push(all.subarray((i * all.length) / batch, ((i + 1) * all.length) / batch));
     }
-    // diffusers: uncond + scale * (cond - uncond), each operation rounded to float32
-    const out = new Float32Array(c.length);
-    const g = this.cfg;
-    for (let i = 0; i < out.length; i++) {
-      const ui = u[i] as number;
-      out[i] = ui + Math.fround(g * Math.fround((c[i] as number) - ui));
-    }
-    return out;
+    return halves.length === 2 ? guide(halves[0]!, halves[1]!, this.guidanceScale) : halves[0]!;
   }
 
-  private async run(sides: Side[], sample: Float32Array, shape: readonly number[], timestep: number): Promise<Float32Array[]> {
+  /**
+   * One UNet run of a model call.
+   * @param sample the model input [batch, 4, h, w] (batch = `passes[pass]`), already scaled, of `sampleType`
+   * @param output a tensor to write the output into (pre-allocated on the device), or undefined
+   * @returns the model output [batch, 4, h, w] of `outputType`, owned by the caller
+   */
+  async run(pass: number, sample: Tensor, timestep: number, output?: Tensor): Promise<Tensor> {
     const { contract, session } = this.model.unet;
-    const rt = this.runtime;
+    const batch = this.passes[pass] as number;
+    const feeds: Record<string, Tensor> = {
+      ...this.constantsOf(pass),
+      [contract.sample.name]: sample,
+      [contract.timestep.name]: timestepTensor(this.runtime, contract.timestep, timestep, batch),
+    };
+    const result = await session.run(feeds, output ? { [contract.output.name]: output } : [contract.output.name]);
+    return result[contract.output.name]!;
+  }
+
+  private constantsOf(pass: number): Record<string, Tensor> {
+    const known = this.constantFeeds[pass];
+    if (known) return known;
+    const { contract } = this.model.unet;
+    const sides = this.passSides[pass]!;
     const batch = sides.length;
     const first = sides[0]!.cond;
     const feeds: Record<string, Tensor> = {
-      [contract.sample.name]: floatTensor(rt, contract.sample.type, concat(sides.map(() => sample)), [batch, ...shape.slice(1)]),
-      [contract.timestep.name]: timestepTensor(rt, contract.timestep, timestep, batch),
-      [contract.encoderHiddenStates.name]: floatTensor(rt, contract.encoderHiddenStates.type, concat(sides.map((s) => s.cond.hidden)), [batch, first.tokens, first.hiddenSize]),
+      [contract.encoderHiddenStates.name]: this.constant(contract.encoderHiddenStates.type, concat(sides.map((s) => s.cond.hidden)), [batch, first.tokens, first.hiddenSize]),
     };
     if (contract.textEmbeds && contract.timeIds) {
       const pooled = sides.map((s) => s.cond.pooled);
@@ -160,21 +188,23 @@ export class Denoiser {
         throw new SdError('unknown-contract', 'The UNet takes "text_embeds" (SDXL) but the text encoder gave no pooled output ("text_embeds" of text_encoder_2). Use a complete SDXL export.');
       }
       const p = concat(pooled as Float32Array[]);
-      feeds[contract.textEmbeds.name] = floatTensor(rt, contract.textEmbeds.type, p, [batch, p.length / batch]);
+      feeds[contract.textEmbeds.name] = this.constant(contract.textEmbeds.type, p, [batch, p.length / batch]);
       const ids = concat(sides.map((s) => s.timeIds));
-      feeds[contract.timeIds.name] = floatTensor(rt, contract.timeIds.type, ids, [batch, ids.length / batch]);
+      feeds[contract.timeIds.name] = this.constant(contract.timeIds.type, ids, [batch, ids.length / batch]);
     }
     if (contract.timestepCond && this.lcmEmbedding) {
       const e = this.lcmEmbedding;
-      feeds[contract.timestepCond.name] = floatTensor(rt, contract.timestepCond.type, concat(sides.map(() => e)), [batch, e.length]);
+      feeds[contract.timestepCond.name] = this.constant(contract.timestepCond.type, concat(sides.map(() => e)), [batch, e.length]);
     }
-    const result = await session.run(feeds, [contract.output.name]);
-    const tensor = result[contract.output.name]!;
-    const all = (await readFloats(tensor)).slice();
-    tensor.dispose();
-    const per = all.length / batch;
-    return Array.from({ length: batch }, (_, i) => all.subarray(i * per, (i + 1) * per));
+    this.constantFeeds[pass] = feeds;
+    return feeds;
   }
+}
+
+/** The element type of a latent-sized UNet input or output. */
+function latentType(info: ValueInfo): FloatType {
+  if (info.type === 'float32' || info.type === 'float16') return info.type;
+  throw new SdError('unknown-contract', `The UNet's "${info.name}" is ${info.type}; expected float32 or float16.`);
 }
 
 /**

@@ -1,3 +1,4 @@
+import type { Tensor } from 'onnxruntime-common';
 import { SdError } from '../errors.ts';
 import type { LoadedModel } from '../models/load-model.ts';
 import { createRandomSource } from '../rng/seed.ts';
@@ -6,9 +7,15 @@ import type { Runtime } from '../runtime/runtime.ts';
 import { floatTensor, readFloats } from '../runtime/tensor-data.ts';
 import { createScheduler } from '../schedulers/registry.ts';
 import { encodePrompt, zerosLike, type Conditioning } from './conditioning.ts';
+import { denoiseOnCpu } from './cpu-loop.ts';
 import { Denoiser, type GuidanceInputs } from './denoiser.ts';
-import { latentPreview, resizeRgb, rgbToVaeInput, vaeOutputToRgb } from './image.ts';
-import type { ProgressCallback } from './progress.ts';
+import { denoiseOnDevice } from './device-loop.ts';
+import { guidanceScale } from './guidance.ts';
+import { resizeRgb, rgbToVaeInput, vaeOutputToRgb } from './image.ts';
+import type { FloatType, LatentBackend } from './latent-backend.ts';
+import type { LinearPlan } from './linear-plan.ts';
+import { planDeviceLoop } from './linearity.ts';
+import { checkCancelled, scaleLatents, type LoopContext, type LoopHooks } from './loop-context.ts';
 import { validateRequest, type GenerateRequest, type RgbImage } from './request.ts';
 import { emptyTimings, now, type StageTimings } from './timings.ts';
 
@@ -18,31 +25,28 @@ export interface GeneratedImage extends RgbImage {
   index: number;
 }
 
-export interface GenerateHooks {
-  onProgress?: ProgressCallback;
+export interface GenerateHooks extends LoopHooks {
   /** Each image as soon as it is decoded. */
   onImage?: (image: GeneratedImage) => void;
-  /** Polled before each model call; when true, the run stops with SdError('cancelled'). */
-  isCancelled?: () => boolean;
+}
+
+/** Where the denoising loop ran. */
+export interface LoopReport {
+  /** `device`: the latents stayed on the runtime's `LatentBackend`; `cpu`: the CPU loop. */
+  kind: 'device' | 'cpu';
+  /** Why the CPU loop ran although the runtime offers a latent backend. */
+  reason?: string;
+  /**
+   * Latent-sized reads to the CPU while denoising, all images together: the backend's count (previews
+   * only, when the loop stays on the device), or one per UNet output in the CPU loop.
+   */
+  latentReads: number;
 }
 
 export interface GenerateResult {
   images: GeneratedImage[];
   timings: StageTimings;
-}
-
-/**
- * Multiplies by `factor`, one float32 rounding per element. Where torch multiplies by a Python scalar
- * the caller rounds the scalar to float32 first, as torch does on a float32 tensor.
- */
-function scale(values: Float32Array, factor: number): Float32Array {
-  const out = new Float32Array(values.length);
-  for (let i = 0; i < values.length; i++) out[i] = (values[i] as number) * factor;
-  return out;
-}
-
-function checkCancelled(hooks: GenerateHooks): void {
-  if (hooks.isCancelled?.()) throw new SdError('cancelled', 'Generation cancelled.');
+  loop: LoopReport;
 }
 
 /**
@@ -98,7 +102,7 @@ async function encodeInitImage(model: LoadedModel, runtime: Runtime, image: RgbI
 function initLatentsFor(posterior: InitPosterior, rng: RandomSource, shape: readonly number[], scalingFactor: number): Float32Array {
   const { mean, logvar } = posterior;
   const factor = Math.fround(scalingFactor);
-  if (!logvar) return scale(mean, factor);
+  if (!logvar) return scaleLatents(mean, factor);
   const eps = rng.randn(shape);
   const sample = new Float32Array(mean.length);
   for (let i = 0; i < sample.length; i++) {
@@ -106,20 +110,55 @@ function initLatentsFor(posterior: InitPosterior, rng: RandomSource, shape: read
     const std = Math.fround(Math.exp(Math.fround(0.5 * lv)));
     sample[i] = (mean[i] as number) + Math.fround(std * (eps[i] as number));
   }
-  return scale(sample, factor);
+  return scaleLatents(sample, factor);
 }
 
-async function decodeLatents(model: LoadedModel, runtime: Runtime, latents: Float32Array, width: number, height: number): Promise<Uint8Array> {
-  const { session, contract } = model.vaeDecoder;
-  // diffusers divides by the factor (not a multiply by its inverse, which can differ in the last bit)
+/** The VAE decoder input from CPU latents: diffusers divides by the factor (not a multiply by its inverse, which can differ in the last bit). */
+function vaeInput(model: LoadedModel, runtime: Runtime, latents: Float32Array, shape: readonly number[]): Tensor {
   const factor = Math.fround(model.scalingFactor);
-  const unscaled = latents.map((v) => v / factor);
-  const input = floatTensor(runtime, contract.input.type, unscaled, [1, 4, height / 8, width / 8]);
-  const out = await session.run({ [contract.input.name]: input }, [contract.output.name]);
-  const tensor = out[contract.output.name]!;
-  const rgb = vaeOutputToRgb(await readFloats(tensor), width, height);
-  tensor.dispose();
-  return rgb;
+  return floatTensor(runtime, model.vaeDecoder.contract.input.type, latents.map((v) => v / factor), shape);
+}
+
+/** Decodes the VAE input [1, 4, h, w] (disposed here) to 8-bit RGB. */
+async function decodeLatents(model: LoadedModel, input: Tensor, width: number, height: number): Promise<Uint8Array> {
+  const { session, contract } = model.vaeDecoder;
+  try {
+    const out = await session.run({ [contract.input.name]: input }, [contract.output.name]);
+    const tensor = out[contract.output.name]!;
+    const rgb = vaeOutputToRgb(await readFloats(tensor), width, height);
+    tensor.dispose();
+    return rgb;
+  } finally {
+    input.dispose();
+  }
+}
+
+/** The runtime's latent backend and the plan it runs, when the request's loop is linear. */
+interface DeviceLoop {
+  backend: LatentBackend;
+  plan: LinearPlan;
+}
+
+/**
+ * Opens the runtime's latent backend when it has one and the loop can run there; otherwise says why not.
+ * The plan depends on the scheduler, steps, strength and guidance, not on the seed: one serves the batch.
+ */
+function openDeviceLoop(model: LoadedModel, runtime: Runtime, r: GenerateRequest, guidance: GuidanceInputs, begin: number, shape: readonly number[]): DeviceLoop | string {
+  if (!runtime.latentBackend) return 'the runtime keeps no latents on a device';
+  const planned = planDeviceLoop(
+    {
+      createScheduler: () => createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps }),
+      begin,
+      startCount: r.initImage ? 2 : 1,
+      halves: guidance.uncond ? 2 : 1,
+      guidanceScale: guidanceScale(r.cfg),
+      shape,
+    },
+    model.schedulerConfig,
+    r.sampler,
+  );
+  if (!planned.plan) return planned.reason;
+  return { backend: runtime.latentBackend({ latentShape: shape }), plan: planned.plan };
 }
 
 /**
@@ -145,62 +184,48 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
   let t0 = now();
   const guidance = await encodeConditioning(model, runtime, r);
   timings.textEncoderMs += now() - t0;
-  const denoiser = new Denoiser(model, runtime, guidance, r.cfg, r.width, r.height);
+  const device = openDeviceLoop(model, runtime, r, guidance, begin, shape);
+  const backend = typeof device === 'string' ? undefined : device.backend;
+  try {
+    const denoiser = new Denoiser(model, runtime, guidance, r.cfg, r.width, r.height, backend && ((type, values, dims) => (type === 'float32' || type === 'float16' ? backend.constant(type, values, dims) : floatTensor(runtime, type, values, dims))));
 
-  let posterior: InitPosterior | undefined;
-  if (r.initImage) {
-    t0 = now();
-    posterior = await encodeInitImage(model, runtime, r.initImage, r.width, r.height);
-    timings.vaeEncodeMs += now() - t0;
-  }
+    let posterior: InitPosterior | undefined;
+    if (r.initImage) {
+      t0 = now();
+      posterior = await encodeInitImage(model, runtime, r.initImage, r.width, r.height);
+      timings.vaeEncodeMs += now() - t0;
+    }
 
-  for (let index = 0; index < r.batchSize; index++) {
-    const seed = r.seed + BigInt(index);
-    const rng: RandomSource = createRandomSource(r.rng, seed);
-    const scheduler = createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
-    const calls = scheduler.timesteps.length;
-    let latents: Float32Array;
-    if (posterior) {
+    for (let index = 0; index < r.batchSize; index++) {
+      const seed = r.seed + BigInt(index);
+      const rng: RandomSource = createRandomSource(r.rng, seed);
+      const scheduler = createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
       // diffusers' order of draws: the posterior sample (if any), then the noise at timesteps[begin]
-      const init = initLatentsFor(posterior, rng, shape, model.scalingFactor);
-      latents = scheduler.addNoise(init, rng.randn(shape), begin);
-    } else {
-      latents = scale(rng.randn(shape), scheduler.initNoiseSigma);
-    }
+      const init = posterior && initLatentsFor(posterior, rng, shape, model.scalingFactor);
+      const startArrays = init ? [init, rng.randn(shape)] : [rng.randn(shape)];
+      const ctx: LoopContext = { scheduler, begin, shape, hooks, timings, image: index, images: r.batchSize, previewEvery: r.previewEvery ?? 0 };
+      const vae = model.vaeDecoder.contract.input;
+      const input = typeof device === 'string'
+        ? vaeInput(model, runtime, await denoiseOnCpu(ctx, denoiser, rng, startArrays), [1, ...shape.slice(1)])
+        : await denoiseOnDevice(ctx, denoiser, device.backend, device.plan, rng, startArrays, { scale: 1 / Math.fround(model.scalingFactor), type: vae.type as FloatType });
 
-    const loopStart = now();
-    for (let i = begin; i < calls; i++) {
       checkCancelled(hooks);
-      const s0 = now();
-      const input = scale(latents, scheduler.scaleModelInput(i));
-      const s1 = now();
-      const modelOutput = await denoiser.predict(input, shape, scheduler.timesteps[i] as number);
-      const s2 = now();
-      const out = scheduler.step({ modelOutput, stepIndex: i, sample: latents, shape, rng });
-      latents = out.prevSample;
-      const s3 = now();
-      timings.unetStepMs.push(s2 - s1);
-      timings.schedulerMs += s1 - s0 + (s3 - s2);
-      const step = i - begin + 1;
-      if (hooks.onProgress) {
-        const every = r.previewEvery ?? 0;
-        const preview = every > 0 && (step % every === 0 || i === calls - 1)
-          ? { rgb: latentPreview(out.denoised ?? latents, shape[3], shape[2]), width: shape[3], height: shape[2] }
-          : undefined;
-        hooks.onProgress({ kind: 'denoise', image: index, images: r.batchSize, step, steps: calls - begin, elapsedMs: now() - loopStart, preview });
-      }
+      hooks.onProgress?.({ kind: 'decode', image: index, images: r.batchSize });
+      t0 = now();
+      const rgb = await decodeLatents(model, input, r.width, r.height);
+      timings.vaeDecodeMs += now() - t0;
+      const image: GeneratedImage = { rgb, width: r.width, height: r.height, seed, index };
+      images.push(image);
+      hooks.onImage?.(image);
+      hooks.onProgress?.({ kind: 'done', image: index, images: r.batchSize });
     }
-
-    checkCancelled(hooks);
-    hooks.onProgress?.({ kind: 'decode', image: index, images: r.batchSize });
-    t0 = now();
-    const rgb = await decodeLatents(model, runtime, latents, r.width, r.height);
-    timings.vaeDecodeMs += now() - t0;
-    const image: GeneratedImage = { rgb, width: r.width, height: r.height, seed, index };
-    images.push(image);
-    hooks.onImage?.(image);
-    hooks.onProgress?.({ kind: 'done', image: index, images: r.batchSize });
+    timings.totalMs = now() - start;
+    const calls = (probe.timesteps.length - begin) * r.batchSize;
+    const loop: LoopReport = typeof device === 'string'
+      ? { kind: 'cpu', reason: runtime.latentBackend ? device : undefined, latentReads: calls * (guidance.uncond ? 2 : 1) }
+      : { kind: 'device', latentReads: device.backend.readCount };
+    return { images, timings, loop };
+  } finally {
+    backend?.dispose();
   }
-  timings.totalMs = now() - start;
-  return { images, timings };
 }

@@ -1,4 +1,5 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
+import type { LatentBackend, LatentBackendOptions } from '../pipeline/latent-backend.ts';
 import type { BlobLike } from '../store/platform.ts';
 
 /** One external weights file of an ONNX model; `path` equals the location string inside the .onnx. */
@@ -21,6 +22,11 @@ export interface Runtime {
   readonly name: string;
   createSession(model: Uint8Array, externalData: readonly ExternalDataFile[]): Promise<InferenceSession>;
   tensor(type: ElementType, data: Float32Array | Uint16Array | Int32Array | BigInt64Array, dims: readonly number[]): Tensor;
+  /**
+   * Where the denoising loop can keep its latents between model calls (WebGPU: GPU buffers on the
+   * sessions' device), one backend per generation. Absent: the loop runs on CPU arrays.
+   */
+  latentBackend?(options: LatentBackendOptions): LatentBackend;
 }
 
 /** The parts of an onnxruntime module (node or web) the adapter uses. */
