@@ -79,13 +79,13 @@ export async function denoiseOnDevice(
         input.dispose();
       }
       const s2 = now();
-      for (const source of plan.sources.slice(ids.length)) {
-        if (source.kind !== 'draw' || source.call !== k) break;
-        ids.push(backend.upload(rng.randn(source.shape)));
+      // the scheduler's draws of this call, in its order (the values are the CPU loop's)
+      for (let next = plan.sources[ids.length]; next?.kind === 'draw' && next.call === k; next = plan.sources[ids.length]) {
+        ids.push(backend.upload(rng.randn(next.shape)));
       }
-      const made = plan.sources.findIndex((s) => s.kind !== 'start' && s.call > k);
-      if (ids.length !== (made < 0 ? plan.sources.length : made)) {
-        throw new SdError('internal', `Model call ${k + 1} made ${ids.length} latent sources; the plan expects ${made}.`);
+      const next = plan.sources[ids.length];
+      if (next && (next.kind === 'start' || next.call <= k)) {
+        throw new SdError('internal', `Model call ${k + 1} made ${ids.length} latent sources; the plan has more (${next.kind}) for it.`);
       }
       const s3 = now();
       timings.unetStepMs.push(s2 - s1);

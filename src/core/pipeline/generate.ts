@@ -8,7 +8,7 @@ import { floatTensor, readFloats } from '../runtime/tensor-data.ts';
 import { createScheduler } from '../schedulers/registry.ts';
 import { encodePrompt, zerosLike, type Conditioning } from './conditioning.ts';
 import { denoiseOnCpu } from './cpu-loop.ts';
-import { Denoiser, type GuidanceInputs } from './denoiser.ts';
+import { Denoiser, type ConstantInput, type GuidanceInputs } from './denoiser.ts';
 import { denoiseOnDevice } from './device-loop.ts';
 import { guidanceScale } from './guidance.ts';
 import { resizeRgb, rgbToVaeInput, vaeOutputToRgb } from './image.ts';
@@ -137,7 +137,15 @@ async function decodeLatents(model: LoadedModel, input: Tensor, width: number, h
 interface DeviceLoop {
   backend: LatentBackend;
   plan: LinearPlan;
+  /** The VAE decoder input's element type. */
+  vaeType: FloatType;
 }
+
+/**
+ * Device memory the sources of one image may take. Every source stays until the image is done (the
+ * latents depend on all of them); past this (e.g. SDXL at 1024x1024 with CFG past ~340 steps), the CPU loop runs.
+ */
+const MAX_SOURCE_BYTES = 256 * 2 ** 20;
 
 /**
  * Opens the runtime's latent backend when it has one and the loop can run there; otherwise says why not.
@@ -145,6 +153,8 @@ interface DeviceLoop {
  */
 function openDeviceLoop(model: LoadedModel, runtime: Runtime, r: GenerateRequest, guidance: GuidanceInputs, begin: number, shape: readonly number[]): DeviceLoop | string {
   if (!runtime.latentBackend) return 'the runtime keeps no latents on a device';
+  const vaeType = model.vaeDecoder.contract.input.type;
+  if (vaeType !== 'float32' && vaeType !== 'float16') return `the VAE decoder takes ${vaeType} latents`;
   const planned = planDeviceLoop(
     {
       createScheduler: () => createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps }),
@@ -158,7 +168,17 @@ function openDeviceLoop(model: LoadedModel, runtime: Runtime, r: GenerateRequest
     r.sampler,
   );
   if (!planned.plan) return planned.reason;
-  return { backend: runtime.latentBackend({ latentShape: shape }), plan: planned.plan };
+  const sourceBytes = planned.plan.sources.length * shape.reduce((a, b) => a * b, 4);
+  if (sourceBytes > MAX_SOURCE_BYTES) {
+    return `the loop keeps ${planned.plan.sources.length} latents (${Math.ceil(sourceBytes / 2 ** 20)} MiB) on the device, more than ${MAX_SOURCE_BYTES / 2 ** 20} MiB`;
+  }
+  return { backend: runtime.latentBackend({ latentShape: shape }), plan: planned.plan, vaeType };
+}
+
+/** Model inputs that stay the same for a generation go to the backend's device; the CPU path keeps plain tensors. */
+function constantInputs(runtime: Runtime, backend: LatentBackend | undefined): ConstantInput | undefined {
+  if (!backend) return undefined;
+  return (type, values, dims) => (type === 'float32' || type === 'float16' ? backend.constant(type, values, dims) : floatTensor(runtime, type, values, dims));
 }
 
 /**
@@ -187,7 +207,7 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
   const device = openDeviceLoop(model, runtime, r, guidance, begin, shape);
   const backend = typeof device === 'string' ? undefined : device.backend;
   try {
-    const denoiser = new Denoiser(model, runtime, guidance, r.cfg, r.width, r.height, backend && ((type, values, dims) => (type === 'float32' || type === 'float16' ? backend.constant(type, values, dims) : floatTensor(runtime, type, values, dims))));
+    const denoiser = new Denoiser(model, runtime, guidance, r.cfg, r.width, r.height, constantInputs(runtime, backend));
 
     let posterior: InitPosterior | undefined;
     if (r.initImage) {
@@ -204,10 +224,9 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
       const init = posterior && initLatentsFor(posterior, rng, shape, model.scalingFactor);
       const startArrays = init ? [init, rng.randn(shape)] : [rng.randn(shape)];
       const ctx: LoopContext = { scheduler, begin, shape, hooks, timings, image: index, images: r.batchSize, previewEvery: r.previewEvery ?? 0 };
-      const vae = model.vaeDecoder.contract.input;
       const input = typeof device === 'string'
-        ? vaeInput(model, runtime, await denoiseOnCpu(ctx, denoiser, rng, startArrays), [1, ...shape.slice(1)])
-        : await denoiseOnDevice(ctx, denoiser, device.backend, device.plan, rng, startArrays, { scale: 1 / Math.fround(model.scalingFactor), type: vae.type as FloatType });
+        ? vaeInput(model, runtime, await denoiseOnCpu(ctx, denoiser, rng, startArrays), shape)
+        : await denoiseOnDevice(ctx, denoiser, device.backend, device.plan, rng, startArrays, { scale: 1 / Math.fround(model.scalingFactor), type: device.vaeType });
 
       checkCancelled(hooks);
       hooks.onProgress?.({ kind: 'decode', image: index, images: r.batchSize });

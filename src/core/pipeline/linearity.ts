@@ -30,7 +30,7 @@ const NONLINEAR_OPTIONS: Readonly<Record<string, Readonly<Record<string, boolean
 
 /** Values per source in the probe walk. */
 const PROBE_LENGTH = 16;
-/** Allowed |probe - plan| relative to Σ_j |c_j · v_j| (float32 rounding over 1000 steps stays below 1e-4). */
+/** Allowed |probe - plan| relative to Σ_j |c_j · v_j|: float32 rounding stays near 1e-7 (measured up to 1000 steps), a clip moves it by O(1). */
 const PROBE_TOLERANCE = 1e-3;
 
 /**

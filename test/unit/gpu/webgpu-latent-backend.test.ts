@@ -42,7 +42,7 @@ describe('WebGpuLatentBackend on Dawn', () => {
     // a float16 "UNet output" of batch 2, adopted in place: its halves are two sources at offsets 0 and N
     const halfBits = toHalfBits(rng.randn([2, ...SHAPE.slice(1)]));
     const buffer = dawn.device.createBuffer({ size: halfBits.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-    dawn.device.queue.writeBuffer(buffer, 0, halfBits);
+    dawn.device.queue.writeBuffer(buffer, 0, halfBits as Uint16Array<ArrayBuffer>);
     let disposed = false;
     const output = Tensor.fromGpuBuffer(buffer, { dataType: 'float16', dims: [2, ...SHAPE.slice(1)], dispose: () => (disposed = true) });
     const halves = await backend.adoptOutput(output, 2);
