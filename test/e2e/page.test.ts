@@ -1,10 +1,13 @@
 // The page end to end in a real headless Chromium: the production build served from a sub-path by a
 // plain static server, WebGPU on the SwiftShader adapter, share links for public reference cases,
 // the WASM fallback, cancel, recovery after a lost device, and a reload with the network off.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/core/png/png.ts';
+import { countPromptTokens } from '../../src/core/prompt/chunk-prompt.ts';
+import { ClipTokenizer } from '../../src/core/tokenizer/clip-tokenizer.ts';
 import { MODELS } from '../fixtures.ts';
 import { compareImages, loadCases, referencePng, TOLERANCE, type ReferenceCase } from '../oracle/cases.ts';
 import { launchBrowser } from './harness/browser.ts';
@@ -125,6 +128,19 @@ describe('the page in headless Chromium', () => {
     await expect(page.getByTestId('adapter').innerText()).resolves.toContain('swiftshader');
     expectReference(run.png, c);
     expect(run.denoiseTask.durationMs, `longest main-thread task while denoising (ms), at "${run.denoiseTask.stage}"`).toBeLessThanOrEqual(MAX_MAIN_THREAD_TASK_MS);
+  }, TEST_TIMEOUT_MS);
+
+  it('counts prompt tokens live, in 75-token chunks past the first', async () => {
+    const c = referenceCase('a1-long-2chunks');
+    await page.goto(shareLink(appUrl, c, '/models/'));
+    const tokenizer = ClipTokenizer.fromMerges(readFileSync(resolve(import.meta.dirname, '../../public/clip/merges.txt'), 'utf8'));
+    const counters = page.getByTestId('token-count');
+    for (const [index, text] of [c.prompt, c.negative_prompt].entries()) {
+      const expected = countPromptTokens(tokenizer, text);
+      // the case's conditioning spans cond_tokens / 77 chunks, so the counter's limit says as many
+      if (index === 0) expect(expected.limit / 75).toBe((c as ReferenceCase & { cond_tokens: number }).cond_tokens / 77);
+      await expect.poll(() => counters.nth(index).innerText(), { timeout: 30_000 }).toBe(`${expected.tokens}/${expected.limit}`);
+    }
   }, TEST_TIMEOUT_MS);
 
   it('falls back to WASM for tiny-sd-turbo (float16 tensors, no shader-f16) and says why', async () => {
