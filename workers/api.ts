@@ -6,11 +6,12 @@
  */
 import type { SdErrorCode } from '../src/core/errors.ts';
 import type { ModelFamily } from '../src/core/models/load-model.ts';
+import type { LoopReport } from '../src/core/pipeline/generate.ts';
 import type { Progress } from '../src/core/pipeline/progress.ts';
 import type { GenerateRequest } from '../src/core/pipeline/request.ts';
 import type { StageTimings } from '../src/core/pipeline/timings.ts';
 
-export type { Progress, SdErrorCode, ModelFamily, StageTimings };
+export type { LoopReport, Progress, SdErrorCode, ModelFamily, StageTimings };
 
 /** Inference backends the worker can run on. */
 export type BackendName = 'webgpu' | 'wasm';
@@ -103,6 +104,8 @@ export interface GenerateSummary {
   imageCount: number;
   backend: BackendChoice;
   timings: StageTimings;
+  /** Where the denoising loop kept the latents, and how many latent-sized reads reached the CPU. */
+  loop: LoopReport;
 }
 
 /** Prompt length in CLIP tokens (without start/end tokens) against the capacity of its 75-token chunks. */

@@ -118,12 +118,12 @@ export class DiffusionService implements DiffusionApi {
       const size = active.summary.defaultSize;
       const request: GenerateRequest = { ...options.request, width: options.request.width ?? size, height: options.request.height ?? size };
       if (options.initImage) request.initImage = await decodeInitImage(options.initImage);
-      const { images, timings } = await generate(active.model, active.runtime, request, {
+      const { images, timings, loop } = await generate(active.model, active.runtime, request, {
         onProgress: (progress) => onEvent({ kind: 'progress', progress }),
         onImage: (image) => onEvent({ kind: 'image', image: toImageResult(image, request, active.summary) }),
         isCancelled: () => job.isCancelled,
       });
-      return { jobId: options.jobId, imageCount: images.length, backend: active.summary.backend, timings };
+      return { jobId: options.jobId, imageCount: images.length, backend: active.summary.backend, timings, loop };
     } catch (e) {
       const error = classifyRunError(e, await this.#host.deviceLoss(DEVICE_LOSS_GRACE_MS));
       if (isFatal(error)) await this.#host.discard();

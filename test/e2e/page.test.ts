@@ -126,6 +126,9 @@ describe('the page in headless Chromium', () => {
     if (run.runTask.durationMs > 0) log.push(`[longtask] ${run.runTask.durationMs} ms at "${run.runTask.stage}"`);
     expect((await backendOf(page)).backend).toBe('webgpu');
     await expect(page.getByTestId('adapter').innerText()).resolves.toContain('swiftshader');
+    // the latents stayed on the GPU between steps: no latent-sized read reached the CPU
+    const loop = page.getByTestId('loop');
+    expect([await loop.getAttribute('data-loop'), await loop.getAttribute('data-latent-reads')]).toEqual(['device', '0']);
     expectReference(run.png, c);
     expect(run.denoiseTask.durationMs, `longest main-thread task while denoising (ms), at "${run.denoiseTask.stage}"`).toBeLessThanOrEqual(MAX_MAIN_THREAD_TASK_MS);
   }, TEST_TIMEOUT_MS);
