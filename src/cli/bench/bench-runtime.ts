@@ -1,5 +1,6 @@
 import { SdError } from '../../core/errors.ts';
-import { createOrtRuntime, type OrtModule } from '../../core/runtime/runtime.ts';
+import { createOrtRuntime, type OrtModule, type Runtime } from '../../core/runtime/runtime.ts';
+import type { GpuTensorClass } from '../../gpu/webgpu-latent-backend.ts';
 import { createNodeRuntime } from '../node-runtime.ts';
 import { CountingRuntime } from './counting-runtime.ts';
 import type { AdapterReport } from './dawn-webgpu.ts';
@@ -37,9 +38,13 @@ export async function createBenchRuntime(backend: BenchBackend): Promise<BenchRu
     const ort = await import('onnxruntime-web/webgpu');
     // CPU-side kernels (shape ops) are tiny; worker threads only add start-up time in Node
     ort.env.wasm.numThreads = 1;
-    const inner = createOrtRuntime(ort as unknown as OrtModule, `onnxruntime-web ${ort.env.versions.web ?? ''} (webgpu, Dawn)`, {
+    const base = createOrtRuntime(ort as unknown as OrtModule, `onnxruntime-web ${ort.env.versions.web ?? ''} (webgpu, Dawn)`, {
       executionProviders: [{ name: 'webgpu', device: gpu.device }],
     });
+    // latents stay on the GPU between steps, as in the browser worker
+    const { WebGpuLatentBackend } = await import('../../gpu/webgpu-latent-backend.ts');
+    const tensors = ort.Tensor as unknown as GpuTensorClass;
+    const inner: Runtime = { ...base, latentBackend: (options) => new WebGpuLatentBackend(gpu.device, tensors, options) };
     return {
       backend,
       runtime: new CountingRuntime(inner, true),
