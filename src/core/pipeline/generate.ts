@@ -219,7 +219,8 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
     for (let index = 0; index < r.batchSize; index++) {
       const seed = r.seed + BigInt(index);
       const rng: RandomSource = createRandomSource(r.rng, seed);
-      const scheduler = createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
+      // the unstepped probe serves the first image; schedulers are stateful, so later images get their own
+      const scheduler = index === 0 ? probe : createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
       // diffusers' order of draws: the posterior sample (if any), then the noise at timesteps[begin]
       const init = posterior && initLatentsFor(posterior, rng, shape, model.scalingFactor);
       const startArrays = init ? [init, rng.randn(shape)] : [rng.randn(shape)];
@@ -235,7 +236,9 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
       timings.vaeDecodeMs += now() - t0;
       const image: GeneratedImage = { rgb, width: r.width, height: r.height, seed, index };
       images.push(image);
+      t0 = now();
       hooks.onImage?.(image);
+      timings.callbackMs += now() - t0;
       hooks.onProgress?.({ kind: 'done', image: index, images: r.batchSize });
     }
     timings.totalMs = now() - start;

@@ -7,11 +7,13 @@ export interface StageTimings {
   schedulerMs: number;
   vaeEncodeMs: number;
   vaeDecodeMs: number;
+  /** Time spent in the caller's `onImage` hook (e.g. the CLI encoding and writing a PNG): not pipeline work. */
+  callbackMs: number;
   totalMs: number;
 }
 
 export function emptyTimings(): StageTimings {
-  return { textEncoderMs: 0, unetStepMs: [], schedulerMs: 0, vaeEncodeMs: 0, vaeDecodeMs: 0, totalMs: 0 };
+  return { textEncoderMs: 0, unetStepMs: [], schedulerMs: 0, vaeEncodeMs: 0, vaeDecodeMs: 0, callbackMs: 0, totalMs: 0 };
 }
 
 /** A monotonic clock in ms; `performance.now` exists in browsers, workers and Node. */
