@@ -1,15 +1,16 @@
 // The page end to end in a real headless Chromium: the production build served from a sub-path by a
 // plain static server, WebGPU on the SwiftShader adapter, share links for public reference cases,
 // the WASM fallback, cancel, recovery after a lost device, and a reload with the network off.
-import { readFileSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/core/png/png.ts';
 import { countPromptTokens } from '../../src/core/prompt/chunk-prompt.ts';
 import { ClipTokenizer } from '../../src/core/tokenizer/clip-tokenizer.ts';
 import { MODELS } from '../fixtures.ts';
-import { compareImages, loadCases, referencePng, TOLERANCE, type ReferenceCase } from '../oracle/cases.ts';
+import { compareImages, loadCases, referencePng, runCli, TOLERANCE, type ReferenceCase } from '../oracle/cases.ts';
 import { launchBrowser } from './harness/browser.ts';
 import { buildSite } from './harness/build-site.ts';
 import {
@@ -131,6 +132,27 @@ describe('the page in headless Chromium', () => {
     expect([await loop.getAttribute('data-loop'), await loop.getAttribute('data-latent-reads')]).toEqual(['device', '0']);
     expectReference(run.png, c);
     expect(run.denoiseTask.durationMs, `longest main-thread task while denoising (ms), at "${run.denoiseTask.stage}"`).toBeLessThanOrEqual(MAX_MAIN_THREAD_TASK_MS);
+  }, TEST_TIMEOUT_MS);
+
+  it('restores every setting from a PNG the CLI wrote and regenerates that image', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sd-e2e-png-'));
+    const cliPng = join(dir, 'cli.png');
+    await runCli([
+      'generate', '--model', resolve(MODELS, 'tiny-sd15'), '--prompt', 'a (red:1.3) fox in the snow', '--negative-prompt', 'blurry',
+      '--sampler', 'DPM++ 2M Karras', '--steps', '6', '--cfg', '6', '--seed', '31337', '--width', '64', '--height', '64', '--out', cliPng,
+    ]);
+    // start from another case's link: the model stays, every other setting comes from the PNG
+    await page.goto(shareLink(appUrl, referenceCase('sd15-eulera-10'), '/models/'));
+    await page.getByTestId('restore-png').setInputFiles(cliPng);
+    await expect.poll(() => page.getByTestId('restore-message').innerText(), { timeout: 10_000 }).toMatch(/^Restored prompt, negative, sampler, steps, cfg, seed, width, height, rng .*Ignored: Model \(tiny-sd15/);
+    const run = await generateOnce(page);
+    const ours = decodePng(run.png);
+    const cli = decodePng(new Uint8Array(readFileSync(cliPng)));
+    const diff = compareImages(ours.rgb, cli.rgb);
+    expect(diff.mean, `mean abs diff page vs CLI (max ${diff.max})`).toBeLessThanOrEqual(TOLERANCE.mean);
+    expect(diff.max).toBeLessThanOrEqual(TOLERANCE.max);
+    expect(ours.text['parameters']).toContain('Seed: 31337');
+    rmSync(dir, { recursive: true, force: true });
   }, TEST_TIMEOUT_MS);
 
   it('counts prompt tokens live, in 75-token chunks past the first', async () => {

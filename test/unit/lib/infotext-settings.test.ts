@@ -1,0 +1,35 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodePng } from '../../../src/core/png/png.ts';
+import { formatInfotext } from '../../../src/core/png/infotext.ts';
+import { infotextOfPng, settingsFromInfotext } from '../../../src/lib/infotext-settings.ts';
+import { REFERENCE } from '../../fixtures.ts';
+
+describe('settings restored from a PNG', () => {
+  it('restores every parameter our PNGs carry, and reports the model as ignored', () => {
+    const text = formatInfotext({
+      prompt: 'a (red:1.5) apple', negativePrompt: 'blurry', steps: 12, sampler: 'DPM++ 2M Karras', cfgScale: 6.5,
+      seed: 18446744073709551615n, width: 64, height: 128, model: 'tiny-sd15', rng: 'GPU', denoisingStrength: 0.6,
+    });
+    const png = encodePng(new Uint8Array(8 * 8 * 3), 8, 8, { parameters: text });
+    const { settings, ignored } = settingsFromInfotext(infotextOfPng(png)!);
+    expect(settings).toEqual({
+      prompt: 'a (red:1.5) apple', negative: 'blurry', sampler: 'DPM++ 2M Karras', steps: 12, cfg: 6.5,
+      seed: '18446744073709551615', width: 64, height: 128, strength: 0.6, rng: 'gpu',
+    });
+    expect(ignored).toEqual(['Model (tiny-sd15: pick the model yourself)']);
+  });
+
+  it("reads AUTOMATIC1111's newer sampler + schedule pair and lists keys it cannot use", () => {
+    const text = 'cat\nNegative prompt: dog\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 5, Size: 512x768, Hires upscale: 2, Version: v1.10.1';
+    const { settings, ignored } = settingsFromInfotext(text);
+    expect(settings.sampler).toBe('DPM++ 2M Karras');
+    expect([settings.width, settings.height]).toEqual([512, 768]);
+    expect(ignored).toContain('Hires upscale');
+  });
+
+  it('says a PNG without parameters has none', () => {
+    expect(infotextOfPng(new Uint8Array(readFileSync(resolve(REFERENCE, 'cases/sd15-euler-20.png'))))).toBeUndefined();
+  });
+});
