@@ -1,6 +1,7 @@
 /// <reference types="@webgpu/types" />
 import { SdError } from '../../core/errors.ts';
 import { trackGpuBuffers, type GpuBufferTracker } from './gpu-buffer-tracker.ts';
+import { missingAdapterAdvice } from './vulkan-loader.ts';
 
 /** The adapter as the benchmark reports it. */
 export interface AdapterReport {
@@ -75,10 +76,7 @@ export async function openDawnDevice(): Promise<DawnDevice> {
   const gpu = await installDawn();
   const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   if (!adapter) {
-    throw new SdError(
-      'unsupported-model',
-      `Dawn found no WebGPU adapter (VK_ICD_FILENAMES=${process.env['VK_ICD_FILENAMES'] ?? 'unset'}). Point VK_ICD_FILENAMES at a Vulkan driver manifest: the GPU's (e.g. /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json) or, for a software adapter, /usr/lib/chromium/vk_swiftshader_icd.json; or use --backend cpu.`,
-    );
+    throw new SdError('unsupported-model', missingAdapterAdvice());
   }
   const requiredLimits: Record<string, number> = {};
   for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
