@@ -11,14 +11,21 @@ const ROUND_MULTIPLIER = 1.1;
 const SQUARE_MULTIPLIER = 1 / 1.1;
 
 /**
- * A1111's tokens, tried in this order at each position: escapes, a lone backslash, openers,
- * `:weight)`, closers, plain text, a lone colon. Every character belongs to some token, so the
- * matches tile the text. Python's `\d` is any Unicode decimal digit, hence `\p{Nd}`.
+ * Python's `\s` (str.isspace), as a character class body; JavaScript's `\s` is a different set
+ * (it has U+FEFF, Python has U+001C to U+001F and U+0085).
  */
-const ATTENTION_TOKEN = /\\\(|\\\)|\\\[|\\\]|\\\\|\\|\(|\[|:([+-]?[.\p{Nd}]+)\)|\)|\]|[^\\()[\]:]+|:/gu;
-
-/** Python's `\s` (str.isspace) for the BREAK pattern; JavaScript's `\s` is a different set. */
 const PY_SPACE = '\\t-\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+
+/**
+ * A1111's tokens, tried in this order at each position: escapes, a lone backslash, openers,
+ * `:weight)` (whitespace allowed on both sides of the number), closers, plain text, a lone colon.
+ * Every character belongs to some token, so the matches tile the text. Python's `\d` is any
+ * Unicode decimal digit, hence `\p{Nd}`. No exponent: `(a:1e2)` is text.
+ */
+const ATTENTION_TOKEN = new RegExp(
+  String.raw`\\\(|\\\)|\\\[|\\\]|\\\\|\\|\(|\[|:[${PY_SPACE}]*([+-]?[.\p{Nd}]+)[${PY_SPACE}]*\)|\)|\]|[^\\()[\]:]+|:`,
+  'gu',
+);
 
 /**
  * `\s*\bBREAK\b\s*` with Python's Unicode word boundary: letters, digits and `_` are word
@@ -54,8 +61,9 @@ function parseWeight(weight: string): number | undefined {
  * with no text gives `[["", 1]]`. A `BREAK` inside brackets is scaled like its neighbours and so
  * stops being a break (weight no longer -1), exactly as in A1111.
  *
- * Where A1111 would crash, on a weight Python cannot parse such as `(x:1.2.3)`, the weight text
- * is kept as literal text and the `)` closes the bracket with the default ×1.1.
+ * Where A1111 would crash, on a weight Python cannot parse such as `(x:1.2.3)` or `(x:.)`, the
+ * weight text (with its colon and any whitespace) is kept as literal text and the `)` closes the
+ * bracket with the default ×1.1.
  */
 export function parsePromptAttention(text: string): AttentionFragment[] {
   const res: AttentionFragment[] = [];
@@ -89,7 +97,7 @@ export function parsePromptAttention(text: string): AttentionFragment[] {
     } else if (weight !== undefined && roundStart !== undefined) {
       roundOpen.pop();
       const value = parseWeight(weight);
-      if (value === undefined) pushText(`:${weight}`);
+      if (value === undefined) pushText(token.slice(0, -1));
       multiplyFrom(roundStart, value ?? ROUND_MULTIPLIER);
     } else if (token === ')' && roundStart !== undefined) {
       roundOpen.pop();

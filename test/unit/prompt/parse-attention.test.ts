@@ -64,3 +64,59 @@ describe('parsePromptAttention beyond the reference file', () => {
     expect(parsePromptAttention('(x:١.٥)')).toEqual([['x', 1.5]]);
   });
 });
+
+// Each expectation below is the output of A1111's parse_prompt_attention (modules/prompt_parser.py,
+// whose weight pattern is `:\s*([+-]?[.\d]+)\s*\)`) run in Python 3.11 on the same text.
+describe('parsePromptAttention on the rules of A1111 weight syntax', () => {
+  const cases: Array<[string, Array<[string, number]>]> = [
+    // Whitespace around the number is allowed; before the colon it stays part of the text.
+    ['(b: 0.5 )', [['b', 0.5]]],
+    ['(a : 1.5)', [['a ', 1.5]]],
+    ['(a:\t1.2\n)', [['a', 1.2]]],
+    ['(a:\u30001.5\u3000)', [['a', 1.5]]],
+    ['(x:١.٥ )', [['x', 1.5]]],
+    // U+FEFF is whitespace to JavaScript's \s but not to Python's.
+    ['(a:\ufeff1.5)', [['a:\ufeff1.5', 1.1]]],
+    // Signs and bare dots are accepted, exponents are not.
+    ['(a:-1)', [['a', -1]]],
+    ['(a:+.5)', [['a', 0.5]]],
+    ['(a:1.)', [['a', 1]]],
+    ['(a:-0)', [['a', -0]]],
+    ['(a:1e2)', [['a:1e2', 1.1]]],
+    // A colon without a number is text, and the bracket closes as a plain one.
+    ['(a:b)', [['a:b', 1.1]]],
+    ['(a:)', [['a:', 1.1]]],
+    ['(a:0.5 ) (b:', [['a', 0.5], [' ', 1], ['b:', 1.1]]],
+    // `:w)` with no open round bracket is plain text.
+    ['a:1.2) b', [['a:1.2) b', 1]]],
+    // Prompt editing is not this function's business: `[a:b:0.5]` is text under a square bracket.
+    ['[a:b:0.5]', [['a:b:0.5', 0.9090909090909091]]],
+    ['[a: 0.5 ]', [['a: 0.5 ', 0.9090909090909091]]],
+    ['(a [b:c:0.5] d:2)', [['a ', 2], ['b:c:0.5', 1.8181818181818181], [' d', 2]]],
+    ['((a:2):3)', [['a', 6]]],
+    // Crossed and stray brackets.
+    ['(a[b)c]', [['a', 1.1], ['b', 1], ['c', 0.9090909090909091]]],
+    [')]a[(', [[')]a', 1]]],
+    // A lone backslash disappears; the character after it is ordinary.
+    ['\\a\\', [['a', 1]]],
+    // Only adjacent runs of equal weight merge.
+    ['(a:1.5)(b:1.5)', [['ab', 1.5]]],
+    ['(a:1.5) (b:1.5)', [['a', 1.5], [' ', 1], ['b', 1.5]]],
+    // BREAK leaves the text around it, even when empty.
+    ['BREAK', [['', 1], ['BREAK', -1], ['', 1]]],
+    ['a BREAK BREAK b', [['a', 1], ['BREAK', -1], ['', 1], ['BREAK', -1], ['b', 1]]],
+    ['(BREAK)', [['', 1.1], ['BREAK', -1.1], ['', 1.1]]],
+    // Weight 0 makes BREAK's -0 equal to its neighbours' 0, so all three merge.
+    ['(a BREAK b:0)', [['aBREAKb', 0]]],
+  ];
+  for (const [text, expected] of cases) {
+    it(`parses ${JSON.stringify(text)}`, () => {
+      expect(parsePromptAttention(text)).toEqual(expected);
+    });
+  }
+
+  // A1111 raises ValueError; like `(x:1.2.3)` above, the weight text stays, whitespace included.
+  it('keeps an unparseable spaced weight as text', () => {
+    expect(parsePromptAttention('(x: . )')).toEqual([['x: . ', 1.1]]);
+  });
+});
