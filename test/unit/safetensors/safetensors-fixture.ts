@@ -1,0 +1,64 @@
+import { open } from 'node:fs/promises';
+import type { ByteSource } from '../../../src/core/safetensors/byte-source.ts';
+
+/** One tensor for {@link buildSafetensors}: its dtype string, shape and raw bytes. */
+export interface TestTensor {
+  dtype: string;
+  shape: number[];
+  bytes: Uint8Array;
+}
+
+/**
+ * Writes a safetensors file in memory: u64 little-endian header length, JSON header padded with
+ * spaces to a multiple of 8, then the tensors end to end. `patch` edits the header before it is
+ * written, to make broken files.
+ */
+export function buildSafetensors(
+  tensors: Record<string, TestTensor>,
+  patch?: (header: Record<string, unknown>) => void,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata) header['__metadata__'] = metadata;
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.bytes.byteLength] };
+    offset += t.bytes.byteLength;
+  }
+  patch?.(header);
+  let json = JSON.stringify(header);
+  while ((8 + json.length) % 8 !== 0) json += ' ';
+  const headerBytes = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + headerBytes.byteLength + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.byteLength), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.byteLength;
+  for (const t of Object.values(tensors)) {
+    out.set(t.bytes, at);
+    at += t.bytes.byteLength;
+  }
+  return out;
+}
+
+/** Float32 values as little-endian bytes. */
+export function f32Bytes(values: number[]): Uint8Array {
+  return new Uint8Array(new Float32Array(values).buffer);
+}
+
+/** A ByteSource over a file on disk through a Node file handle (what the CLI does), counting reads. */
+export async function nodeFileByteSource(path: string): Promise<ByteSource & { close(): Promise<void>; bytesRead: number }> {
+  const handle = await open(path, 'r');
+  const { size } = await handle.stat();
+  const source = {
+    size,
+    bytesRead: 0,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      const buffer = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, offset);
+      source.bytesRead += bytesRead;
+      return buffer.subarray(0, bytesRead);
+    },
+    close: () => handle.close(),
+  };
+  return source;
+}
