@@ -2,7 +2,8 @@ import { SdError } from '../errors.ts';
 import { raceAbort, throwIfAborted } from './abort.ts';
 import { checkStatus, contentLength, discardBody, isHtmlResponse, looksLikeHtml, parseContentRange, TransientError } from './http.ts';
 import type { AbortSignalLike, HttpBodyReader, HttpFetch, HttpResponse } from './platform.ts';
-import { backoffMs, type RetryPolicy } from './retry.ts';
+import { backoffMs, DEFAULT_STALL_TIMEOUT_MS, type RetryPolicy } from './retry.ts';
+import { formatSeconds, hostOf, StallError, StallWatch } from './stall-watch.ts';
 
 /** The bytes to fetch: `[start, end)` of the file at `url`, cut into chunks of `chunkBytes`. */
 export interface RangeRequest {
@@ -99,6 +100,9 @@ export class RangeDownload {
         if (this.position > before) failures = 0;
         failures++;
         if (failures > this.ctx.retry.maxRetries) {
+          if (error instanceof StallError) {
+            throw new SdError('network', `No data from ${error.host} for ${formatSeconds(error.timeoutMs)}, ${failures} tries (${this.request.path} of ${this.request.label}): check the connection, then press Generate again (or run the command again) to resume; stored chunks are kept.`, { cause: error });
+          }
           const reason = error instanceof Error ? error.message : String(error);
           throw new SdError('network', `Could not download ${this.request.url} (${this.request.path} of ${this.request.label}): ${reason} Gave up after ${failures} attempts without progress. Check the connection and start the download again: the ${this.position} bytes received so far are kept.`, { cause: error });
         }
@@ -127,17 +131,29 @@ export class RangeDownload {
     this.filled = 0;
   }
 
+  /** One request, closed when its connection stays silent for the stall timeout (a {@link StallError}). */
   private async attempt(): Promise<void> {
+    const watch = new StallWatch(this.ctx.retry.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, hostOf(this.request.url), this.ctx.signal);
+    try {
+      await this.send(watch);
+    } catch (error) {
+      throw watch.stallError ?? error;
+    } finally {
+      watch.stop();
+    }
+  }
+
+  private async send(watch: StallWatch): Promise<void> {
     const { url, path } = this.request;
     const start = this.position;
     const end = this.request.end;
     const headers: Record<string, string> = {};
     if (start > 0 || end !== undefined) headers['Range'] = `bytes=${start}-${end === undefined ? '' : end - 1}`;
     const what = `The download of ${path}`;
-    const init = this.ctx.signal ? { headers, signal: this.ctx.signal } : { headers };
+    const init = { headers, signal: watch.signal };
     let response: HttpResponse;
     try {
-      response = await raceAbort(this.ctx.fetch(url, init), this.ctx.signal, what, (late) => void discardBody(late));
+      response = await raceAbort(this.ctx.fetch(url, init), watch.signal, what, (late) => void discardBody(late));
     } catch (error) {
       if (error instanceof SdError) throw error;
       throw new TransientError(`the request failed (${String(error)}).`, { cause: error });
@@ -153,7 +169,7 @@ export class RangeDownload {
       throw new TransientError(skip);
     }
     if (!response.body) throw new TransientError('the response has no body.');
-    await this.readBody(response.body.getReader(), skip, start === 0);
+    await this.readBody(response.body.getReader(), skip, start === 0, watch);
   }
 
   /** Checks the response's range and length; returns the leading bytes to skip, or why to discard it. */
@@ -191,15 +207,16 @@ export class RangeDownload {
     return skip;
   }
 
-  private async readBody(reader: HttpBodyReader, skipBytes: number, isFileStart: boolean): Promise<void> {
+  private async readBody(reader: HttpBodyReader, skipBytes: number, isFileStart: boolean, watch: StallWatch): Promise<void> {
     let skip = skipBytes;
     let isFirst = isFileStart;
     const what = `The download of ${this.request.path}`;
     try {
       for (;;) {
-        const { done, value } = await raceAbort(reader.read(), this.ctx.signal, what);
+        const { done, value } = await raceAbort(reader.read(), watch.signal, what);
         if (done) break;
         let bytes = value ?? new Uint8Array(0);
+        if (bytes.length > 0) watch.touch();
         if (skip > 0) {
           const dropped = Math.min(skip, bytes.length);
           skip -= dropped;
@@ -218,7 +235,10 @@ export class RangeDownload {
           await this.accept(bytes.subarray(0, limit - this.position));
           return;
         }
+        // storing a chunk can take a while (IndexedDB): that is not the connection's silence
+        watch.suspend();
         await this.accept(bytes);
+        watch.touch();
       }
     } finally {
       reader.cancel().catch(() => undefined);

@@ -10,9 +10,17 @@ export interface RetryPolicy {
   baseDelayMs: number;
   /** Longest wait between attempts (default 30 s). */
   maxDelayMs: number;
+  /**
+   * A file download whose connection delivers no bytes for this long (headers included) is closed
+   * and counts as a failed attempt ({@link DEFAULT_STALL_TIMEOUT_MS} when absent; 0 or Infinity: never).
+   */
+  stallTimeoutMs?: number;
 }
 
-export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 5, baseDelayMs: 1000, maxDelayMs: 30_000 };
+/** How long a download connection may stay silent before it is closed and tried again. */
+export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+
+export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 5, baseDelayMs: 1000, maxDelayMs: 30_000, stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS };
 
 /** Wait before retry number `attempt` (1-based): exponential, capped, with ±25% jitter so tabs do not retry in step. */
 export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {

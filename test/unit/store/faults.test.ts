@@ -161,3 +161,58 @@ describe('failures that retries cannot fix end with a clear error and keep what 
     expect(error).toMatchObject({ code: 'missing-file' });
   });
 });
+
+describe('stalled connections are closed after the stall timeout and retried', () => {
+  const STALL_MS = 300;
+  const stallRetry = { stallTimeoutMs: STALL_MS, baseDelayMs: 1, maxDelayMs: 4 };
+
+  const stalls: { name: string; faults: Partial<Faults>; check?: (weights: { range?: string; status: number }[]) => void }[] = [
+    { name: 'nothing at all (no status line)', faults: { hangStage: 'before-headers' } },
+    { name: 'headers, then nothing', faults: { hangStage: 'after-headers' } },
+    {
+      name: '100 kB of the body, then nothing',
+      faults: { hangStage: 'after-headers', hangAfterBytes: 100_000 },
+      // the retry asks for the rest only: the bytes received before the silence are kept
+      check: (weights) => expect(weights.map((r) => r.range)).toContain('bytes=100000-'),
+    },
+  ];
+  for (const s of stalls) {
+    it(`a response that sends ${s.name}`, async () => {
+      Object.assign(server.faults, { hangs: 1, pathSuffix: 'unet/weights.pb', ...s.faults });
+      const startMs = Date.now();
+      const stored = await createTestStore(createKv('memory'), { retry: stallRetry }).download(hubSource(server, 'tiny-sd15'));
+      await expectExactCopy(stored, server, 'tiny-sd15');
+      expect(server.faults.hangs).toBe(0);
+      // an LFS file: the Hub's resolve URL redirects to /cdn/ for each attempt
+      const weights = server.log.filter((r) => r.url.startsWith('/cdn/') && r.url.endsWith('unet/weights.pb'));
+      expect(weights).toHaveLength(2);
+      s.check?.(weights);
+      expect(Date.now() - startMs).toBeGreaterThanOrEqual(STALL_MS);
+      expect(server.bytesSent / modelBytes(server, 'tiny-sd15')).toBeLessThan(1.05);
+    });
+  }
+
+  it('reports a connection that stays silent through every retry, naming the host, the timeout and the tries; stored files stay', async () => {
+    const kv = createKv('memory');
+    Object.assign(server.faults, { hangs: 100, pathSuffix: 'unet/weights.pb' });
+    const startMs = Date.now();
+    const error = await createTestStore(kv, { retry: { ...stallRetry, maxRetries: 2 } })
+      .download(hubSource(server, 'tiny-sd15'))
+      .catch((e: unknown) => e);
+    const elapsedMs = Date.now() - startMs;
+    expect(error).toMatchObject({ code: 'network' });
+    const host = server.baseUrl.replace('http://', '');
+    expect((error as Error).message).toMatch(
+      new RegExp(`^No data from ${host} for 0\\.3 s, 3 tries \\(unet/weights\\.pb of test/tiny-sd15.*\\): check the connection, then press Generate again \\(or run the command again\\) to resume; stored chunks are kept\\.$`),
+    );
+    expect(server.log.filter((r) => r.url.startsWith('/cdn/') && r.url.endsWith('unet/weights.pb'))).toHaveLength(3);
+    // three silent attempts, not one hanging forever
+    expect(elapsedMs).toBeGreaterThanOrEqual(3 * STALL_MS);
+    expect(elapsedMs).toBeLessThan(3 * STALL_MS + 5_000);
+    const firstRun = new Set(server.log.filter((r) => r.bodyBytes > 0 && !r.url.startsWith('/api/')).map((r) => r.url));
+    server.reset();
+    await expectExactCopy(await createTestStore(kv).download(hubSource(server, 'tiny-sd15')), server, 'tiny-sd15');
+    const again = server.log.filter((r) => r.bodyBytes > 0 && firstRun.has(r.url) && !r.url.endsWith('model_index.json'));
+    expect(again.map((r) => r.url)).toEqual([]);
+  });
+});

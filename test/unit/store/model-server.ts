@@ -12,7 +12,8 @@ import { MODELS } from '../../fixtures.ts';
  *    `/test/{model}/resolve/{rev}/{path}` (LFS files 302-redirect to `/cdn/...`, which honours Range);
  *  - as a plain static folder: `/static/{model}/{path}`;
  *  - as a static folder with a manifest: `/manifest/{model}/...` (sd-model-manifest.json generated);
- * and injects faults into file responses on request. It counts every body byte it writes.
+ * and injects faults into file responses on request. It counts every body byte it writes. Every
+ * answer allows any origin (CORS), so a page on another port can download from it.
  */
 
 /** Faults for upcoming file responses; each counter is consumed by the responses it hits. */
@@ -25,6 +26,12 @@ export interface Faults {
   htmlPages: number;
   /** Responses with one byte flipped at a random offset. */
   corruptions: number;
+  /** Responses that go silent with the connection left open (a stalled download); see `hangStage`. */
+  hangs: number;
+  /** Where a hang starts: before the status line (nothing at all) or after the headers and `hangAfterBytes` body bytes. */
+  hangStage: 'before-headers' | 'after-headers';
+  /** Body bytes a hang after the headers still sends. */
+  hangAfterBytes: number;
   /** Serve every GET as 200 with the whole file, ignoring Range. */
   ignoreRange: boolean;
   /** Only responses whose body would be at least this long are hit (cuts, corruptions). */
@@ -86,13 +93,15 @@ function seeded(seed: number): () => number {
 }
 
 export class ModelServer {
-  readonly faults: Faults = { cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0, ignoreRange: false, minBodyBytes: 0 };
+  readonly faults: Faults = { cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0, hangs: 0, hangStage: 'after-headers', hangAfterBytes: 0, ignoreRange: false, minBodyBytes: 0 };
   readonly log: LoggedRequest[] = [];
   bytesSent = 0;
   baseUrl = '';
   private readonly server: Server;
   private readonly models = new Map<string, Map<string, FixtureFile>>();
   private readonly random = seeded(1234);
+  /** Responses held open by a hang, ended on reset. */
+  private readonly hung = new Set<ServerResponse>();
 
   constructor() {
     this.server = createServer((req, res) => this.handle(req, res));
@@ -110,7 +119,9 @@ export class ModelServer {
 
   /** Clears counters and faults between tests. */
   reset(): void {
-    Object.assign(this.faults, { cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0, ignoreRange: false, minBodyBytes: 0, pathSuffix: undefined });
+    Object.assign(this.faults, { cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0, hangs: 0, hangStage: 'after-headers', hangAfterBytes: 0, ignoreRange: false, minBodyBytes: 0, pathSuffix: undefined });
+    for (const res of this.hung) res.socket?.destroy();
+    this.hung.clear();
     this.log.length = 0;
     this.bytesSent = 0;
   }
@@ -133,6 +144,14 @@ export class ModelServer {
     const entry: LoggedRequest = { method: req.method ?? 'GET', url: url.pathname + url.search, status: 0, bodyBytes: 0 };
     if (req.headers.range) entry.range = req.headers.range;
     this.log.push(entry);
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-expose-headers', 'content-length, content-range, accept-ranges, link');
+    if (req.method === 'OPTIONS') {
+      // a preflight (a cross-origin page asking with headers beyond the safelisted ones)
+      entry.status = 204;
+      res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'range', 'access-control-max-age': '600' });
+      return void res.end();
+    }
     const send = (status: number, body: string | Buffer, headers: Record<string, string> = {}): void => {
       entry.status = status;
       res.writeHead(status, { 'content-length': String(Buffer.byteLength(body)), ...headers });
@@ -219,6 +238,13 @@ export class ModelServer {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': String(page.length) });
       return void res.end(page);
     }
+    const isHang = !isHead && this.faults.hangs > 0 && this.isTarget(path, size);
+    if (isHang) {
+      this.faults.hangs--;
+      this.hung.add(res);
+      res.on('close', () => this.hung.delete(res));
+      if (this.faults.hangStage === 'before-headers') return;
+    }
     let start = 0;
     let end = size;
     let status = 200;
@@ -244,6 +270,15 @@ export class ModelServer {
       body = Buffer.from(body);
       const at = Math.floor(this.random() * body.length);
       body[at] = (body[at] as number) ^ 0xff;
+    }
+    if (isHang) {
+      const sent = body.subarray(0, Math.min(body.length - 1, this.faults.hangAfterBytes));
+      entry.bodyBytes = sent.length;
+      this.bytesSent += sent.length;
+      // headers (and a few bytes) go out now; then the connection stays open and silent
+      res.flushHeaders();
+      if (sent.length > 0) res.write(sent);
+      return;
     }
     let cutAt = body.length;
     if (this.faults.cuts > 0 && this.isTarget(path, body.length) && body.length > 1) {
