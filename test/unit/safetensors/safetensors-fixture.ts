@@ -17,7 +17,7 @@ export function buildSafetensors(
   tensors: Record<string, TestTensor>,
   patch?: (header: Record<string, unknown>) => void,
   metadata?: Record<string, string>,
-): Uint8Array {
+): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = {};
   if (metadata) header['__metadata__'] = metadata;
   let offset = 0;
