@@ -3,7 +3,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { resourceUsage } from 'node:process';
 import { SdError } from '../core/errors.ts';
-import { loadModel } from '../core/models/load-model.ts';
+import { loadModel, type LoadedModel } from '../core/models/load-model.ts';
 import { generate, type GeneratedImage } from '../core/pipeline/generate.ts';
 import type { GenerateRequest } from '../core/pipeline/request.ts';
 import { decodePng, encodePng } from '../core/png/png.ts';
@@ -48,7 +48,11 @@ async function fromPng(path: string): Promise<Partial<InfotextParams>> {
   return params;
 }
 
-async function buildRequest(args: ParsedArgs, restored: Partial<InfotextParams>, family: string): Promise<GenerateRequest> {
+/**
+ * The request from the arguments; what they leave out comes from the PNG (`--from-png`), then from
+ * the settings the model suggests (turbo models without a scheduler config: 1 step, CFG 0), then defaults.
+ */
+async function buildRequest(args: ParsedArgs, restored: Partial<InfotextParams>, model: Pick<LoadedModel, 'family' | 'suggested'>): Promise<GenerateRequest> {
   const prompt = stringArg(args, 'prompt') ?? restored.prompt;
   if (prompt === undefined) throw new SdError('bad-argument', 'Missing --prompt: the text to generate from (or --from-png FILE).');
   const seedText = stringArg(args, 'seed');
@@ -63,13 +67,13 @@ async function buildRequest(args: ParsedArgs, restored: Partial<InfotextParams>,
   }
   const initPath = stringArg(args, 'init-image');
   const init = initPath === undefined ? undefined : await readPngFile(initPath, '--init-image');
-  const size = defaultSize(family);
+  const size = defaultSize(model.family);
   return {
     prompt,
     negativePrompt: stringArg(args, 'negative-prompt') ?? restored.negativePrompt ?? '',
     sampler: stringArg(args, 'sampler') ?? restored.sampler ?? null,
-    steps: numberArg(args, 'steps', true) ?? restored.steps ?? 20,
-    cfg: numberArg(args, 'cfg', false) ?? restored.cfgScale ?? 7,
+    steps: numberArg(args, 'steps', true) ?? restored.steps ?? model.suggested?.steps ?? 20,
+    cfg: numberArg(args, 'cfg', false) ?? restored.cfgScale ?? model.suggested?.cfg ?? 7,
     seed,
     width: numberArg(args, 'width', true) ?? restored.width ?? init?.width ?? size,
     height: numberArg(args, 'height', true) ?? restored.height ?? init?.height ?? size,
@@ -108,8 +112,9 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   const loadStart = performance.now();
   const model = await loadModel(files, runtime, { fallbackMerges: () => readFile(BUNDLED_MERGES, 'utf8') });
   const sessionMs = performance.now() - loadStart;
+  for (const line of model.assumptions) process.stderr.write(`assumed: ${line}\n`);
   try {
-    const request = await buildRequest(args, restored, model.family);
+    const request = await buildRequest(args, restored, model);
     const written: string[] = [];
     const { timings } = await generate(model, runtime, request, {
       onProgress(p) {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { SdError } from '../core/errors.ts';
+import { assumedPad, isTurboName, tokenizerLine } from '../core/models/model-assumptions.ts';
 import { chunkPrompt } from '../core/prompt/chunk-prompt.ts';
 import { parsePromptAttention } from '../core/prompt/parse-attention.ts';
 import { ClipTokenizer, padTokenId } from '../core/tokenizer/clip-tokenizer.ts';
@@ -14,7 +15,10 @@ export async function parsePromptCommand(argv: readonly string[]): Promise<void>
   process.stdout.write(JSON.stringify(parsePromptAttention(prompt)) + '\n');
 }
 
-/** The model's first tokenizer and its pad id, without creating any inference session. */
+/**
+ * The model's first tokenizer and its pad id, without creating any inference session. Without
+ * tokenizer files: the bundled one, padded as the model's name suggests (reported to stderr).
+ */
 async function modelTokenizer(dir: string): Promise<{ tokenizer: ClipTokenizer; padId: number }> {
   const files = folderModelFiles(dir);
   const text = async (path: string): Promise<string | undefined> => ((await files.exists(path)) ? files.readText(path) : undefined);
@@ -23,7 +27,11 @@ async function modelTokenizer(dir: string): Promise<{ tokenizer: ClipTokenizer; 
   const tokenizer = vocab !== undefined && merges !== undefined ? ClipTokenizer.fromFiles(vocab, merges) : ClipTokenizer.fromMerges(await readFile(BUNDLED_MERGES, 'utf8'));
   const special = await text('tokenizer/special_tokens_map.json');
   const config = await text('tokenizer/tokenizer_config.json');
-  return { tokenizer, padId: padTokenId(tokenizer, special, config) };
+  if (special !== undefined || config !== undefined) return { tokenizer, padId: padTokenId(tokenizer, special, config) };
+  // no session here to read the hidden size from: the name decides (SD-Turbo pads with "!")
+  const pad = assumedPad({ hiddenSize: undefined, isSecond: false, isXl: false, isTurbo: isTurboName(files.label) });
+  process.stderr.write(`assumed: ${tokenizerLine('tokenizer', vocab === undefined || merges === undefined, pad.padId, pad.why)}\n`);
+  return { tokenizer, padId: pad.padId };
 }
 
 /**

@@ -133,6 +133,7 @@ export async function loadGraphsModel(folders: GraphFolders, runtime: CountingRu
       scalingFactor: SD15_SCALING_FACTOR,
       forceZerosForEmptyPrompt: false,
       requiresAestheticsScore: false,
+      assumptions: [],
       async release() {
         await Promise.all(sessions.splice(0).map((s) => s.release()));
       },

@@ -15,6 +15,8 @@ import {
 } from './contracts.ts';
 import { readJson, type ModelFiles } from './model-files.ts';
 import { EXTERNAL_DATA_NAMES } from '../store/diffusers-layout.ts';
+import { componentGraph, requireInferableComponents, USUAL_COMPONENTS } from '../store/inferred-layout.ts';
+import { assumedPad, assumedScheduler, isTurboName, layoutLine, tokenizerLine, type AssumedPad, type SuggestedSettings } from './model-assumptions.ts';
 
 /** SD 1.x, SD 2.x (incl. SD-Turbo) or SDXL (incl. SDXL-Turbo); LCM variants are detected separately. */
 export type ModelFamily = 'sd1' | 'sd2' | 'sdxl';
@@ -43,6 +45,13 @@ export interface LoadedModel {
   readonly forceZerosForEmptyPrompt: boolean;
   /** SDXL refiner: `time_ids` end in an aesthetic score instead of the target size (model_index.json). */
   readonly requiresAestheticsScore: boolean;
+  /**
+   * What was assumed because the model left it out, one short line each, e.g. "no model_index.json:
+   * layout inferred from unet/, text_encoder/, vae_decoder/"; empty for a complete export.
+   */
+  readonly assumptions: readonly string[];
+  /** Steps and CFG the model is meant for when they had to be assumed (turbo without a scheduler config: 1 and 0). */
+  readonly suggested?: SuggestedSettings;
   release(): Promise<void>;
 }
 
@@ -79,18 +88,25 @@ async function createComponentSession(files: ModelFiles, runtime: Runtime, compo
   }
 }
 
-async function loadTokenizer(files: ModelFiles, dir: string, options: LoadOptions, defaultPad: number): Promise<{ tokenizer: ClipTokenizer; padId: number }> {
+/**
+ * The tokenizer in `dir`, or the bundled CLIP tokenizer when the model has none; the pad id from its
+ * config files, else `fallbackPad`. `assumed` is the line to report when anything was filled in.
+ */
+async function loadTokenizer(files: ModelFiles, dir: string, options: LoadOptions, fallbackPad: AssumedPad): Promise<{ tokenizer: ClipTokenizer; padId: number; assumed?: string }> {
   const optionalText = async (path: string): Promise<string | undefined> => ((await files.exists(path)) ? files.readText(path) : undefined);
   const vocab = await optionalText(`${dir}/vocab.json`);
   const merges = await optionalText(`${dir}/merges.txt`);
   let tokenizer: ClipTokenizer;
-  if (vocab !== undefined && merges !== undefined) tokenizer = ClipTokenizer.fromFiles(vocab, merges);
+  const isBundled = vocab === undefined || merges === undefined;
+  if (!isBundled) tokenizer = ClipTokenizer.fromFiles(vocab, merges);
   else if (options.fallbackMerges) tokenizer = ClipTokenizer.fromMerges(await options.fallbackMerges());
   else throw new SdError('missing-file', `Missing ${dir}/vocab.json or ${dir}/merges.txt in ${files.label}: expected the CLIP tokenizer files.`);
   const special = await optionalText(`${dir}/special_tokens_map.json`);
   const config = await optionalText(`${dir}/tokenizer_config.json`);
-  const padId = special === undefined && config === undefined ? defaultPad : padTokenId(tokenizer, special, config);
-  return { tokenizer, padId };
+  const hasPadConfig = special !== undefined || config !== undefined;
+  const padId = hasPadConfig ? padTokenId(tokenizer, special, config) : fallbackPad.padId;
+  if (!isBundled && hasPadConfig) return { tokenizer, padId };
+  return { tokenizer, padId, assumed: tokenizerLine(dir, isBundled, padId, hasPadConfig ? 'as its tokenizer config says' : fallbackPad.why) };
 }
 
 interface ModelIndex {
@@ -103,12 +119,23 @@ interface ModelIndex {
 /**
  * Opens a model folder in the diffusers ONNX layout: reads model_index.json and the scheduler
  * config, builds the tokenizer(s), creates sessions for text encoder(s), UNet and VAE decoder,
- * and checks each against the contracts the pipeline knows.
+ * and checks each against the contracts the pipeline knows. What a folder leaves out (the index,
+ * a tokenizer, the scheduler config, as in the onnxruntime web sample's SD-Turbo) is inferred from
+ * the models present, their hidden size and the model's name, and listed in `assumptions`.
  */
 export async function loadModel(files: ModelFiles, runtime: Runtime, options: LoadOptions = {}): Promise<LoadedModel> {
-  const index: ModelIndex = (await files.exists('model_index.json')) ? await readJson<ModelIndex>(files, 'model_index.json') : {};
-  await requireFile(files, 'scheduler/scheduler_config.json', 'the scheduler configuration');
-  const schedulerConfig = await readJson<RawSchedulerConfig>(files, 'scheduler/scheduler_config.json');
+  const assumptions: string[] = [];
+  const hasIndex = await files.exists('model_index.json');
+  const index: ModelIndex = hasIndex ? await readJson<ModelIndex>(files, 'model_index.json') : {};
+  if (!hasIndex) {
+    const found: string[] = [];
+    for (const c of USUAL_COMPONENTS) if (await files.exists(componentGraph(c))) found.push(c);
+    requireInferableComponents(found, files.label);
+    assumptions.push(layoutLine(found));
+  }
+  const isTurbo = isTurboName(files.label);
+  const hasSchedulerConfig = await files.exists('scheduler/scheduler_config.json');
+  const ownSchedulerConfig = hasSchedulerConfig ? await readJson<RawSchedulerConfig>(files, 'scheduler/scheduler_config.json') : undefined;
   const hasSecondEncoder = await files.exists('text_encoder_2/model.onnx');
   const isXl = index.text_encoder_2 !== undefined || hasSecondEncoder;
   // the SDXL refiner has only the second (OpenCLIP) encoder; its model_index lists text_encoder as null
@@ -131,15 +158,25 @@ export async function loadModel(files: ModelFiles, runtime: Runtime, options: Lo
       const hidden = contract.lastHiddenState?.shape[2];
       const isSecond = dir === 'text_encoder_2';
       // OpenCLIP encoders (SD 2.x, SDXL's second) pad with "!" (id 0) when no tokenizer config says otherwise
-      const defaultPad = isSecond || hidden === 1024 ? 0 : 49407;
+      const fallbackPad = assumedPad({ hiddenSize: typeof hidden === 'number' ? hidden : undefined, isSecond, isXl, isTurbo });
       const tokDir = isSecond ? 'tokenizer_2' : 'tokenizer';
-      textEncoders.push({ ...(await loadTokenizer(files, tokDir, options, defaultPad)), session, contract });
+      const { assumed, ...tokenizer } = await loadTokenizer(files, tokDir, options, fallbackPad);
+      if (assumed !== undefined) assumptions.push(assumed);
+      textEncoders.push({ ...tokenizer, session, contract });
     }
     const unetSession = await open('unet');
     const unet = { session: unetSession, contract: unetContract(unetSession) };
     const vaeSession = await open('vae_decoder');
     const vaeDecoder = { session: vaeSession, contract: vaeDecoderContract(vaeSession) };
     const family: ModelFamily = isXl || unet.contract.textEmbeds ? 'sdxl' : textEncoders[0]?.padId === 0 ? 'sd2' : 'sd1';
+    let schedulerConfig = ownSchedulerConfig;
+    let suggested: SuggestedSettings | undefined;
+    if (schedulerConfig === undefined) {
+      const assumed = assumedScheduler(family, isTurbo);
+      assumptions.push(assumed.line);
+      schedulerConfig = assumed.config;
+      suggested = assumed.suggested;
+    }
     const scalingFactor = await readScalingFactor(files, family);
     let encoder: Promise<{ session: InferenceSession; contract: VaeEncoderContract }> | undefined;
     return {
@@ -159,6 +196,8 @@ export async function loadModel(files: ModelFiles, runtime: Runtime, options: Lo
       scalingFactor,
       forceZerosForEmptyPrompt: index.force_zeros_for_empty_prompt ?? false,
       requiresAestheticsScore: index.requires_aesthetics_score ?? false,
+      assumptions,
+      ...(suggested ? { suggested } : {}),
       async release() {
         await Promise.all(sessions.splice(0).map((s) => s.release()));
       },

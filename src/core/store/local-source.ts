@@ -2,6 +2,7 @@ import { strFromU8 } from 'fflate';
 import { SdError } from '../errors.ts';
 import type { BlobModelFiles } from './blob-model-files.ts';
 import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from './diffusers-layout.ts';
+import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from './inferred-layout.ts';
 import type { ModelPlan } from './model-plan.ts';
 import { modelIdOf, type ModelSourceDescriptor } from './model-source.ts';
 import type { BlobLike } from './platform.ts';
@@ -12,20 +13,25 @@ export interface LocalFileEntry {
   file: BlobLike;
 }
 
+/** The shallowest path that is `marker` or ends in `/marker`, minus the marker: "sd/" for "sd/unet/model.onnx". */
+function shallowestRoot(paths: readonly string[], marker: string): string | undefined {
+  const hits = paths.filter((p) => p === marker || p.endsWith(`/${marker}`));
+  const shallowest = hits.sort((a, b) => a.split('/').length - b.split('/').length)[0];
+  return shallowest === undefined ? undefined : shallowest.slice(0, shallowest.length - marker.length);
+}
+
 /**
  * Makes paths relative to the model folder: a picked folder's files come as "sd15/unet/model.onnx"
- * (webkitRelativePath), so the folder holding model_index.json becomes the root and files outside
- * it are dropped. Backslashes become slashes.
+ * (webkitRelativePath), so the folder holding model_index.json (or, without one, the folder
+ * holding unet/model.onnx) becomes the root and files outside it are dropped. Backslashes become slashes.
  */
 export function normalizeLocalEntries(entries: readonly LocalFileEntry[], name: string): LocalFileEntry[] {
   const clean = entries.map((e) => ({ path: e.path.replace(/\\/g, '/').replace(/^\/+/, ''), file: e.file }));
-  const indexes = clean.map((e) => e.path).filter((p) => p === MODEL_INDEX || p.endsWith(`/${MODEL_INDEX}`));
-  // the shallowest model_index.json marks the model root
-  const index = indexes.sort((a, b) => a.split('/').length - b.split('/').length)[0];
-  if (index === undefined) {
-    throw new SdError('missing-file', `The folder ${name} has no ${MODEL_INDEX}: pick the folder of a diffusers ONNX model (the one holding model_index.json, unet/, text_encoder/, ...).`);
+  const paths = clean.map((e) => e.path);
+  const root = shallowestRoot(paths, MODEL_INDEX) ?? shallowestRoot(paths, componentGraph('unet'));
+  if (root === undefined) {
+    throw new SdError('missing-file', `The folder ${name} has no ${MODEL_INDEX} and no unet/model.onnx: pick the folder of a diffusers ONNX model (the one holding model_index.json or unet/, text_encoder/, vae_decoder/ with a model.onnx each).`);
   }
-  const root = index.slice(0, index.length - MODEL_INDEX.length);
   return clean.filter((e) => e.path.startsWith(root)).map((e) => ({ path: e.path.slice(root.length), file: e.file }));
 }
 
@@ -53,11 +59,15 @@ export function localModelFiles(entries: readonly LocalFileEntry[], name: string
   };
 }
 
-/** Plans the import of a picked folder into the store: the files its model_index.json says the pipeline needs. */
+/**
+ * Plans the import of a picked folder into the store: the files its model_index.json says the
+ * pipeline needs, or without an index, those of the usual model folders it holds.
+ */
 export async function planLocalModel(entries: readonly LocalFileEntry[], name: string): Promise<ModelPlan> {
   const byPath = new Map(normalizeLocalEntries(entries, name).map((e) => [e.path, e.file]));
-  const index = byPath.get(MODEL_INDEX) as BlobLike;
-  const layout = layoutFiles(strFromU8(new Uint8Array(await index.arrayBuffer())), name);
+  const index = byPath.get(MODEL_INDEX);
+  const found = USUAL_COMPONENTS.filter((c) => byPath.has(componentGraph(c)));
+  const layout = index ? layoutFiles(strFromU8(new Uint8Array(await index.arrayBuffer())), name) : inferredLayoutFiles(found, name);
   requireLayoutFiles(layout, (path) => byPath.has(path), name);
   const source: ModelSourceDescriptor = { kind: 'local', name };
   const blobs = new Map<string, BlobLike>();

@@ -2,6 +2,7 @@ import { strFromU8 } from 'fflate';
 import { SdError } from '../errors.ts';
 import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from './diffusers-layout.ts';
 import { listHubFiles } from './hub-source.ts';
+import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from './inferred-layout.ts';
 import { labelOf, modelIdOf, type ModelSourceDescriptor } from './model-source.ts';
 import type { BlobLike } from './platform.ts';
 import type { FileSpec } from './records.ts';
@@ -25,15 +26,21 @@ type RemoteSource = Extract<ModelSourceDescriptor, { kind: 'hub' | 'url' }>;
 /**
  * Lists a Hugging Face repository through the tree API and keeps the files its model_index.json
  * says the pipeline needs (so PyTorch weights and safety checkers in the same repository are not
- * downloaded).
+ * downloaded). Without an index, the layout is inferred from the ONNX models the listing shows.
  */
 async function planHub(ctx: SourceContext, source: Extract<ModelSourceDescriptor, { kind: 'hub' }>, label: string): Promise<Pick<ModelPlan, 'files' | 'fetched'>> {
   const listing = await withRetries(ctx, `Listing the files of ${label}`, () => listHubFiles(ctx.fetch, source, ctx.signal));
   const byPath = new Map(listing.map((f) => [f.path, f]));
   const indexSpec = byPath.get(MODEL_INDEX);
+  const found = USUAL_COMPONENTS.filter((c) => byPath.has(componentGraph(c)));
+  if (!indexSpec?.url && found.length > 0) {
+    // no index (e.g. the onnxruntime web sample's SD-Turbo): the listing says which models exist
+    const layout = inferredLayoutFiles(found, label);
+    return { files: layout.flatMap((f) => byPath.get(f.path) ?? []), fetched: [] };
+  }
   if (!indexSpec?.url) {
     const folders = [...new Set(listing.map((f) => f.path.split('/')[0]))].slice(0, 12).join(', ');
-    throw new SdError('missing-file', `${label} has no ${MODEL_INDEX}${source.subfolder === '' ? '' : ` in ${source.subfolder}/`} (it holds: ${folders}). Give the subfolder or revision that contains a diffusers ONNX export, e.g. org/name/onnx or org/name@onnx.`);
+    throw new SdError('missing-file', `${label} has no ${MODEL_INDEX}${source.subfolder === '' ? '' : ` in ${source.subfolder}/`} and no ONNX models in the usual folders (unet/, text_encoder/, vae_decoder/; it holds: ${folders}). Give the subfolder or revision that contains a diffusers ONNX export, e.g. org/name/onnx or org/name@onnx.`);
   }
   const indexBytes = await fetchSmallFile(ctx, indexSpec.url, MODEL_INDEX, label, indexSpec);
   if (!indexBytes) throw new SdError('missing-file', `${indexSpec.url} was listed but could not be fetched (404). Try again later.`);

@@ -4,6 +4,7 @@ import { raceAbort } from './abort.ts';
 import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from './diffusers-layout.ts';
 import { checkStatus, contentLength, discardBody, isHtmlResponse, looksLikeHtml, parseContentRange, TransientError } from './http.ts';
 import { checkBytes } from './file-hasher.ts';
+import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from './inferred-layout.ts';
 import { MANIFEST_NAME, parseManifest } from './manifest.ts';
 import { joinUrl } from './model-source.ts';
 import type { HttpFetch, HttpResponse } from './platform.ts';
@@ -107,7 +108,8 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item:
 
 /**
  * Lists the files of a model folder on any static host: from its manifest ({@link MANIFEST_NAME})
- * when there is one, else from model_index.json, probing which of the files the layout allows exist.
+ * when there is one, else from model_index.json, probing which of the files the layout allows exist;
+ * without either, from the usual model folders that exist.
  */
 export async function listStaticFiles(ctx: SourceContext, baseUrl: string, label: string): Promise<SourceListing> {
   const manifestBytes = await fetchSmallFile(ctx, joinUrl(baseUrl, MANIFEST_NAME), MANIFEST_NAME, label);
@@ -122,20 +124,37 @@ export async function listStaticFiles(ctx: SourceContext, baseUrl: string, label
   }
   const indexUrl = joinUrl(baseUrl, MODEL_INDEX);
   const indexBytes = await fetchSmallFile(ctx, indexUrl, MODEL_INDEX, label, undefined, 1);
-  if (!indexBytes) {
-    throw new SdError('missing-file', `${label} has no ${MODEL_INDEX} (${indexUrl} was not found) and no ${MANIFEST_NAME}: expected a folder in the diffusers ONNX layout. Check the address.`);
-  }
+  if (!indexBytes) return probeInferredLayout(ctx, baseUrl, label);
   const indexSpec: FileSpec = { path: MODEL_INDEX, url: indexUrl, sizeBytes: indexBytes.length };
   const layout = layoutFiles(strFromU8(indexBytes), label).filter((f) => f.path !== MODEL_INDEX);
-  const probes = await mapLimited(layout, PROBE_CONCURRENCY, (f) => probe(ctx, joinUrl(baseUrl, f.path), f.path, label));
-  const files: FileSpec[] = [indexSpec];
-  layout.forEach((f, i) => {
-    const found = probes[i];
-    if (!found) return;
-    const spec: FileSpec = { path: f.path, url: joinUrl(baseUrl, f.path) };
-    if (found.sizeBytes !== undefined) spec.sizeBytes = found.sizeBytes;
-    files.push(spec);
-  });
+  const files = [indexSpec, ...(await probeFiles(ctx, baseUrl, layout.map((f) => f.path), label))];
   requireLayoutFiles(layout, (path) => files.some((f) => f.path === path), label);
   return { files, fetched: [{ spec: indexSpec, bytes: indexBytes }] };
+}
+
+/** The files among `paths` the host has, with their sizes where it tells them. */
+async function probeFiles(ctx: SourceContext, baseUrl: string, paths: readonly string[], label: string): Promise<FileSpec[]> {
+  const probes = await mapLimited(paths, PROBE_CONCURRENCY, (path) => probe(ctx, joinUrl(baseUrl, path), path, label));
+  return paths.flatMap((path, i) => {
+    const found = probes[i];
+    if (!found) return [];
+    const spec: FileSpec = { path, url: joinUrl(baseUrl, path) };
+    if (found.sizeBytes !== undefined) spec.sizeBytes = found.sizeBytes;
+    return [spec];
+  });
+}
+
+/**
+ * A folder without model_index.json or manifest (e.g. a copy of the onnxruntime web sample's
+ * SD-Turbo): a static host cannot list, so the usual model folders are probed (404 = absent), then
+ * the optional files of those found.
+ */
+async function probeInferredLayout(ctx: SourceContext, baseUrl: string, label: string): Promise<SourceListing> {
+  const graphs = await probeFiles(ctx, baseUrl, USUAL_COMPONENTS.map(componentGraph), label);
+  const found = USUAL_COMPONENTS.filter((c) => graphs.some((f) => f.path === componentGraph(c)));
+  if (found.length === 0) {
+    throw new SdError('missing-file', `${label} has no ${MODEL_INDEX}, no ${MANIFEST_NAME} and no ONNX models in the usual folders (${USUAL_COMPONENTS.map((c) => `${c}/`).join(', ')}; all answered 404): expected a folder in the diffusers ONNX layout. Check the address.`);
+  }
+  const rest = inferredLayoutFiles(found, label).filter((f) => !graphs.some((g) => g.path === f.path));
+  return { files: [...graphs, ...(await probeFiles(ctx, baseUrl, rest.map((f) => f.path), label))], fetched: [] };
 }
