@@ -2,11 +2,15 @@
  * Share links: every generation parameter in the page's query string, so a copied URL reproduces
  * the settings. Names: model, prompt, negative, sampler, steps, cfg, seed, width, height, strength,
  * batch, rng. Values the page cannot use are reported and replaced by defaults, never guessed.
+ * Nothing read from a link is ever rendered as HTML; it only reaches text nodes and form values.
  */
 
 /** Generation settings as the page edits them. */
 export interface ShareSettings {
-  /** Hugging Face repository id (`org/name[@revision]`) or URL of a diffusers ONNX folder. */
+  /**
+   * Hugging Face repository id (`org/name[/subfolder][@revision]`), http(s) URL of a diffusers
+   * ONNX folder, or a path on this site (`/models/x`, `./x`, `../x`).
+   */
   model: string;
   prompt: string;
   negative: string;
@@ -49,7 +53,41 @@ const MAX_SEED = 0xffffffffffffffffn;
 /** Settings read from a query string, and one line per value that was ignored. */
 export interface ParsedShareQuery {
   settings: ShareSettings;
+  /** The settings the link gave with a usable value; the others are defaults. */
+  given: ReadonlySet<keyof ShareSettings>;
   problems: string[];
+}
+
+/**
+ * `org/name`, optional `/sub/folder`s, optional `@revision`: the repository ids that the core's
+ * `parseModelSource` accepts (its own copy: the page does not load core code).
+ */
+const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(?:\/[\w.-]+)*\/?(?:@.+)?$/;
+/** An absolute http(s) URL with a host. */
+const HTTP_URL = /^https?:\/\/[^/\s?#]+/i;
+/** A path the worker resolves against the site's own address. */
+const SITE_PATH = /^\.{0,2}\//;
+
+/**
+ * Whether `text` can name a model: a Hugging Face repository id, an http(s) URL, or a path on this
+ * site. Anything else (`javascript:…`, `file:…`, a bare word) is refused before it reaches a fetch.
+ */
+export function isModelReference(text: string): boolean {
+  const value = text.trim();
+  if (HTTP_URL.test(value) || SITE_PATH.test(value)) return true;
+  return HUB_ID.test(value) && !value.includes('..');
+}
+
+/**
+ * Checks a sampler name against the names the worker knows (its `samplerNames()`). An unknown
+ * name is replaced by null, the model's own scheduler, with a problem line naming the choices.
+ */
+export function checkSampler(sampler: string | null, known: readonly string[]): { sampler: string | null; problem?: string } {
+  if (sampler === null || known.includes(sampler)) return { sampler };
+  return {
+    sampler: null,
+    problem: `sampler=${sampler} ignored: expected one of ${known.join(', ')}, or none for the model's own scheduler. Using the model's own scheduler.`,
+  };
 }
 
 type NumberRule = { min: number; max: number; isInteger: boolean; multipleOf?: number };
@@ -78,33 +116,48 @@ function parseSeedText(text: string, problems: string[]): string | undefined {
   return undefined;
 }
 
-/** Reads settings from a query string (`?model=...&prompt=...`); unknown parameters are left alone. */
+/**
+ * Reads settings from a query string (`?model=...&prompt=...`); unknown parameters are left alone.
+ * The sampler is not checked here: the names come from the worker, see {@link checkSampler}.
+ */
 export function parseShareQuery(search: string): ParsedShareQuery {
   const q = new URLSearchParams(search);
   const s: ShareSettings = { ...DEFAULT_SETTINGS };
+  const given = new Set<keyof ShareSettings>();
   const problems: string[] = [];
   const text = (name: string): string | undefined => q.get(name) ?? undefined;
-  s.model = text('model')?.trim() || s.model;
-  s.prompt = text('prompt') ?? s.prompt;
-  s.negative = text('negative') ?? s.negative;
+  const use = <K extends keyof ShareSettings>(name: K, value: ShareSettings[K] | undefined): void => {
+    if (value === undefined) return;
+    s[name] = value;
+    given.add(name);
+  };
+  const model = text('model')?.trim();
+  if (model && isModelReference(model)) use('model', model);
+  else if (model) {
+    problems.push(
+      `model=${model} ignored: not a Hugging Face repository id (org/name, org/name@revision, org/name/subfolder) or an http(s) URL. Using ${DEFAULT_SETTINGS.model}.`,
+    );
+  }
+  use('prompt', text('prompt'));
+  use('negative', text('negative'));
   const sampler = text('sampler')?.trim();
-  s.sampler = sampler ? sampler : null;
+  if (sampler !== undefined) use('sampler', sampler === '' ? null : sampler);
   const num = (name: string, rule: NumberRule): number | undefined => {
     const t = text(name);
     return t === undefined ? undefined : parseNumber(name, t, rule, problems);
   };
-  s.steps = num('steps', { min: 1, max: 1000, isInteger: true }) ?? s.steps;
-  s.cfg = num('cfg', { min: 0, max: 100, isInteger: false }) ?? s.cfg;
-  s.width = num('width', { min: 8, max: MAX_SIDE, isInteger: true, multipleOf: 8 }) ?? s.width;
-  s.height = num('height', { min: 8, max: MAX_SIDE, isInteger: true, multipleOf: 8 }) ?? s.height;
-  s.strength = num('strength', { min: 0.01, max: 1, isInteger: false }) ?? s.strength;
-  s.batch = num('batch', { min: 1, max: MAX_BATCH, isInteger: true }) ?? s.batch;
+  use('steps', num('steps', { min: 1, max: 1000, isInteger: true }));
+  use('cfg', num('cfg', { min: 0, max: 100, isInteger: false }));
+  use('width', num('width', { min: 8, max: MAX_SIDE, isInteger: true, multipleOf: 8 }));
+  use('height', num('height', { min: 8, max: MAX_SIDE, isInteger: true, multipleOf: 8 }));
+  use('strength', num('strength', { min: 0.01, max: 1, isInteger: false }));
+  use('batch', num('batch', { min: 1, max: MAX_BATCH, isInteger: true }));
   const seed = text('seed');
-  if (seed !== undefined) s.seed = parseSeedText(seed, problems) ?? s.seed;
+  if (seed !== undefined) use('seed', parseSeedText(seed, problems));
   const rng = text('rng')?.toLowerCase();
-  if (rng === 'cpu' || rng === 'gpu') s.rng = rng;
+  if (rng === 'cpu' || rng === 'gpu') use('rng', rng);
   else if (rng !== undefined) problems.push(`rng=${rng} ignored: expected cpu or gpu.`);
-  return { settings: s, problems };
+  return { settings: s, given, problems };
 }
 
 /** Parameters this module owns; others in the query (e.g. `hf_endpoint`) are kept as they are. */

@@ -1,5 +1,6 @@
 /// <reference types="svelte" />
-import { DEFAULT_SETTINGS, formatShareQuery, parseShareQuery, type ShareSettings } from '../lib/share-link.ts';
+import { openingSettings } from '../lib/model-presets.ts';
+import { checkSampler, DEFAULT_SETTINGS, formatShareQuery, parseShareQuery, type ShareSettings } from '../lib/share-link.ts';
 
 /**
  * The generation settings the form edits, in sync with the URL query (see share-link.ts): a copied
@@ -18,23 +19,48 @@ export class SettingsState {
   strength = $state(DEFAULT_SETTINGS.strength);
   batch = $state(DEFAULT_SETTINGS.batch);
   rng = $state<'cpu' | 'gpu'>(DEFAULT_SETTINGS.rng);
-  /** Query values that were not usable, shown once under the form. */
+  /** Values (from the link or a restored PNG) that were not usable, shown under the form. */
   problems = $state<string[]>([]);
+  /** The worker's sampler names; null until it has answered. */
+  #samplerNames: readonly string[] | null = null;
 
-  /** The settings of a query string (e.g. `location.search`). */
+  /**
+   * The settings of a query string (e.g. `location.search`); a preset model's own settings fill
+   * in what the link leaves out.
+   */
   static fromQuery(search: string): SettingsState {
     const state = new SettingsState();
-    const { settings, problems } = parseShareQuery(search);
-    state.assign(settings);
-    state.problems = problems;
+    const parsed = parseShareQuery(search);
+    state.assign(openingSettings(parsed));
+    state.problems = parsed.problems;
     return state;
+  }
+
+  /**
+   * Sets the sampler names the worker knows: from then on a sampler outside them (the current
+   * one included, which may have come from the link) is reported and replaced by the model's own.
+   */
+  setSamplerNames(names: readonly string[]): void {
+    this.#samplerNames = names;
+    this.#checkSampler();
+  }
+
+  #checkSampler(): void {
+    if (this.#samplerNames === null) return;
+    const { sampler, problem } = checkSampler(this.sampler, this.#samplerNames);
+    this.sampler = sampler;
+    // the list is keyed by text: the same PNG dropped twice must not add the same line twice
+    if (problem !== undefined && !this.problems.includes(problem)) this.problems = [...this.problems, problem];
   }
 
   assign(s: Partial<ShareSettings>): void {
     if (s.model !== undefined) this.model = s.model;
     if (s.prompt !== undefined) this.prompt = s.prompt;
     if (s.negative !== undefined) this.negative = s.negative;
-    if (s.sampler !== undefined) this.sampler = s.sampler;
+    if (s.sampler !== undefined) {
+      this.sampler = s.sampler;
+      this.#checkSampler();
+    }
     if (s.steps !== undefined) this.steps = s.steps;
     if (s.cfg !== undefined) this.cfg = s.cfg;
     if (s.seed !== undefined) this.seed = s.seed;

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SETTINGS, formatShareQuery, parseShareQuery } from '../../../src/lib/share-link.ts';
+import { parseModelSource } from '../../../src/core/store/model-source.ts';
+import { SAMPLER_NAMES } from '../../../src/core/schedulers/registry.ts';
+import { checkSampler, DEFAULT_SETTINGS, formatShareQuery, isModelReference, parseShareQuery } from '../../../src/lib/share-link.ts';
 import { loadCases } from '../../oracle/cases.ts';
 
 describe('share links', () => {
@@ -62,6 +64,74 @@ describe('share links', () => {
 
   it('treats an empty sampler as the model default', () => {
     expect(parseShareQuery('?sampler=').settings.sampler).toBeNull();
+  });
+
+  it('says which settings the link gave usable values for', () => {
+    const { given } = parseShareQuery('?steps=4&cfg=abc&prompt=&sampler=&model=org/name');
+    expect([...given].sort()).toEqual(['model', 'prompt', 'sampler', 'steps']);
+    expect(parseShareQuery('').given.size).toBe(0);
+  });
+});
+
+describe('share links naming a sampler', () => {
+  it("keeps a name the worker knows and reports any other, naming the choices, for the model's own scheduler", () => {
+    const { settings, problems } = parseShareQuery('?sampler=%3Cb%3Ex%3C%2Fb%3E&steps=99999');
+    // the parse keeps the text; the check against the worker's names replaces it
+    expect(settings.sampler).toBe('<b>x</b>');
+    expect(problems).toHaveLength(1);
+    const checked = checkSampler(settings.sampler, SAMPLER_NAMES);
+    expect(checked.sampler).toBeNull();
+    expect(checked.problem).toBe(
+      `sampler=<b>x</b> ignored: expected one of ${SAMPLER_NAMES.join(', ')}, or none for the model's own scheduler. Using the model's own scheduler.`,
+    );
+    expect(checkSampler('DPM++ 2M Karras', SAMPLER_NAMES)).toEqual({ sampler: 'DPM++ 2M Karras' });
+    expect(checkSampler(null, SAMPLER_NAMES)).toEqual({ sampler: null });
+    // names are exact, as A1111 writes them
+    expect(checkSampler('euler a', SAMPLER_NAMES).sampler).toBeNull();
+  });
+});
+
+describe('share links naming a model', () => {
+  const accepted = [
+    'schmuell/sd-turbo-ort-web',
+    'stable-diffusion-v1-5/stable-diffusion-v1-5@onnx',
+    'org/name/onnx/sub@refs/pr/3',
+    'https://example.org/models/sd15/',
+    'HTTP://EXAMPLE.ORG/x',
+    '/models/tiny-sd15',
+    './models/x',
+    '../x',
+  ];
+  const refused = ['javascript:alert(1)', 'JavaScript:alert(document.cookie)', 'data:text/html,<b>x</b>', 'file:///etc/passwd', 'name', 'org/../x', '<b>x</b>/y', 'https://', 'ftp://host/x'];
+
+  it.each(accepted)('accepts %s', (model) => {
+    const { settings, problems } = parseShareQuery(`?${new URLSearchParams({ model })}`);
+    expect(problems).toEqual([]);
+    expect(settings.model).toBe(model);
+  });
+
+  it.each(refused)('reports %s and falls back to the default model', (model) => {
+    const { settings, given, problems } = parseShareQuery(`?${new URLSearchParams({ model })}`);
+    expect(settings.model).toBe(DEFAULT_SETTINGS.model);
+    expect(given.has('model')).toBe(false);
+    expect(problems).toEqual([
+      `model=${model} ignored: not a Hugging Face repository id (org/name, org/name@revision, org/name/subfolder) or an http(s) URL. Using ${DEFAULT_SETTINGS.model}.`,
+    ]);
+  });
+
+  it("agrees with the core's parseModelSource on everything that is not a site path", () => {
+    for (const model of [...accepted, ...refused].filter((m) => !/^\.{0,2}\//.test(m))) {
+      let coreAccepts = true;
+      try {
+        parseModelSource(model);
+      } catch {
+        // the core refuses it: the page must refuse it as well (checked below)
+        coreAccepts = false;
+      }
+      // the page may be stricter (a URL without a host), never looser
+      if (isModelReference(model)) expect(coreAccepts, model).toBe(true);
+    }
+    expect(isModelReference('https://')).toBe(false);
   });
 });
 
