@@ -56,6 +56,13 @@ export interface ModelSummary {
   /** Whether the UNet or text encoder declares float16 inputs or outputs. */
   hasFloat16: boolean;
   backend: BackendChoice;
+  /**
+   * What the loader filled in because the model left it out, one short line each (e.g. "no
+   * model_index.json: layout inferred from unet/, text_encoder/, vae_decoder/"); empty when nothing was.
+   */
+  assumptions: string[];
+  /** Steps and CFG to use when they had to be assumed (turbo without a scheduler config: 1 step, CFG 0). */
+  suggested?: { steps: number; cfg: number };
 }
 
 /** An encoded init image for img2img; decoded in the worker (PNG exactly, other formats by the browser). */

@@ -161,6 +161,8 @@ export class ModelHost {
       defaultSize: model.family === 'sdxl' ? 1024 : 512,
       hasFloat16: state.hasFloat16,
       backend,
+      assumptions: [...model.assumptions],
+      ...(model.suggested ? { suggested: { ...model.suggested } } : {}),
     };
     const value = { model, runtime, summary };
     this.#active = { key, value };
