@@ -18,6 +18,7 @@ import { LCMScheduler } from './lcm.ts';
 import { LMSDiscreteScheduler } from './lms-discrete.ts';
 import { PNDMScheduler } from './pndm.ts';
 import type { RawSchedulerConfig, Scheduler } from './scheduler.ts';
+import { SCHEDULE_VARIANTS } from './schedule-variants.ts';
 import { UniPCMultistepScheduler } from './unipc-multistep.ts';
 
 type SchedulerClass = new (config: RawSchedulerConfig, steps: number, overrides?: Record<string, unknown>) => Scheduler;
@@ -85,16 +86,25 @@ export const SAMPLER_NAMES: readonly string[] = SAMPLERS.map((s) => s.name);
 /** diffusers class names this project implements. */
 export const SCHEDULER_CLASS_NAMES: readonly string[] = Object.keys(CLASSES);
 
+/** Rows for the names of `SCHEDULE_VARIANTS` ("Euler Karras", "DPM++ 2M SGM Uniform"): base row plus arguments. */
+const VARIANT_ROWS: readonly SamplerEntry[] = SCHEDULE_VARIANTS.flatMap((variant) =>
+  variant.bases.map((base) => {
+    const row = SAMPLERS.find((s) => s.name === base)!;
+    return { name: `${base} ${variant.suffix}`, className: row.className, args: { ...row.args, ...variant.args } };
+  }),
+);
+
 /**
  * The table row for a sampler name: the exact name, or failing that the one name equal to it ignoring case
- * (so "euler a" finds "Euler a").
+ * (so "euler a" finds "Euler a"). Names of `SCHEDULE_VARIANTS` ("Euler SGM Uniform") are found too.
  * @throws SdError 'unknown-sampler' listing the valid names
  */
 export function findSampler(name: string): SamplerEntry {
-  const exact = SAMPLERS.find((s) => s.name === name);
+  const rows = [...SAMPLERS, ...VARIANT_ROWS];
+  const exact = rows.find((s) => s.name === name);
   if (exact) return exact;
   const folded = name.trim().toLowerCase();
-  const loose = SAMPLERS.find((s) => s.name.toLowerCase() === folded);
+  const loose = rows.find((s) => s.name.toLowerCase() === folded);
   if (loose) return loose;
   throw new SdError('unknown-sampler', `Unknown sampler "${name}". Expected one of: ${SAMPLER_NAMES.join(', ')}.`);
 }
