@@ -168,6 +168,21 @@ describe('the page in headless Chromium', () => {
     }
   }, TEST_TIMEOUT_MS);
 
+  it("opens with the default preset's steps and CFG, and reports an unknown sampler or model from a link as text", async () => {
+    await page.goto(appUrl);
+    await expect.poll(() => page.getByTestId('steps').inputValue(), { timeout: 30_000 }).toBe('1');
+    expect(await page.getByTestId('cfg').inputValue()).toBe('0');
+    await page.goto(`${appUrl}?${new URLSearchParams({ model: 'javascript:alert(1)', sampler: '<b>x</b>', steps: '3' })}`);
+    await expect.poll(() => page.getByTestId('model').inputValue(), { timeout: 30_000 }).toBe('schmuell/sd-turbo-ort-web');
+    // the link's steps win over the preset's, its CFG comes from the preset
+    expect([await page.getByTestId('steps').inputValue(), await page.getByTestId('cfg').inputValue()]).toEqual(['3', '0']);
+    // the sampler is checked once the worker has named its samplers; both lines are text, never markup
+    await expect.poll(() => page.getByText('sampler=<b>x</b> ignored').count(), { timeout: 30_000 }).toBe(1);
+    expect(await page.getByText('model=javascript:alert(1) ignored').count()).toBe(1);
+    expect(await page.locator('main b').count()).toBe(0);
+    expect(await page.getByTestId('sampler').inputValue()).toBe('');
+  }, TEST_TIMEOUT_MS);
+
   it('falls back to WASM for tiny-sd-turbo (float16 tensors, no shader-f16) and says why', async () => {
     const c = referenceCase('turbo-1step');
     await page.goto(shareLink(appUrl, c, '/models/'));
