@@ -1,7 +1,7 @@
 /**
  * The training noise schedule as the alpha-based diffusers 0.27.2 schedulers build it in their
  * constructors (betas, optional zero-terminal-SNR rescale, float32 cumulative product), and the
- * DDPM forward process `add_noise` that DDIM and PNDM share.
+ * DDPM forward process `add_noise` that DDIM, DDPM, LCM and PNDM share.
  */
 import { alphasCumprod, rescaleZeroTerminalSnr, trainBetas, type BetaConfig } from './betas.ts';
 
@@ -19,10 +19,25 @@ export const BETA_DEFAULTS = {
 /**
  * alphas_cumprod (float32 values, Float64Array [num_train_timesteps]).
  * @param rescaleZeroSnr `rescale_betas_zero_snr` (Lin et al. 2023)
+ * @param betas the training betas, when a class takes a schedule `trainBetas` does not (DDPM's sigmoid)
  */
-export function trainingAlphasCumprod(config: BetaConfig, rescaleZeroSnr = false): Float64Array {
-  const betas = trainBetas(config);
+export function trainingAlphasCumprod(
+  config: BetaConfig,
+  rescaleZeroSnr = false,
+  betas: Float64Array = trainBetas(config),
+): Float64Array {
   return alphasCumprod(rescaleZeroSnr ? rescaleZeroTerminalSnr(betas) : betas);
+}
+
+/**
+ * `trainingAlphasCumprod` as the classes that go on to sigma = sqrt((1 - alpha_bar) / alpha_bar) hold it
+ * (Euler, Euler a, DPM-Solver multistep): zero terminal SNR would make the first sigma infinite, so diffusers
+ * sets the last alpha_bar to float16's smallest subnormal (2^-24) instead.
+ */
+export function finiteSigmaAlphasCumprod(config: BetaConfig, rescaleZeroSnr: boolean): Float64Array {
+  const cumprod = trainingAlphasCumprod(config, rescaleZeroSnr);
+  if (rescaleZeroSnr) cumprod[cumprod.length - 1] = 2 ** -24;
+  return cumprod;
 }
 
 /**

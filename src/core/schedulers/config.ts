@@ -21,3 +21,15 @@ export function resolveConfig<T extends Record<string, unknown>>(
   }
   return out as T;
 }
+
+/**
+ * The config options that make a scheduler's step nonlinear in the latents (clipping or dynamic
+ * thresholding of x0), each with the class's default. The device loop runs only linear steps; it looks
+ * these up in the model's config and the sampler's arguments before planning.
+ */
+export type NonlinearOptions = Readonly<Record<string, boolean>>;
+
+/** `keys` of a class's `defaults`, in the given order: the class's `nonlinearOptions`. */
+export function nonlinearDefaults<T extends Record<string, unknown>>(defaults: T, keys: readonly (keyof T & string)[]): NonlinearOptions {
+  return Object.fromEntries(keys.map((key) => [key, defaults[key] === true]));
+}

@@ -2,16 +2,10 @@
 import { SdError } from '../errors.ts';
 import { BETA_DEFAULTS } from './alpha-schedule.ts';
 import { resolveConfig } from './config.ts';
-import { eulerTrainSigmas } from './euler-discrete.ts';
-import type { RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
-import {
-  addSigmaNoise,
-  scheduleEntry,
-  sigmaDenoised,
-  sigmaInitNoise,
-  sigmaInputScale,
-  sigmaSchedule,
-} from './sigmas.ts';
+import { predictX0AtSigma } from './prediction.ts';
+import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { SigmaScheduler } from './sigma-scheduler.ts';
+import { ancestralStep, sigmaSchedule, trainingSigmas } from './sigmas.ts';
 
 const DEFAULTS = {
   ...BETA_DEFAULTS,
@@ -24,13 +18,9 @@ const DEFAULTS = {
 export type EulerAncestralDiscreteConfig = typeof DEFAULTS;
 
 /** Ancestral Euler sampler ("Euler a" in A1111); draws one noise tensor per step from the injected generator. */
-export class EulerAncestralDiscreteScheduler implements Scheduler {
+export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
   readonly order = 1;
-  readonly initNoiseSigma: number;
-  readonly timesteps: Float64Array;
   readonly config: EulerAncestralDiscreteConfig;
-  /** Float32 noise levels per model call, then 0. */
-  readonly sigmas: Float64Array;
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<EulerAncestralDiscreteConfig>);
@@ -40,33 +30,22 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
         'EulerAncestralDiscreteScheduler does not support prediction_type "sample" (diffusers neither). Use the "Euler" sampler for this model.',
       );
     }
-    this.config = cfg;
-    const schedule = sigmaSchedule(eulerTrainSigmas(cfg, cfg.rescale_betas_zero_snr), steps, {
+    const schedule = sigmaSchedule(trainingSigmas(cfg, cfg.rescale_betas_zero_snr), steps, {
       spacing: cfg.timestep_spacing,
       stepsOffset: cfg.steps_offset,
       isKarras: false,
     });
-    this.sigmas = schedule.sigmas;
-    this.timesteps = schedule.timesteps;
-    this.initNoiseSigma = sigmaInitNoise(this.sigmas, cfg.timestep_spacing);
-  }
-
-  scaleModelInput(stepIndex: number): number {
-    return sigmaInputScale(scheduleEntry(this.sigmas, stepIndex, 'sigma'));
+    super(schedule.timesteps, schedule.sigmas, cfg.timestep_spacing);
+    this.config = cfg;
   }
 
   step({ modelOutput, stepIndex, sample, shape, rng }: StepInput): StepOutput {
     // 1. Predicted clean latents x0 at the current sigma.
-    const sigmaFrom = scheduleEntry(this.sigmas, stepIndex, 'sigma');
-    const sigmaTo = scheduleEntry(this.sigmas, stepIndex + 1, 'sigma');
-    const denoised = sigmaDenoised(this.config.prediction_type, sigmaFrom, sample, modelOutput);
-    // 2. Split the move to sigmaTo into a deterministic part (down to sigmaDown) and fresh noise (sigmaUp),
-    //    in float32 like diffusers' tensor arithmetic on the float32 sigmas.
-    const f = Math.fround;
-    const from2 = f(sigmaFrom * sigmaFrom);
-    const to2 = f(sigmaTo * sigmaTo);
-    const sigmaUp = f(Math.sqrt(f(f(to2 * f(from2 - to2)) / from2)));
-    const sigmaDown = f(Math.sqrt(f(to2 - f(sigmaUp * sigmaUp))));
+    const sigmaFrom = this.sigmaAt(stepIndex);
+    const sigmaTo = this.sigmaAt(stepIndex + 1);
+    const denoised = predictX0AtSigma(this.config.prediction_type, modelOutput, sample, sigmaFrom);
+    // 2. Split the move to sigmaTo into a deterministic part (down to sigmaDown) and fresh noise (sigmaUp).
+    const { sigmaUp, sigmaDown } = ancestralStep(sigmaFrom, sigmaTo);
     const dt = sigmaDown - sigmaFrom;
     // 3. Noise is drawn at every step, the last one included (where sigmaUp is 0), as diffusers does.
     const noise = rng.randn(shape);
@@ -74,13 +53,9 @@ export class EulerAncestralDiscreteScheduler implements Scheduler {
     const prevSample = new Float32Array(sample.length);
     for (let i = 0; i < sample.length; i++) {
       const x = sample[i] as number;
-      const stepped = f(x + ((x - (denoised[i] as number)) / sigmaFrom) * dt);
+      const stepped = Math.fround(x + ((x - (denoised[i] as number)) / sigmaFrom) * dt);
       prevSample[i] = stepped + (noise[i] as number) * sigmaUp;
     }
     return { prevSample, denoised };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return addSigmaNoise(original, noise, scheduleEntry(this.sigmas, stepIndex, 'sigma'));
   }
 }

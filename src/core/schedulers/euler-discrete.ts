@@ -1,21 +1,19 @@
 // Port of diffusers 0.27.2 EulerDiscreteScheduler (Karras et al. 2022, Algorithm 2 with s_churn = 0): one deterministic Euler step per model call.
-import { alphasCumprod, linspaceF32, rescaleZeroTerminalSnr, trainBetas, type BetaConfig } from './betas.ts';
 import { BETA_DEFAULTS } from './alpha-schedule.ts';
+import { linspaceF32 } from './betas.ts';
 import { resolveConfig } from './config.ts';
-import type { RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import { predictX0AtSigma } from './prediction.ts';
+import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { SigmaScheduler } from './sigma-scheduler.ts';
 import {
-  addSigmaNoise,
   karrasFrom,
   logSigmasF32,
-  sigmaDenoised,
-  sigmaInitNoise,
-  sigmaInputScale,
-  scheduleEntry,
   sigmaSchedule,
   sigmaToTimestep,
   sigmaTimesteps,
-  trainSigmas,
-  withFinalZero,
+  trainingSigmas,
+  withFinalSigma,
+  type SigmaSchedule,
 } from './sigmas.ts';
 import { SdError } from '../errors.ts';
 
@@ -35,20 +33,15 @@ const DEFAULTS = {
 export type EulerDiscreteConfig = typeof DEFAULTS;
 
 /** Euler sampler ("Euler" in A1111) over the discrete training sigmas. */
-export class EulerDiscreteScheduler implements Scheduler {
+export class EulerDiscreteScheduler extends SigmaScheduler {
   readonly order = 1;
-  readonly initNoiseSigma: number;
-  readonly timesteps: Float64Array;
   readonly config: EulerDiscreteConfig;
-  /** Float32 noise levels per model call, then the final one (0), as diffusers' `sigmas`. */
-  readonly sigmas: Float64Array;
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<EulerDiscreteConfig>);
-    this.config = cfg;
-    const train = eulerTrainSigmas(cfg, cfg.rescale_betas_zero_snr);
+    const train = trainingSigmas(cfg, cfg.rescale_betas_zero_snr);
 
-    let schedule: { timesteps: Float64Array; sigmas: Float64Array };
+    let schedule: SigmaSchedule;
     if (cfg.interpolation_type === 'linear') {
       schedule = sigmaSchedule(train, steps, {
         spacing: cfg.timestep_spacing,
@@ -65,18 +58,14 @@ export class EulerDiscreteScheduler implements Scheduler {
         `Unknown interpolation_type "${cfg.interpolation_type}" for EulerDiscreteScheduler. Expected linear or log_linear.`,
       );
     }
-    this.sigmas = schedule.sigmas;
-    const callSigmas = this.sigmas.subarray(0, this.sigmas.length - 1);
+    const callSigmas = schedule.sigmas.subarray(0, schedule.sigmas.length - 1);
     // EDM-style models (e.g. Playground v2.5) take 0.25 log(sigma) as their timestep.
-    this.timesteps =
+    const timesteps =
       cfg.timestep_type === 'continuous' && cfg.prediction_type === 'v_prediction'
         ? callSigmas.map((s) => Math.fround(0.25 * Math.fround(Math.log(s))))
         : schedule.timesteps.map(Math.fround);
-    this.initNoiseSigma = sigmaInitNoise(this.sigmas, cfg.timestep_spacing);
-  }
-
-  scaleModelInput(stepIndex: number): number {
-    return sigmaInputScale(this.sigmaAt(stepIndex));
+    super(timesteps, schedule.sigmas, cfg.timestep_spacing);
+    this.config = cfg;
   }
 
   step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
@@ -84,7 +73,7 @@ export class EulerDiscreteScheduler implements Scheduler {
     const sigma = this.sigmaAt(stepIndex);
     const sigmaNext = this.sigmaAt(stepIndex + 1);
     // 2. Predicted clean latents x0 from the model output.
-    const denoised = sigmaDenoised(this.config.prediction_type, sigma, sample, modelOutput);
+    const denoised = predictX0AtSigma(this.config.prediction_type, modelOutput, sample, sigma);
     // 3. ODE derivative d = (x - x0) / sigma, and an Euler step of size dt = sigma_next - sigma.
     const dt = sigmaNext - sigma;
     const prevSample = new Float32Array(sample.length);
@@ -94,14 +83,6 @@ export class EulerDiscreteScheduler implements Scheduler {
     }
     return { prevSample, denoised };
   }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return addSigmaNoise(original, noise, this.sigmaAt(stepIndex));
-  }
-
-  private sigmaAt(index: number): number {
-    return scheduleEntry(this.sigmas, index, 'sigma');
-  }
 }
 
 /**
@@ -109,11 +90,7 @@ export class EulerDiscreteScheduler implements Scheduler {
  * training sigma (a float32 torch.linspace), the spaced timesteps unchanged unless Karras replaces both.
  * diffusers then appends 0, so the schedule holds one sigma more than there are model calls.
  */
-function logLinearSchedule(
-  train: Float64Array,
-  steps: number,
-  cfg: EulerDiscreteConfig,
-): { timesteps: Float64Array; sigmas: Float64Array } {
+function logLinearSchedule(train: Float64Array, steps: number, cfg: EulerDiscreteConfig): SigmaSchedule {
   let timesteps: Float64Array = sigmaTimesteps(cfg.timestep_spacing, train.length, steps, cfg.steps_offset);
   const logMax = Math.fround(Math.log(train[train.length - 1] as number));
   const logMin = Math.fround(Math.log(train[0] as number));
@@ -123,17 +100,5 @@ function logLinearSchedule(
     const logSigmas = logSigmasF32(train);
     timesteps = sigmas.map((s) => sigmaToTimestep(s, logSigmas));
   }
-  return { timesteps, sigmas: withFinalZero(sigmas) };
-}
-
-/**
- * Training sigmas of the two Euler classes, which alone among the sigma schedulers take
- * `rescale_betas_zero_snr`: zero terminal SNR would make the first sigma infinite, so diffusers sets the last
- * alpha_bar to float16's smallest subnormal (2^-24) instead.
- */
-export function eulerTrainSigmas(config: BetaConfig, rescaleZeroSnr: boolean): Float64Array {
-  const betas = trainBetas(config);
-  const cumprod = alphasCumprod(rescaleZeroSnr ? rescaleZeroTerminalSnr(betas) : betas);
-  if (rescaleZeroSnr) cumprod[cumprod.length - 1] = 2 ** -24;
-  return trainSigmas(cumprod);
+  return { timesteps, sigmas: withFinalSigma(sigmas) };
 }

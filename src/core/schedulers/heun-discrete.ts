@@ -1,17 +1,10 @@
 // Port of diffusers 0.27.2 HeunDiscreteScheduler (Karras et al. 2022, Algorithm 1): an Euler predictor and a trapezoidal corrector, two model calls per step.
 import { alphasCumprod, expBetas, trainBetas } from './betas.ts';
-import { resolveConfig } from './config.ts';
-import { clampInPlace } from './ddpm.ts';
-import type { RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
-import {
-  addSigmaNoise,
-  scheduleEntry,
-  sigmaDenoised,
-  sigmaInitNoise,
-  sigmaInputScale,
-  sigmaSchedule,
-  trainSigmas,
-} from './sigmas.ts';
+import { nonlinearDefaults, resolveConfig } from './config.ts';
+import { clipOrThreshold, predictX0AtSigma } from './prediction.ts';
+import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { SigmaScheduler } from './sigma-scheduler.ts';
+import { sigmaSchedule, trainSigmas } from './sigmas.ts';
 
 const DEFAULTS = {
   num_train_timesteps: 1000,
@@ -29,44 +22,39 @@ const DEFAULTS = {
 
 export type HeunDiscreteConfig = typeof DEFAULTS;
 
-/** Heun sampler ("Heun" in A1111). Timesteps are t0, t1, t1, t2, t2, …: each but the first is visited twice. */
-export class HeunDiscreteScheduler implements Scheduler {
+/**
+ * Heun sampler ("Heun" in A1111). Timesteps are t0, t1, t1, t2, t2, …: each but the first is visited twice;
+ * the float32 sigmas are interleaved the same way: s0, s1, s1, …, s(n-1), s(n-1), 0.
+ */
+export class HeunDiscreteScheduler extends SigmaScheduler {
+  /** `clip_sample` clamps x0, which makes the step nonlinear in the latents. */
+  static override readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample']);
   readonly order = 2;
-  readonly initNoiseSigma: number;
-  readonly timesteps: Float64Array;
   readonly config: HeunDiscreteConfig;
-  /** Float32 sigmas interleaved like the timesteps: s0, s1, s1, …, s(n-1), s(n-1), 0. */
-  readonly sigmas: Float64Array;
   /** Predictor state between the two calls of a step (diffusers' prev_derivative, dt, sample). */
   private pending: { derivative: Float64Array; dt: number; sample: Float32Array } | null = null;
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<HeunDiscreteConfig>);
-    this.config = cfg;
     const betas = cfg.beta_schedule === 'exp' ? expBetas(cfg.num_train_timesteps) : trainBetas(cfg);
     const schedule = sigmaSchedule(trainSigmas(alphasCumprod(betas)), steps, {
       spacing: cfg.timestep_spacing,
       stepsOffset: cfg.steps_offset,
       isKarras: cfg.use_karras_sigmas,
     });
-    this.sigmas = repeatInner(schedule.sigmas, 1);
-    this.timesteps = repeatInner(schedule.timesteps, 0);
-    this.initNoiseSigma = sigmaInitNoise(this.sigmas, cfg.timestep_spacing);
+    super(repeatInner(schedule.timesteps, 0), repeatInner(schedule.sigmas, 1), cfg.timestep_spacing);
+    this.config = cfg;
   }
 
-  scaleModelInput(stepIndex: number): number {
-    return sigmaInputScale(scheduleEntry(this.sigmas, stepIndex, 'sigma'));
-  }
-
-  step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
+  step({ modelOutput, stepIndex, sample, shape }: StepInput): StepOutput {
     const pending = this.pending;
     // 1. The step's interval: the predictor call sits at its start, the corrector call at its end.
-    const sigma = scheduleEntry(this.sigmas, pending ? stepIndex - 1 : stepIndex, 'sigma');
-    const sigmaNext = scheduleEntry(this.sigmas, pending ? stepIndex : stepIndex + 1, 'sigma');
+    const sigma = this.sigmaAt(pending ? stepIndex - 1 : stepIndex);
+    const sigmaNext = this.sigmaAt(pending ? stepIndex : stepIndex + 1);
     // 2. Predicted x0 at the noise level this call was made at (sigma for the predictor, sigmaNext for the corrector).
     const sigmaInput = pending ? sigmaNext : sigma;
-    const denoised = sigmaDenoised(this.config.prediction_type, sigmaInput, sample, modelOutput);
-    if (this.config.clip_sample) clampInPlace(denoised, this.config.clip_sample_range);
+    const predicted = predictX0AtSigma(this.config.prediction_type, modelOutput, sample, sigmaInput);
+    const denoised = clipOrThreshold(predicted, shape, this.config);
     const prevSample = new Float32Array(sample.length);
     if (!pending) {
       // 3a. Predictor: Euler step with d = (x - x0) / sigma over dt = sigmaNext - sigma; keep d, dt and x.
@@ -89,10 +77,6 @@ export class HeunDiscreteScheduler implements Scheduler {
       this.pending = null;
     }
     return { prevSample, denoised };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return addSigmaNoise(original, noise, scheduleEntry(this.sigmas, stepIndex, 'sigma'));
   }
 }
 

@@ -2,13 +2,15 @@
 import {
   interleaveKdpm,
   kdpmSetup,
-  lerpHalf,
+  logMidpoint,
   mergeTimesteps,
   midpointTimesteps,
   type Kdpm2Config,
-} from './kdpm2-discrete.ts';
-import type { RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
-import { addSigmaNoise, scheduleEntry, sigmaDenoised, sigmaInitNoise, sigmaInputScale } from './sigmas.ts';
+} from './kdpm2-common.ts';
+import { predictX0AtSigma } from './prediction.ts';
+import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { SigmaScheduler } from './sigma-scheduler.ts';
+import { ancestralStep, scheduleEntry, sigmaInputScale } from './sigmas.ts';
 
 const f32 = Math.fround;
 
@@ -16,13 +18,10 @@ const f32 = Math.fround;
  * Ancestral DPM-Solver-2 sampler ("DPM2 a" / "DPM2 a Karras" in A1111). Timesteps: t0, then a midpoint
  * and t_k for each further k; every model call draws one noise tensor, only the midpoint calls use it.
  */
-export class KDPM2AncestralDiscreteScheduler implements Scheduler {
+export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
   readonly order = 2;
-  readonly initNoiseSigma: number;
-  readonly timesteps: Float64Array;
   readonly config: Kdpm2Config;
-  /** Interleaved float32 schedules (s0, s1, s1, …): sigma, midpoint sigma, and the ancestral up/down split. */
-  readonly sigmas: Float64Array;
+  /** Interleaved float32 schedules like `sigmas` (s0, s1, s1, …): midpoint sigma, and the ancestral up/down split. */
   readonly sigmasInterpol: Float64Array;
   readonly sigmasUp: Float64Array;
   readonly sigmasDown: Float64Array;
@@ -31,38 +30,30 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const { cfg, train, schedule } = kdpmSetup(config, steps, overrides, 'KDPM2AncestralDiscreteScheduler');
-    this.config = cfg;
     const sigmas = schedule.sigmas;
     const n = sigmas.length;
-    // Ancestral split of each move s_k -> s_(k+1) (float32 tensor ops; the final entry is 0/0 = NaN, never used).
+    // Ancestral split of each move s_k -> s_(k+1) (the final entry is 0/0 = NaN, never used).
     const up = new Float64Array(n);
     const down = new Float64Array(n);
     const interpol = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const s2 = f32((sigmas[i] as number) ** 2);
-      const next = i + 1 < n ? (sigmas[i + 1] as number) : 0;
-      const n2 = f32(next * next);
-      up[i] = f32(Math.sqrt(f32(f32(n2 * f32(s2 - n2)) / s2)));
-      down[i] = i === n - 1 ? 0 : f32(Math.sqrt(f32(n2 - f32((up[i] as number) ** 2))));
+      const { sigmaUp, sigmaDown } = ancestralStep(sigmas[i] as number, i + 1 < n ? (sigmas[i + 1] as number) : 0);
+      up[i] = sigmaUp;
+      down[i] = i === n - 1 ? 0 : sigmaDown;
       // Midpoint between sigma and sigma_down in log space; the last two are set to 0 (their logs are -inf).
-      interpol[i] =
-        i >= n - 2
-          ? 0
-          : f32(Math.exp(lerpHalf(f32(Math.log(sigmas[i] as number)), f32(Math.log(down[i] as number)))));
+      interpol[i] = i >= n - 2 ? 0 : logMidpoint(sigmas[i] as number, down[i] as number);
     }
-    this.sigmas = interleaveKdpm(sigmas);
+    // Here the midpoint of step k belongs to sigma index k, so the last two midpoints are dropped.
+    const midpoints = midpointTimesteps(interpol, train, schedule.isKarras).subarray(0, n - 2);
+    super(mergeTimesteps(schedule.timesteps, midpoints), interleaveKdpm(sigmas), cfg.timestep_spacing);
+    this.config = cfg;
     this.sigmasInterpol = interleaveKdpm(interpol);
     this.sigmasUp = interleaveKdpm(up);
     this.sigmasDown = interleaveKdpm(down);
-    // Here the midpoint of step k belongs to sigma index k, so the last two midpoints are dropped.
-    this.timesteps = mergeTimesteps(schedule.timesteps, midpointTimesteps(interpol, train, schedule.isKarras).subarray(0, n - 2));
-    this.initNoiseSigma = sigmaInitNoise(this.sigmas, cfg.timestep_spacing);
   }
 
-  scaleModelInput(stepIndex: number): number {
-    const sigma = this.stored
-      ? scheduleEntry(this.sigmasInterpol, stepIndex - 1, 'sigma')
-      : scheduleEntry(this.sigmas, stepIndex, 'sigma');
+  override scaleModelInput(stepIndex: number): number {
+    const sigma = this.stored ? scheduleEntry(this.sigmasInterpol, stepIndex - 1, 'sigma') : this.sigmaAt(stepIndex);
     return sigmaInputScale(sigma);
   }
 
@@ -70,7 +61,7 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
     const stored = this.stored;
     // 1. This step's sigma, midpoint, and up/down split (all at the step's first index).
     const base = stored ? stepIndex - 1 : stepIndex;
-    const sigma = scheduleEntry(this.sigmas, base, 'sigma');
+    const sigma = this.sigmaAt(base);
     const sigmaMid = scheduleEntry(this.sigmasInterpol, base, 'sigma');
     const sigmaUp = scheduleEntry(this.sigmasUp, base, 'sigma');
     const sigmaDown = stored ? scheduleEntry(this.sigmasDown, base, 'sigma') : 0;
@@ -78,7 +69,7 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
     const noise = rng.randn(shape);
     // 3. Predicted x0 at the noise level this call was made at.
     const sigmaInput = stored ? sigmaMid : sigma;
-    const denoised = sigmaDenoised(this.config.prediction_type, sigmaInput, sample, modelOutput);
+    const denoised = predictX0AtSigma(this.config.prediction_type, modelOutput, sample, sigmaInput);
     const prevSample = new Float32Array(sample.length);
     if (!stored) {
       // 4a. First call: Euler step to the midpoint.
@@ -98,9 +89,5 @@ export class KDPM2AncestralDiscreteScheduler implements Scheduler {
       this.stored = null;
     }
     return { prevSample, denoised };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return addSigmaNoise(original, noise, scheduleEntry(this.sigmas, stepIndex, 'sigma'));
   }
 }

@@ -1,17 +1,10 @@
 // Port of diffusers 0.27.2 LMSDiscreteScheduler: 4th-order linear multistep over sigma (k-diffusion sample_lms), coefficients by integrating Lagrange basis polynomials.
-import { alphasCumprod, trainBetas } from './betas.ts';
 import { BETA_DEFAULTS } from './alpha-schedule.ts';
 import { resolveConfig } from './config.ts';
-import type { RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
-import {
-  addSigmaNoise,
-  scheduleEntry,
-  sigmaDenoised,
-  sigmaInitNoise,
-  sigmaInputScale,
-  sigmaSchedule,
-  trainSigmas,
-} from './sigmas.ts';
+import { predictX0AtSigma } from './prediction.ts';
+import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { SigmaScheduler } from './sigma-scheduler.ts';
+import { sigmaSchedule, trainingSigmas } from './sigmas.ts';
 
 const DEFAULTS = {
   ...BETA_DEFAULTS,
@@ -31,38 +24,28 @@ const GL_NODES = [-0.8611363115940526, -0.3399810435848563, 0.3399810435848563, 
 const GL_WEIGHTS = [0.3478548451374538, 0.6521451548625461, 0.6521451548625461, 0.3478548451374538];
 
 /** Linear multistep sampler ("LMS" / "LMS Karras" in A1111). */
-export class LMSDiscreteScheduler implements Scheduler {
+export class LMSDiscreteScheduler extends SigmaScheduler {
   readonly order = 1;
-  readonly initNoiseSigma: number;
-  readonly timesteps: Float64Array;
   readonly config: LmsDiscreteConfig;
-  /** Float32 noise levels per model call, then 0. */
-  readonly sigmas: Float64Array;
   /** The latest derivatives (x - x0) / sigma, oldest first, at most LMS_ORDER of them. */
   private readonly derivatives: Float32Array[] = [];
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<LmsDiscreteConfig>);
-    this.config = cfg;
-    const schedule = sigmaSchedule(trainSigmas(alphasCumprod(trainBetas(cfg))), steps, {
+    const schedule = sigmaSchedule(trainingSigmas(cfg), steps, {
       spacing: cfg.timestep_spacing,
       stepsOffset: cfg.steps_offset,
       isKarras: cfg.use_karras_sigmas,
     });
-    this.sigmas = schedule.sigmas;
-    this.timesteps = schedule.timesteps;
-    this.initNoiseSigma = sigmaInitNoise(this.sigmas, cfg.timestep_spacing);
-  }
-
-  scaleModelInput(stepIndex: number): number {
-    return sigmaInputScale(scheduleEntry(this.sigmas, stepIndex, 'sigma'));
+    super(schedule.timesteps, schedule.sigmas, cfg.timestep_spacing);
+    this.config = cfg;
   }
 
   step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
     // 1. Predicted x0 and the ODE derivative d = (x - x0) / sigma, kept in a window of LMS_ORDER.
-    const sigma = scheduleEntry(this.sigmas, stepIndex, 'sigma');
-    scheduleEntry(this.sigmas, stepIndex + 1, 'sigma');
-    const denoised = sigmaDenoised(this.config.prediction_type, sigma, sample, modelOutput);
+    const sigma = this.sigmaAt(stepIndex);
+    this.sigmaAt(stepIndex + 1);
+    const denoised = predictX0AtSigma(this.config.prediction_type, modelOutput, sample, sigma);
     const derivative = new Float32Array(sample.length);
     for (let i = 0; i < sample.length; i++) derivative[i] = ((sample[i] as number) - (denoised[i] as number)) / sigma;
     this.derivatives.push(derivative);
@@ -86,10 +69,6 @@ export class LMSDiscreteScheduler implements Scheduler {
     return { prevSample, denoised };
   }
 
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return addSigmaNoise(original, noise, scheduleEntry(this.sigmas, stepIndex, 'sigma'));
-  }
-
   /**
    * diffusers' `get_lms_coefficient`: the integral from sigma_t to sigma_(t+1) of the Lagrange basis polynomial
    * that is 1 at sigma_(t-current) and 0 at the other sigma_(t-k), k < order. diffusers integrates with
@@ -97,7 +76,7 @@ export class LMSDiscreteScheduler implements Scheduler {
    * Gauss-Legendre is exact.
    */
   private lmsCoefficient(order: number, t: number, current: number): number {
-    const s = (i: number): number => scheduleEntry(this.sigmas, i, 'sigma');
+    const s = (i: number): number => this.sigmaAt(i);
     const basis = (tau: number): number => {
       let prod = 1;
       for (let k = 0; k < order; k++) {

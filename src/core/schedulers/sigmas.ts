@@ -1,15 +1,24 @@
-import { SdError } from '../errors.ts';
-import { linspace } from './betas.ts';
-import { numpyArange, roundHalfEven } from './timestep-spacing.ts';
-
 /**
  * Sigma math shared by the k-diffusion-style schedulers (Karras et al. 2022 notation:
- * sigma = sqrt((1 - alpha_bar) / alpha_bar)).
+ * sigma = sqrt((1 - alpha_bar) / alpha_bar)), and the training and Karras sigmas the DPM-Solver family
+ * builds its schedule from.
  */
+import { SdError } from '../errors.ts';
+import { finiteSigmaAlphasCumprod } from './alpha-schedule.ts';
+import { linspace, type BetaConfig } from './betas.ts';
+import { spacedTimesteps } from './timestep-spacing.ts';
 
 /** sigma for each training timestep, from alphas_cumprod, in float32 as diffusers computes it. */
 export function trainSigmas(alphasCumprod: Float64Array): Float64Array {
   return alphasCumprod.map((a) => Math.fround(Math.sqrt(Math.fround(Math.fround(1 - a) / a))));
+}
+
+/**
+ * The training sigmas of a config's beta schedule (Euler, LMS, KDPM2), after the optional zero-terminal-SNR
+ * rescale with its finite first sigma (`finiteSigmaAlphasCumprod`). Float64Array [num_train_timesteps].
+ */
+export function trainingSigmas(config: BetaConfig, rescaleZeroSnr = false): Float64Array {
+  return trainSigmas(finiteSigmaAlphasCumprod(config, rescaleZeroSnr));
 }
 
 /** np.interp(x, xp, fp) for ascending xp. */
@@ -32,17 +41,20 @@ export function interp(x: number, xp: ArrayLike<number>, fp: ArrayLike<number>):
 }
 
 /**
- * Karras et al. (2022) eq. 5 noise levels: `count` sigmas from sigmaMax down to sigmaMin with rho = 7.
+ * Karras et al. (2022) eq. 5 noise levels (diffusers' `_convert_to_karras`): one sigma per ramp value, from
+ * sigmaMax (ramp 0) down to sigmaMin (ramp 1), with rho = 7.
+ * @param ramp ascending values in [0, 1]: `karrasRamp(count)` for the k-diffusion-style classes, numpy's
+ *   `linspace(0, 1, count)` for the DPM-Solver family (its rounded timesteps depend on those exact values)
  */
-export function karrasSigmas(sigmaMin: number, sigmaMax: number, count: number, rho = 7): Float64Array {
+export function karrasSigmas(sigmaMin: number, sigmaMax: number, ramp: ArrayLike<number>, rho = 7): Float64Array {
   const minInv = sigmaMin ** (1 / rho);
   const maxInv = sigmaMax ** (1 / rho);
-  const out = new Float64Array(count);
-  for (let i = 0; i < count; i++) {
-    const ramp = count === 1 ? 0 : i / (count - 1);
-    out[i] = (maxInv + ramp * (minInv - maxInv)) ** rho;
-  }
-  return out;
+  return Float64Array.from(ramp, (r) => (maxInv + r * (minInv - maxInv)) ** rho);
+}
+
+/** The ramp i / (count - 1) (0 for one step) of the k-diffusion-style classes' Karras sigmas. */
+export function karrasRamp(count: number): Float64Array {
+  return Float64Array.from({ length: count }, (_, i) => (count === 1 ? 0 : i / (count - 1)));
 }
 
 /**
@@ -81,14 +93,10 @@ export function sigmaTimesteps(
       return linspace(0, numTrainTimesteps - 1, steps)
         .map(Math.fround)
         .reverse();
-    case 'leading': {
-      const ratio = Math.floor(numTrainTimesteps / steps);
-      const out = new Float64Array(steps);
-      for (let i = 0; i < steps; i++) out[i] = Math.fround((steps - 1 - i) * ratio + stepsOffset);
-      return out;
-    }
+    case 'leading':
     case 'trailing':
-      return numpyArange(numTrainTimesteps, 0, -numTrainTimesteps / steps).map((t) => Math.fround(roundHalfEven(t) - 1));
+      // the timesteps of DDIM and PNDM, held as float32
+      return spacedTimesteps(spacing, numTrainTimesteps, steps, stepsOffset).map(Math.fround);
     default:
       throw new SdError(
         'unsupported-model',
@@ -134,7 +142,7 @@ export function sigmaSchedule(trainSigmas: Float64Array, steps: number, options:
     const logSigmas = logSigmasF32(trainSigmas);
     timesteps = sigmas.map((s) => sigmaToTimestep(s, logSigmas));
   }
-  return { timesteps, sigmas: withFinalZero(sigmas) };
+  return { timesteps, sigmas: withFinalSigma(sigmas) };
 }
 
 /** `_convert_to_karras`: Karras sigmas spanning the given (descending) sigmas, or the config's range ends. */
@@ -146,13 +154,14 @@ export function karrasFrom(
 ): Float64Array {
   const min = sigmaMin ?? (sigmas[sigmas.length - 1] as number);
   const max = sigmaMax ?? (sigmas[0] as number);
-  return karrasSigmas(min, max, count);
+  return karrasSigmas(min, max, karrasRamp(count));
 }
 
-/** np.concatenate([sigmas, [0.0]]).astype(np.float32). */
-export function withFinalZero(sigmas: Float64Array): Float64Array {
+/** np.concatenate([sigmas, [last]]).astype(np.float32): the schedule with its final sigma (0 unless given). */
+export function withFinalSigma(sigmas: Float64Array, last = 0): Float64Array {
   const out = new Float64Array(sigmas.length + 1);
   for (let i = 0; i < sigmas.length; i++) out[i] = Math.fround(sigmas[i] as number);
+  out[sigmas.length] = Math.fround(last);
   return out;
 }
 
@@ -169,34 +178,17 @@ export function sigmaInputScale(sigma: number): number {
 }
 
 /**
- * Predicted clean latents x0 from the model output at noise level `sigma` (k-diffusion parameterisation):
- * epsilon: x - sigma * eps; v_prediction: eps * (-sigma / sqrt(sigma^2 + 1)) + x / (sigma^2 + 1); sample: eps.
- * @returns Float32Array shaped like `sample`
+ * k-diffusion's `get_ancestral_step` with eta = 1, in float32 like diffusers' tensor arithmetic on the float32
+ * sigmas: the move from `sigmaFrom` to `sigmaTo` split into a deterministic part down to `sigmaDown` and fresh
+ * noise of size `sigmaUp`, with sigmaDown² + sigmaUp² = sigmaTo².
  */
-export function sigmaDenoised(
-  predictionType: string,
-  sigma: number,
-  sample: Float32Array,
-  modelOutput: Float32Array,
-): Float32Array {
-  const out = new Float32Array(sample.length);
-  // float32 roundings where torch rounds (a one-ulp difference is amplified by later midpoint steps)
-  const f32 = Math.fround;
-  if (predictionType === 'epsilon') {
-    for (let i = 0; i < out.length; i++) out[i] = (sample[i] as number) - f32(sigma * (modelOutput[i] as number));
-  } else if (predictionType === 'v_prediction') {
-    const sigmaSq1 = f32(f32(sigma * sigma) + 1);
-    const cOut = f32(-sigma / f32(Math.sqrt(sigmaSq1)));
-    for (let i = 0; i < out.length; i++) out[i] = f32((modelOutput[i] as number) * cOut) + f32((sample[i] as number) / sigmaSq1);
-  } else if (predictionType === 'sample' || predictionType === 'original_sample') {
-    out.set(modelOutput);
-  } else {
-    throw new SdError(
-      'unsupported-model',
-      `Unknown prediction_type "${predictionType}" in scheduler_config.json. Expected one of: epsilon, v_prediction, sample.`,
-    );
-  }
-  return out;
+export function ancestralStep(sigmaFrom: number, sigmaTo: number): { sigmaUp: number; sigmaDown: number } {
+  const f = Math.fround;
+  const from2 = f(sigmaFrom * sigmaFrom);
+  const to2 = f(sigmaTo * sigmaTo);
+  const sigmaUp = f(Math.sqrt(f(f(to2 * f(from2 - to2)) / from2)));
+  const sigmaDown = f(Math.sqrt(f(to2 - f(sigmaUp * sigmaUp))));
+  return { sigmaUp, sigmaDown };
 }
 
 /** `original + noise * sigma`, the noising of the sigma schedulers' `add_noise`. @returns Float32Array */

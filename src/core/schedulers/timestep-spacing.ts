@@ -66,7 +66,7 @@ export function spacedTimesteps(
       return Float64Array.from({ length: count }, (_, i) => (count - 1 - i) * ratio + stepsOffset);
     }
     case 'trailing':
-      return numpyArange(numTrainTimesteps, 0, -numTrainTimesteps / count).map((t) => roundHalfEven(t) - 1);
+      return trailingTimesteps(numTrainTimesteps, numTrainTimesteps, count);
   }
 }
 
@@ -94,6 +94,11 @@ export function solverTimesteps(
       return Float64Array.from({ length: steps }, (_, i) => (steps - i) * ratio + stepsOffset);
     }
     case 'trailing':
-      return numpyArange(lastTimestep, 0, -numTrainTimesteps / steps).map((t) => roundHalfEven(t) - 1);
+      return trailingTimesteps(lastTimestep, numTrainTimesteps, steps);
   }
+}
+
+/** trailing spacing: round(arange(start, 0, -N / count)) - 1, as many as numpy's arange gives. */
+function trailingTimesteps(start: number, numTrainTimesteps: number, count: number): Float64Array {
+  return numpyArange(start, 0, -numTrainTimesteps / count).map((t) => roundHalfEven(t) - 1);
 }

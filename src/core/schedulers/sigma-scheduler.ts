@@ -1,0 +1,45 @@
+/**
+ * What the k-diffusion-style diffusers 0.27.2 schedulers (Euler, Euler a, Heun, LMS, KDPM2 and KDPM2 a)
+ * share as `Scheduler`s: a float32 sigma schedule ending at 0, the model input scaled by
+ * 1 / sqrt(sigma² + 1), and `add_noise` as x0 + sigma * noise.
+ */
+import type { NonlinearOptions } from './config.ts';
+import type { Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import { addSigmaNoise, scheduleEntry, sigmaInitNoise, sigmaInputScale } from './sigmas.ts';
+
+export abstract class SigmaScheduler implements Scheduler {
+  /** None of these classes clips or thresholds x0 unless it says so (Heun's `clip_sample`). */
+  static readonly nonlinearOptions: NonlinearOptions = {};
+  abstract readonly order: number;
+  readonly initNoiseSigma: number;
+  readonly timesteps: Float64Array;
+  /** Float32 noise level of each model call, then the final one (0), as diffusers' `sigmas`. */
+  readonly sigmas: Float64Array;
+
+  /**
+   * @param sigmas the class's `sigmas` (interleaved for the two-call classes)
+   * @param spacing `timestep_spacing`, which decides `init_noise_sigma`
+   */
+  protected constructor(timesteps: Float64Array, sigmas: Float64Array, spacing: string) {
+    this.timesteps = timesteps;
+    this.sigmas = sigmas;
+    this.initNoiseSigma = sigmaInitNoise(sigmas, spacing);
+  }
+
+  /** diffusers' `scale_model_input`: 1 / sqrt(sigma² + 1) at the sigma of the call. */
+  scaleModelInput(stepIndex: number): number {
+    return sigmaInputScale(this.sigmaAt(stepIndex));
+  }
+
+  abstract step(input: StepInput): StepOutput;
+
+  /** original + sigma * noise at the sigma of `stepIndex` (diffusers' `add_noise` with `begin_index`). */
+  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
+    return addSigmaNoise(original, noise, this.sigmaAt(stepIndex));
+  }
+
+  /** `sigmas[index]`, or an SdError 'internal' outside the schedule. */
+  protected sigmaAt(index: number): number {
+    return scheduleEntry(this.sigmas, index, 'sigma');
+  }
+}
