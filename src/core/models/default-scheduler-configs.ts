@@ -20,8 +20,10 @@ const SCALED_LINEAR = {
 /** A family's standard scheduler, with the short description the assumption line shows. */
 export interface DefaultScheduler {
   config: RawSchedulerConfig;
-  /** e.g. "PNDM, leading spacing". */
+  /** e.g. "PNDM, epsilon prediction". */
   description: string;
+  /** What the default may get wrong, said with it. */
+  caveat?: string;
 }
 
 export const DEFAULT_SCHEDULERS = {
@@ -33,7 +35,8 @@ export const DEFAULT_SCHEDULERS = {
   /** stable-diffusion-2-1-base (512 px, epsilon); the 768 px SD 2.x models predict v and need their own config. */
   sd2: {
     config: { _class_name: 'PNDMScheduler', ...SCALED_LINEAR, clip_sample: false, set_alpha_to_one: false, skip_prk_steps: true },
-    description: 'PNDM, epsilon prediction (SD 2.x base; a 768 px v-prediction model needs its scheduler_config.json)',
+    description: 'PNDM, epsilon prediction',
+    caveat: 'a 768 px v-prediction model needs its own scheduler_config.json',
   },
   /** stable-diffusion-xl-base-1.0. */
   sdxl: {

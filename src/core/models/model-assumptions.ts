@@ -4,7 +4,7 @@
  * model, the CLI prints them to stderr.
  */
 import type { RawSchedulerConfig } from '../schedulers/scheduler.ts';
-import { DEFAULT_SCHEDULERS } from './default-scheduler-configs.ts';
+import { DEFAULT_SCHEDULERS, type DefaultScheduler } from './default-scheduler-configs.ts';
 
 /** Settings a model is meant to run with when its files cannot say so (turbo: 1 step, no CFG). */
 export interface SuggestedSettings {
@@ -84,6 +84,7 @@ export function assumedScheduler(family: Family, isTurbo: boolean): AssumedSched
     const { config, description } = DEFAULT_SCHEDULERS.turbo;
     return { config, line: `no scheduler config: ${description} (${family === 'sdxl' ? 'SDXL-Turbo' : 'SD-Turbo'}); suggested 1 step, CFG 0`, suggested: { steps: 1, cfg: 0 } };
   }
-  const { config, description } = DEFAULT_SCHEDULERS[family];
-  return { config, line: `no scheduler config: ${description} (${FAMILY_NAMES[family]} standard)`, suggested: undefined };
+  const chosen: DefaultScheduler = DEFAULT_SCHEDULERS[family];
+  const caveat = chosen.caveat === undefined ? '' : `; ${chosen.caveat}`;
+  return { config: chosen.config, line: `no scheduler config: ${chosen.description} (${FAMILY_NAMES[family]} standard${caveat})`, suggested: undefined };
 }

@@ -33,7 +33,9 @@ describe('local folders', () => {
       'downloads',
     );
     expect(entries.map((e) => e.path)).toEqual(['model_index.json', 'unet/model.onnx', 'old/model_index.json']);
-    expect(() => normalizeLocalEntries([{ path: 'x/unet/model.onnx', file: blob }], 'x')).toThrowError(expect.objectContaining({ code: 'missing-file' }) as Error);
+    // without an index, the folder holding unet/model.onnx is the root
+    expect(normalizeLocalEntries([{ path: 'x/sd/unet/model.onnx', file: blob }, { path: 'x/a.txt', file: blob }], 'x').map((e) => e.path)).toEqual(['unet/model.onnx']);
+    expect(() => normalizeLocalEntries([{ path: 'x/text_encoder/model.onnx', file: blob }], 'x')).toThrowError(expect.objectContaining({ code: 'missing-file' }) as Error);
   });
 
   it('reads a picked folder in place, bytes and Blobs', async () => {

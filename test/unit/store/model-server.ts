@@ -4,6 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
 import { MODELS } from '../../fixtures.ts';
+import { ORT_WEB_SOURCE, ortWebPaths } from '../models/ort-web-layout.ts';
 
 /**
  * A local HTTP server for the store's tests. It serves the fixture models
@@ -12,6 +13,7 @@ import { MODELS } from '../../fixtures.ts';
  *    `/test/{model}/resolve/{rev}/{path}` (LFS files 302-redirect to `/cdn/...`, which honours Range);
  *  - as a plain static folder: `/static/{model}/{path}`;
  *  - as a static folder with a manifest: `/manifest/{model}/...` (sd-model-manifest.json generated);
+ *  - and `sd-turbo-ort-web`, a fixture re-laid out without model_index.json (see derivedFiles);
  * and injects faults into file responses on request. It counts every body byte it writes. Every
  * answer allows any origin (CORS), so a page on another port can download from it.
  */
@@ -80,6 +82,16 @@ export function fixtureFiles(model: string): Map<string, FixtureFile> {
   return files;
 }
 
+/**
+ * Models served without a folder of their own: `sd-turbo-ort-web`, the tiny SD-Turbo in the
+ * onnxruntime web sample's layout (graphs only, no model_index.json); none for other names.
+ */
+function derivedFiles(model: string): Map<string, FixtureFile> {
+  if (model !== 'sd-turbo-ort-web') return new Map();
+  const source = fixtureFiles(ORT_WEB_SOURCE);
+  return new Map(ortWebPaths().map((path) => [path, source.get(path) as FixtureFile]));
+}
+
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so fault offsets repeat from run to run. */
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
@@ -129,7 +141,7 @@ export class ModelServer {
   /** The fixture model's files; none for an unknown model. */
   files(model: string): Map<string, FixtureFile> {
     let files = this.models.get(model);
-    if (!files) this.models.set(model, (files = existsSync(join(MODELS, model)) ? fixtureFiles(model) : new Map()));
+    if (!files) this.models.set(model, (files = existsSync(join(MODELS, model)) ? fixtureFiles(model) : derivedFiles(model)));
     return files;
   }
 
