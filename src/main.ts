@@ -3,6 +3,7 @@ import App from './App.svelte';
 import { DeviceState } from './state/device.svelte.ts';
 import { JobState } from './state/job.svelte.ts';
 import { SettingsState } from './state/settings.svelte.ts';
+import { StoreState } from './state/store.svelte.ts';
 import { WorkerClient } from './worker-client.ts';
 import './app.css';
 
@@ -13,7 +14,7 @@ const client = new WorkerClient();
 
 mount(App, {
   target: document.getElementById('app') as HTMLElement,
-  props: { client, settings: SettingsState.fromQuery(location.search), job: new JobState(client), device: new DeviceState() },
+  props: { client, settings: SettingsState.fromQuery(location.search), job: new JobState(client), device: new DeviceState(), store: new StoreState(client) },
 });
 
 // The service worker caches the app shell, so a stored model generates offline. Only in builds:

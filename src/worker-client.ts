@@ -1,6 +1,6 @@
 import * as Comlink from 'comlink';
 import { SdError } from './core/errors.ts';
-import type { DeviceReport, DiffusionApi, GenerateOptions, GenerateSummary, JobEvent, TokenCount } from '../workers/api.ts';
+import type { DeviceReport, DiffusionApi, GenerateOptions, GenerateSummary, JobEvent, StoreReport, TokenCount } from '../workers/api.ts';
 import { installErrorTransfer } from '../workers/error-transfer.ts';
 
 installErrorTransfer();
@@ -75,5 +75,17 @@ export class WorkerClient {
 
   loseDevice(): Promise<void> {
     return this.#call((api) => api.loseDevice());
+  }
+
+  storeReport(): Promise<StoreReport> {
+    return this.#call((api) => api.storeReport());
+  }
+
+  deleteModel(modelId: string): Promise<void> {
+    return this.#call((api) => api.deleteModel({ modelId }));
+  }
+
+  clearStore(): Promise<void> {
+    return this.#call((api) => api.clearStore());
   }
 }

@@ -10,6 +10,7 @@ import type { LoopReport } from '../src/core/pipeline/generate.ts';
 import type { Progress } from '../src/core/pipeline/progress.ts';
 import type { GenerateRequest } from '../src/core/pipeline/request.ts';
 import type { StageTimings } from '../src/core/pipeline/timings.ts';
+import type { StoredModelInfo } from '../src/core/store/model-store.ts';
 
 export type { LoopReport, Progress, SdErrorCode, ModelFamily, StageTimings };
 
@@ -87,6 +88,36 @@ export interface GenerateOptions {
    */
   request: Omit<GenerateRequest, 'initImage' | 'width' | 'height'> & { width: number | null; height: number | null };
   initImage?: InitImageFile;
+  /** How patient the model download is; defaults suit real networks (tests shorten them). */
+  download?: DownloadPolicy;
+}
+
+/**
+ * Overrides of the store's retry policy for a job's download. The page takes them from the query
+ * (`?stall_ms=`, `?retries=`), so tests can make a stalled download fail in seconds.
+ */
+export interface DownloadPolicy {
+  /** Silence (no bytes) after which a download connection is closed and retried; default 30 000. */
+  stallTimeoutMs?: number;
+  /** Attempts without progress after the first, before the download fails; default 5. */
+  maxRetries?: number;
+}
+
+/** A stored model as the store panel lists it. Sizes in bytes. */
+export interface StoredModelEntry extends StoredModelInfo {
+  /** A running or queued job downloads or uses it: deleting it is refused until the job ends. */
+  isInUse: boolean;
+  /** Its sessions are open in the worker (deleting it closes them first). */
+  isLoaded: boolean;
+}
+
+/** The model store's contents and the origin's storage, as the worker sees them. Sizes in bytes. */
+export interface StoreReport {
+  models: StoredModelEntry[];
+  storedBytes: number;
+  /** From `navigator.storage.estimate()`, when the browser tells. */
+  usageBytes?: number;
+  quotaBytes?: number;
 }
 
 /** A finished image: a PNG with A1111 infotext in its `parameters` text chunk. */
@@ -138,6 +169,18 @@ export interface DiffusionApi {
   cancel(options: { jobId: string }): Promise<void>;
   /** Diagnostics: destroys the WebGPU device, as a driver reset would (the next job recovers). */
   loseDevice(): Promise<void>;
+  /**
+   * The stored models (newest first) with the storage used and available. Persistence is asked for
+   * by the page itself: `navigator.storage.persist()` exists in windows only, not in workers.
+   */
+  storeReport(): Promise<StoreReport>;
+  /**
+   * Deletes a stored model, partial downloads included; a loaded model is closed first. Rejects
+   * with code `busy` while a job downloads or uses it (cancel the job or let it end first).
+   */
+  deleteModel(options: { modelId: string }): Promise<void>;
+  /** Deletes every stored model; rejects with code `busy` while any job runs or waits. */
+  clearStore(): Promise<void>;
 }
 
 /** An error as the page receives it: message plus the core's error code. */

@@ -4,9 +4,10 @@ import type { GenerateRequest } from '../src/core/pipeline/request.ts';
 import { formatInfotext } from '../src/core/png/infotext.ts';
 import { encodePng } from '../src/core/png/png.ts';
 import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
+import { createAbortSource, type AbortSource } from '../src/core/store/abort.ts';
 import { SAMPLER_NAMES } from '../src/core/schedulers/registry.ts';
 import { ClipTokenizer } from '../src/core/tokenizer/clip-tokenizer.ts';
-import type { DiffusionApi, GenerateOptions, GenerateSummary, ImageResult, JobEvent, ModelSummary, TokenCount } from './api.ts';
+import type { DiffusionApi, GenerateOptions, GenerateSummary, ImageResult, JobEvent, ModelSummary, StoreReport, TokenCount } from './api.ts';
 import { decodeInitImage } from './decode-image.ts';
 import { ModelHost } from './model-host.ts';
 import { classifyRunError, isFatal } from './run-errors.ts';
@@ -16,6 +17,10 @@ const DEVICE_LOSS_GRACE_MS = 100;
 
 interface Job {
   isCancelled: boolean;
+  /** The store's id of the job's model: it cannot be deleted while the job runs or waits. */
+  modelId: string;
+  /** Fires on cancel, stopping a download in progress (what is stored stays). */
+  abort: AbortSource;
 }
 
 /** The file name part of a repository id or URL, as A1111 writes "Model: name". */
@@ -86,7 +91,7 @@ export class DiffusionService implements DiffusionApi {
   }
 
   async generate(options: GenerateOptions, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
-    const job: Job = { isCancelled: false };
+    const job: Job = { isCancelled: false, modelId: this.#host.modelIdOf(options), abort: createAbortSource() };
     this.#jobs.set(options.jobId, job);
     const run = this.#queue.then(() => this.#run(options, job, onEvent));
     this.#queue = run.catch(() => undefined);
@@ -99,11 +104,33 @@ export class DiffusionService implements DiffusionApi {
 
   async cancel(options: { jobId: string }): Promise<void> {
     const job = this.#jobs.get(options.jobId);
-    if (job) job.isCancelled = true;
+    if (!job) return;
+    job.isCancelled = true;
+    job.abort.abort(new SdError('cancelled', 'Generation cancelled during the model download. The parts already stored are kept: generate again to resume.'));
   }
 
   async loseDevice(): Promise<void> {
     this.#host.loseDevice();
+  }
+
+  storeReport(): Promise<StoreReport> {
+    return this.#host.storeReport(new Set([...this.#jobs.values()].map((j) => j.modelId)));
+  }
+
+  /** Refuses while a job downloads or uses the model (deleting it under the job would break it). */
+  async deleteModel(options: { modelId: string }): Promise<void> {
+    if ([...this.#jobs.values()].some((j) => j.modelId === options.modelId)) {
+      throw new SdError('busy', `${options.modelId} is being downloaded or used by a generation. Cancel the generation or wait until it ends, then delete the model.`);
+    }
+    await this.#host.deleteModel(options.modelId);
+  }
+
+  async clearStore(): Promise<void> {
+    const busy = [...new Set([...this.#jobs.values()].map((j) => j.modelId))];
+    if (busy.length > 0) {
+      throw new SdError('busy', `A generation is running or waiting (with ${busy.join(', ')}). Cancel it or wait until it ends, then clear the store.`);
+    }
+    await this.#host.clearStore();
   }
 
   async #run(options: GenerateOptions, job: Job, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
@@ -112,7 +139,7 @@ export class DiffusionService implements DiffusionApi {
     };
     try {
       checkCancelled();
-      const active = await this.#host.acquire(options, (progress) => onEvent({ kind: 'progress', progress }));
+      const active = await this.#host.acquire(options, (progress) => onEvent({ kind: 'progress', progress }), job.abort.signal);
       onEvent({ kind: 'model', model: active.summary });
       checkCancelled();
       const size = active.summary.defaultSize;

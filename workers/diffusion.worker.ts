@@ -27,6 +27,9 @@ const api = {
     service.generate(options, (event) => onEvent(Comlink.transfer(event, transferablesOf(event)))),
   cancel: (options) => service.cancel(options),
   loseDevice: () => service.loseDevice(),
+  storeReport: () => service.storeReport(),
+  deleteModel: (options) => service.deleteModel(options),
+  clearStore: () => service.clearStore(),
 } satisfies DiffusionApi;
 
 Comlink.expose(api);

@@ -3,9 +3,10 @@ import { loadModel, type LoadedModel } from '../src/core/models/load-model.ts';
 import type { ProgressCallback } from '../src/core/pipeline/progress.ts';
 import type { Runtime } from '../src/core/runtime/runtime.ts';
 import { modelIdOf, parseModelSource } from '../src/core/store/model-source.ts';
+import type { AbortSignalLike } from '../src/core/store/platform.ts';
 import type { ModelStore } from '../src/core/store/model-store.ts';
 import { createBrowserModelStore } from '../src/store/browser-platform.ts';
-import type { AdapterSummary, BackendChoice, BackendPreference, DeviceReport, ModelSummary } from './api.ts';
+import type { AdapterSummary, BackendChoice, BackendPreference, DeviceReport, DownloadPolicy, ModelSummary, StoreReport } from './api.ts';
 import { firstChoice, gpuObstacle } from './backend-choice.ts';
 import { requestGpuAdapter, requestGpuDevice, type GpuAdapter, type GpuDevice } from './gpu-device.ts';
 import { scanOnnx } from './onnx-scan.ts';
@@ -60,7 +61,9 @@ export class ModelHost {
   readonly #siteRoot: string;
   #adapter: Promise<GpuAdapter | { reason: string }> | undefined;
   #gpu: GpuDevice | undefined;
-  #active: { key: string; value: ActiveModel } | undefined;
+  #active: { key: string; modelId: string; value: ActiveModel } | undefined;
+  /** Stores with a job's own download policy, by policy (they share the IndexedDB database). */
+  readonly #policyStores = new Map<string, ModelStore>();
 
   /** Why the device is gone, while the loss has not been dealt with. */
   constructor(siteRoot: string) {
@@ -103,15 +106,60 @@ export class ModelHost {
     return this.#gpu;
   }
 
-  /** The model's sessions for `model` on the preferred backend, loading (and downloading) when needed. */
-  async acquire(request: { model: string; hubEndpoint?: string; backend: BackendPreference }, onProgress: ProgressCallback): Promise<ActiveModel> {
+  /** The store's id for the model a job names (as listed in {@link storeReport}). */
+  modelIdOf(request: { model: string; hubEndpoint?: string }): string {
+    return modelIdOf(parseModelSource(absoluteUrl(request.model, this.#siteRoot), request.hubEndpoint));
+  }
+
+  /** The stored models; `inUse` holds the ids of models that jobs download or use. */
+  async storeReport(inUse: ReadonlySet<string>): Promise<StoreReport> {
+    const usage = await this.#store.usage();
+    const models = usage.models.map((m) => ({ ...m, isInUse: inUse.has(m.id), isLoaded: this.#active?.modelId === m.id }));
+    return { ...usage, models };
+  }
+
+  /** Deletes a stored model, closing its sessions first when it is the loaded one. */
+  async deleteModel(modelId: string): Promise<void> {
+    if (this.#active?.modelId === modelId) await this.discard();
+    await this.#store.delete(modelId);
+  }
+
+  /** Deletes every stored model (the loaded one is closed first). */
+  async clearStore(): Promise<void> {
+    await this.discard();
+    await this.#store.clear();
+  }
+
+  /** The store with `policy`'s retry settings (the default store when there are none). */
+  #storeFor(policy: DownloadPolicy | undefined): ModelStore {
+    const retry: { stallTimeoutMs?: number; maxRetries?: number } = {};
+    if (policy?.stallTimeoutMs !== undefined) retry.stallTimeoutMs = policy.stallTimeoutMs;
+    if (policy?.maxRetries !== undefined) retry.maxRetries = policy.maxRetries;
+    const key = JSON.stringify(retry);
+    if (key === '{}') return this.#store;
+    let store = this.#policyStores.get(key);
+    if (!store) this.#policyStores.set(key, (store = createBrowserModelStore({ retry })));
+    return store;
+  }
+
+  /**
+   * The model's sessions for `model` on the preferred backend, loading (and downloading) when
+   * needed. Aborting `signal` stops a download (what is stored stays).
+   */
+  async acquire(
+    request: { model: string; hubEndpoint?: string; backend: BackendPreference; download?: DownloadPolicy },
+    onProgress: ProgressCallback,
+    signal?: AbortSignalLike,
+  ): Promise<ActiveModel> {
     const preference = request.backend;
     const source = parseModelSource(absoluteUrl(request.model, this.#siteRoot), request.hubEndpoint);
-    const key = `${modelIdOf(source)}|${preference}`;
+    const modelId = modelIdOf(source);
+    const key = `${modelId}|${preference}`;
     if (this.#active?.key === key && this.deviceLostReason === undefined) return this.#active.value;
     await this.discard();
     // the stored copy when complete (offline too), else a download of what is missing
-    const files = await this.#store.ensure(source, {
+    const files = await this.#storeFor(request.download).ensure(source, {
+      ...(signal ? { signal } : {}),
       onProgress: (p) => {
         if (p.phase === 'downloading') onProgress({ kind: 'download', file: p.path ?? 'file list', loadedBytes: p.loadedBytes, totalBytes: p.totalBytes });
       },
@@ -132,7 +180,7 @@ export class ModelHost {
         const gpu = await this.#device(adapter);
         const runtime = webgpuRuntime(ort, gpu.device);
         const loaded = await loadModel(files, scanningRuntime(runtime, adapter.summary, state), options);
-        return this.#activate(key, loaded, runtime, choice, state);
+        return this.#activate(key, modelId, loaded, runtime, choice, state);
       } catch (e) {
         const obstacle = findObstacle(e);
         const isBackendFailure = obstacle !== undefined || (e instanceof SdError && e.code === 'unsupported-model');
@@ -147,10 +195,10 @@ export class ModelHost {
     state.hasFloat16 = false;
     const runtime = wasmRuntime(ort);
     const loaded = await loadModel(files, scanningRuntime(runtime, undefined, state), options);
-    return this.#activate(key, loaded, runtime, choice, state);
+    return this.#activate(key, modelId, loaded, runtime, choice, state);
   }
 
-  #activate(key: string, model: LoadedModel, runtime: Runtime, backend: BackendChoice, state: ScanState): ActiveModel {
+  #activate(key: string, modelId: string, model: LoadedModel, runtime: Runtime, backend: BackendChoice, state: ScanState): ActiveModel {
     // only img2img's encoder is created after this, on first use
     state.component = 'vae_encoder';
     const scheduler = String(model.schedulerConfig['_class_name'] ?? 'unknown');
@@ -165,7 +213,7 @@ export class ModelHost {
       ...(model.suggested ? { suggested: { ...model.suggested } } : {}),
     };
     const value = { model, runtime, summary };
-    this.#active = { key, value };
+    this.#active = { key, modelId, value };
     return value;
   }
 

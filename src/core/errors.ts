@@ -16,6 +16,7 @@ export type SdErrorCode =
   | 'network'
   | 'quota'
   | 'integrity'
+  | 'busy'
   | 'internal';
 
 export class SdError extends Error {

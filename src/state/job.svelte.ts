@@ -1,5 +1,5 @@
 /// <reference types="svelte" />
-import type { BackendPreference, GenerateSummary, InitImageFile, JobEvent, ModelSummary, Progress } from '../../workers/api.ts';
+import type { BackendPreference, DownloadPolicy, GenerateSummary, InitImageFile, JobEvent, ModelSummary, Progress } from '../../workers/api.ts';
 import type { ShareSettings } from '../lib/share-link.ts';
 import { SdError } from '../core/errors.ts';
 import type { WorkerClient } from '../worker-client.ts';
@@ -118,7 +118,7 @@ export class JobState {
   }
 
   /** Generates with `settings`; resolves when the job ends, however it ends. */
-  async run(settings: ShareSettings, initImage: InitImageFile | null, backend: BackendPreference, hubEndpoint?: string): Promise<void> {
+  async run(settings: ShareSettings, initImage: InitImageFile | null, backend: BackendPreference, hubEndpoint?: string, download?: DownloadPolicy): Promise<void> {
     if (this.isRunning) return;
     const jobId = `job-${++jobCounter}`;
     this.#jobId = jobId;
@@ -138,6 +138,7 @@ export class JobState {
           model: settings.model,
           hubEndpoint,
           backend,
+          download,
           request: {
             prompt: settings.prompt,
             negativePrompt: settings.negative,
