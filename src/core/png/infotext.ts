@@ -1,7 +1,8 @@
 // A1111's "parameters" infotext: written as create_infotext in modules/processing.py does, read as
 // parse_generation_parameters in modules/infotext_utils.py does (including 1.9's split of the sampler
 // name into "Sampler" and "Schedule type").
-import { SdError } from '../errors.ts';
+import { samplerFromInfotext } from '../schedulers/a1111-samplers.ts';
+import { splitInfotext } from './infotext-split.ts';
 
 /** Generation parameters as A1111 records them. Sampler names are our combined A1111 names. */
 export interface InfotextParams {
@@ -30,10 +31,13 @@ export interface InfotextParams {
   extra?: Record<string, string>;
 }
 
-/** What `parseInfotext` found: the parameters we use, and the keys present that we do not use. */
+/** What `parseInfotext` found: the parameters we use, and what it could not use. */
 export interface ParsedInfotext {
   params: Partial<InfotextParams>;
+  /** Keys present that were not restored; their values are in `params.extra`. */
   ignored: string[];
+  /** One sentence for each value that could not be used (a bad number, a sampler not reproducible here). */
+  problems: string[];
 }
 
 /** A1111's schedule labels that can follow a sampler name in the old combined form ("LMS Karras"). */
@@ -50,37 +54,19 @@ const SCHEDULE_TYPES = [
   'Beta',
 ];
 
-/** Schedule types that mean the sampler's plain (uniform) sigmas, i.e. no suffix in the combined name. */
-const PLAIN_SCHEDULES = new Set(['Automatic', 'Uniform']);
-
 /**
  * Samplers whose "Automatic" schedule in A1111 1.9+ is not the plain one (Karras or Exponential). For
  * these the plain combined name is written as "Schedule type: Uniform" so A1111 reproduces it.
  */
 const NON_UNIFORM_DEFAULTS = new Set(['DPM++ 2M', 'DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2S a', 'DPM++ 3M SDE', 'DPM2', 'DPM2 a']);
 
-/** One `key: value` pair of the last line; the value is either JSON-quoted or runs to the next comma. */
-const PARAM_PATTERN = /\s*([\p{L}\p{N}_][\p{L}\p{N}_ \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)/gu;
 const SIZE_PATTERN = /^(\d+)x(\d+)$/;
 const INTEGER_PATTERN = /^[+-]?\d+$/;
 const DECIMAL_PATTERN = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const NEGATIVE_PREFIX = 'Negative prompt:';
-/** A last line with fewer pairs than this is part of the prompt, as in A1111. */
-const MIN_PARAM_PAIRS = 3;
 
 /** A1111's `quote`: JSON-encode values that would otherwise break the comma-separated line. */
 function quote(value: string): string {
   return /[,\n:]/.test(value) ? JSON.stringify(value) : value;
-}
-
-function unquote(value: string): string {
-  if (value.length < 2 || !value.startsWith('"') || !value.endsWith('"')) return value;
-  try {
-    return JSON.parse(value) as string;
-  } catch {
-    // A1111 keeps a value that only looks quoted as it is.
-    return value;
-  }
 }
 
 /** Splits a combined name ("DPM++ 2M Karras") into A1111 1.9+'s sampler and schedule type. */
@@ -89,14 +75,6 @@ function splitSampler(combined: string): [sampler: string, scheduleType: string]
     if (combined.endsWith(` ${label}`)) return [combined.slice(0, -label.length - 1), label];
   }
   return [combined, NON_UNIFORM_DEFAULTS.has(combined) ? 'Uniform' : 'Automatic'];
-}
-
-/** Joins A1111's sampler and schedule type back into one combined name. */
-function joinSampler(sampler: string, scheduleType: string | undefined): string {
-  if (scheduleType === undefined || PLAIN_SCHEDULES.has(scheduleType) || sampler.endsWith(` ${scheduleType}`)) {
-    return sampler;
-  }
-  return `${sampler} ${scheduleType}`;
 }
 
 /**
@@ -126,114 +104,109 @@ export function formatInfotext(p: InfotextParams): string {
     .filter((pair): pair is [string, string] => pair[1] !== undefined)
     .map(([key, value]) => (key === value ? key : `${key}: ${quote(value)}`))
     .join(', ');
-  const negative = p.negativePrompt ? `\n${NEGATIVE_PREFIX} ${p.negativePrompt}` : '';
+  const negative = p.negativePrompt ? `\nNegative prompt: ${p.negativePrompt}` : '';
   return `${p.prompt}${negative}\n${line}`.trim();
 }
 
-function badNumber(key: string, value: string, expected: string): SdError {
-  return new SdError('bad-infotext', `Infotext "${key}: ${value}" is not ${expected}. Fix or remove that entry.`);
-}
+/** What a value must look like, when it does not. */
+type FieldReader = (params: Partial<InfotextParams>, value: string) => string | undefined;
 
-function parseInteger(key: string, value: string): number {
+function wholeNumber(value: string): number | undefined {
   const n = Number(value);
-  if (!INTEGER_PATTERN.test(value) || !Number.isSafeInteger(n)) throw badNumber(key, value, 'a whole number');
-  return n;
+  return INTEGER_PATTERN.test(value) && Number.isSafeInteger(n) ? n : undefined;
 }
 
-function parseDecimal(key: string, value: string): number {
-  if (!DECIMAL_PATTERN.test(value)) throw badNumber(key, value, 'a number');
-  return Number(value);
+function decimal(value: string): number | undefined {
+  return DECIMAL_PATTERN.test(value) ? Number(value) : undefined;
 }
 
-type FieldReader = (params: Partial<InfotextParams>, key: string, value: string) => void;
+/** Reads a number with `parse` and stores it, or returns what was expected. */
+function numberField(parse: (v: string) => number | undefined, expected: string, store: (p: Partial<InfotextParams>, n: number) => void): FieldReader {
+  return (p, v) => {
+    const n = parse(v);
+    if (n === undefined) return expected;
+    store(p, n);
+    return undefined;
+  };
+}
 
 /** How each key we use is read; keys missing here are reported as ignored. */
 const FIELD_READERS: Record<string, FieldReader> = {
-  Steps: (p, k, v) => (p.steps = parseInteger(k, v)),
-  'CFG scale': (p, k, v) => (p.cfgScale = parseDecimal(k, v)),
-  Seed: (p, k, v) => {
-    if (!/^\d+$/.test(v)) throw badNumber(k, v, 'a seed (a whole number from 0 to 2^64-1)');
+  Steps: numberField(wholeNumber, 'a whole number', (p, n) => (p.steps = n)),
+  'CFG scale': numberField(decimal, 'a number', (p, n) => (p.cfgScale = n)),
+  Seed: (p, v) => {
+    if (!/^\d+$/.test(v) || BigInt(v) >= 2n ** 64n) return 'a seed (a whole number from 0 to 2^64-1)';
     p.seed = BigInt(v);
+    return undefined;
   },
-  Size: (p, k, v) => {
+  Size: (p, v) => {
     const m = SIZE_PATTERN.exec(v);
-    if (!m) throw badNumber(k, v, 'a size like 512x768');
-    p.width = parseInteger(k, m[1]!);
-    p.height = parseInteger(k, m[2]!);
+    const width = m ? wholeNumber(m[1]!) : undefined;
+    const height = m ? wholeNumber(m[2]!) : undefined;
+    if (width === undefined || height === undefined) return 'a size like 512x768';
+    p.width = width;
+    p.height = height;
+    return undefined;
   },
-  'Model hash': (p, _k, v) => (p.modelHash = v),
-  Model: (p, _k, v) => (p.model = v),
-  'Denoising strength': (p, k, v) => (p.denoisingStrength = parseDecimal(k, v)),
-  'Batch size': (p, k, v) => (p.batchSize = parseInteger(k, v)),
-  'Batch pos': (p, k, v) => (p.batchPos = parseInteger(k, v)),
-  Version: (p, _k, v) => (p.version = v),
+  'Model hash': (p, v) => void (p.modelHash = v),
+  Model: (p, v) => void (p.model = v),
+  'Denoising strength': numberField(decimal, 'a number', (p, n) => (p.denoisingStrength = n)),
+  'Batch size': numberField(wholeNumber, 'a whole number', (p, n) => (p.batchSize = n)),
+  'Batch pos': numberField(wholeNumber, 'a whole number', (p, n) => (p.batchPos = n)),
+  Version: (p, v) => void (p.version = v),
+  RNG: (p, v) => {
+    if (v !== 'CPU' && v !== 'GPU' && v !== 'NV') return 'one of CPU, GPU, NV';
+    p.rng = v;
+    return undefined;
+  },
 };
 
-/** Applies one `key: value` pair; returns false for keys (or RNG values) we do not use. */
-function applyPair(params: Partial<InfotextParams>, key: string, value: string): boolean {
-  if (key === 'RNG') {
-    if (value !== 'CPU' && value !== 'GPU' && value !== 'NV') return false;
-    params.rng = value;
-    return true;
-  }
-  // Own keys only, so names like "constructor" are not mistaken for readers.
-  if (!Object.hasOwn(FIELD_READERS, key)) return false;
-  FIELD_READERS[key]!(params, key, value);
-  return true;
-}
-
 /**
- * Reads A1111's infotext: the prompt lines, an optional "Negative prompt:" section (which may span lines)
- * and a last line of `Key: value` pairs (with at least three pairs; otherwise it is part of the prompt).
- * Both sampler forms are understood ("DPM++ 2M Karras", or "Sampler: DPM++ 2M, Schedule type: Karras").
+ * Reads A1111's infotext as its `parse_generation_parameters` splits it (see infotext-split.ts): the prompt
+ * lines, an optional "Negative prompt:" section (which may span lines) and a last line of `Key: value`
+ * pairs (with at least three pairs; otherwise it is part of the prompt). The sampler is mapped onto ours
+ * by `samplerFromInfotext` (both forms: "DPM++ 2M Karras", or "Sampler: DPM++ 2M, Schedule type: Karras").
  * As in A1111, a missing RNG means GPU. Keys we do not use are listed in `ignored` and kept in
- * `params.extra`.
- * @throws SdError 'bad-infotext' naming the key and value of a number that does not parse.
+ * `params.extra`; a value we cannot use (a number that does not parse, a sampler that cannot be
+ * reproduced) is kept there too and explained in `problems`. Never throws.
  */
 export function parseInfotext(text: string): ParsedInfotext {
-  const lines = text.replace(/\r\n?/g, '\n').trim().split('\n');
-  let lastLine = lines.pop() ?? '';
-  if ([...lastLine.matchAll(PARAM_PATTERN)].length < MIN_PARAM_PAIRS) {
-    lines.push(lastLine);
-    lastLine = '';
-  }
-
-  // As in A1111, a line joins with "\n" only onto text that is not empty so far.
-  let prompt = '';
-  let negativePrompt = '';
-  let isNegative = false;
-  for (const raw of lines) {
-    let line = raw.trim();
-    if (line.startsWith(NEGATIVE_PREFIX)) {
-      isNegative = true;
-      line = line.slice(NEGATIVE_PREFIX.length).trim();
-    }
-    if (isNegative) negativePrompt += (negativePrompt === '' ? '' : '\n') + line;
-    else prompt += (prompt === '' ? '' : '\n') + line;
-  }
-  const params: Partial<InfotextParams> = { prompt, negativePrompt };
+  const parts = splitInfotext(text);
+  const params: Partial<InfotextParams> = { prompt: parts.prompt, negativePrompt: parts.negativePrompt };
   const ignored: string[] = [];
+  const problems: string[] = [];
   // A Map, so that even a key such as "__proto__" is kept as data.
   const extra = new Map<string, string>();
-  let sampler: string | undefined;
-  let scheduleType: string | undefined;
+  const skip = (key: string, value: string): void => {
+    ignored.push(key);
+    extra.set(key, value);
+  };
 
-  for (const m of lastLine.matchAll(PARAM_PATTERN)) {
-    const key = m[1]!;
-    const value = unquote(m[2]!.trim());
-    if (key === 'Sampler') sampler = value;
-    else if (key === 'Schedule type') scheduleType = value;
-    else if (!applyPair(params, key, value)) {
-      ignored.push(key);
-      extra.set(key, value);
+  for (const [key, value] of parts.pairs) {
+    if (key === 'Sampler' || key === 'Schedule type') continue;
+    // Own keys only, so names like "constructor" are not mistaken for readers.
+    const reader = Object.hasOwn(FIELD_READERS, key) ? FIELD_READERS[key]! : undefined;
+    const expected = reader?.(params, value);
+    if (reader === undefined) skip(key, value);
+    else if (expected !== undefined) {
+      skip(key, value);
+      problems.push(`Infotext "${key}: ${value}" is not ${expected}, so it was not restored.`);
     }
   }
-  if (sampler !== undefined) params.sampler = joinSampler(sampler, scheduleType);
-  else if (scheduleType !== undefined) {
-    ignored.push('Schedule type');
-    extra.set('Schedule type', scheduleType);
-  }
-  if (lastLine !== '' && params.rng === undefined && !extra.has('RNG')) params.rng = 'GPU';
+  const sampler = parts.pairs.get('Sampler');
+  const scheduleType = parts.pairs.get('Schedule type');
+  if (sampler !== undefined) {
+    const restored = samplerFromInfotext(sampler, scheduleType);
+    if (restored.isReproducible) params.sampler = restored.sampler;
+    else {
+      skip('Sampler', sampler);
+      if (scheduleType !== undefined) skip('Schedule type', scheduleType);
+      problems.push(restored.message);
+    }
+  } else if (scheduleType !== undefined) skip('Schedule type', scheduleType);
+  for (const [key, value] of parts.templates) skip(key, value);
+
+  if (parts.hasSettings && params.rng === undefined && !extra.has('RNG')) params.rng = 'GPU';
   if (extra.size > 0) params.extra = Object.fromEntries(extra);
-  return { params, ignored };
+  return { params, ignored, problems };
 }

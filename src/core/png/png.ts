@@ -212,3 +212,15 @@ export function decodePng(bytes: Uint8Array): DecodedRgbPng {
   }
   return { width: png.width, height: png.height, rgb: toRgb8(png), text: readText(bytes) };
 }
+
+/**
+ * The text chunks (tEXt, zTXt, iTXt) of PNG bytes without decoding the pixels or checking CRCs.
+ * @throws SdError 'bad-image' for bytes without the PNG signature or with a malformed text chunk.
+ */
+export function readPngText(bytes: Uint8Array): Record<string, string> {
+  const signature = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length < SIGNATURE_LENGTH || signature.some((b, i) => bytes[i] !== b)) {
+    throw new SdError('bad-image', `Not a PNG file (${bytes.length} bytes, no PNG signature).`);
+  }
+  return readText(bytes);
+}
