@@ -192,6 +192,21 @@ describe('stalled connections are closed after the stall timeout and retried', (
     });
   }
 
+  it('does not count the time spent storing a chunk as silence', async () => {
+    const kv = createKv('memory');
+    const slowKv = {
+      ...kv,
+      async set(key: readonly (string | number)[], value: unknown): Promise<void> {
+        // storing each chunk of this file takes longer than the stall timeout
+        if (key[0] === 'chunk' && key[2] === 'text_encoder/model.onnx') await new Promise((done) => setTimeout(done, STALL_MS + 150));
+        return kv.set(key, value);
+      },
+    };
+    const stored = await createTestStore(slowKv, { retry: { ...stallRetry, maxRetries: 0 } }).download(hubSource(server, 'tiny-sd15'));
+    await expectExactCopy(stored, server, 'tiny-sd15');
+    expect(server.log.filter((r) => r.url.startsWith('/cdn/') && r.url.endsWith('text_encoder/model.onnx'))).toHaveLength(1);
+  });
+
   it('reports a connection that stays silent through every retry, naming the host, the timeout and the tries; stored files stay', async () => {
     const kv = createKv('memory');
     Object.assign(server.faults, { hangs: 100, pathSuffix: 'unet/weights.pb' });
