@@ -2,21 +2,29 @@
 import type { RandomSource } from '../rng/random-source.ts';
 import { SdError } from '../errors.ts';
 import { alphaAt, BETA_DEFAULTS, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
-import { resolveConfig } from './config.ts';
-import { checkPrediction, combine, thresholdSample } from './dpm-common.ts';
+import { alphaSigmaFromAlphaBar } from './alpha-sigma.ts';
+import { nonlinearDefaults, resolveConfig } from './config.ts';
+import { combine } from './linear-combination.ts';
+import {
+  checkPrediction,
+  clipOrThreshold,
+  epsilonFromX0,
+  predictEpsilon,
+  predictX0,
+  THRESHOLD_DEFAULTS,
+  x0FromEpsilon,
+} from './prediction.ts';
 import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
 import { checkSpacing, checkSteps, spacedTimesteps } from './timestep-spacing.ts';
 
 const DEFAULTS = {
   ...BETA_DEFAULTS,
+  ...THRESHOLD_DEFAULTS,
   clip_sample: true,
+  clip_sample_range: 1.0,
   set_alpha_to_one: true,
   steps_offset: 0,
   prediction_type: 'epsilon',
-  thresholding: false,
-  dynamic_thresholding_ratio: 0.995,
-  clip_sample_range: 1.0,
-  sample_max_value: 1.0,
   timestep_spacing: 'leading',
   rescale_betas_zero_snr: false,
 };
@@ -28,6 +36,8 @@ const NAME = 'DDIMScheduler';
  * pipeline's `eta` argument, default 0) sets the share of fresh noise.
  */
 export class DDIMScheduler implements Scheduler {
+  /** x0 clipping (on by default, for pixel-space models) and dynamic thresholding make the step nonlinear. */
+  static readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
   readonly order = 1;
   readonly initNoiseSigma = 1;
   readonly timesteps: Float64Array;
@@ -69,27 +79,13 @@ export class DDIMScheduler implements Scheduler {
     const alphaT = alphaAt(this.alphasCumprod, t);
     const alphaPrev = prevT >= 0 ? alphaAt(this.alphasCumprod, prevT) : this.finalAlphaCumprod;
     const betaT = 1 - alphaT;
-    const [sa, sb] = [Math.sqrt(alphaT), Math.sqrt(betaT)];
-    // 3. Predicted x0 and noise (eq. 12).
-    let x0: Float32Array;
-    let eps: Float32Array;
-    switch (this.prediction) {
-      case 'epsilon':
-        x0 = combine([[1 / sa, sample], [-sb / sa, modelOutput]]);
-        eps = modelOutput;
-        break;
-      case 'sample':
-        x0 = modelOutput;
-        eps = combine([[1 / sb, sample], [-sa / sb, modelOutput]]);
-        break;
-      case 'v_prediction':
-        x0 = combine([[sa, sample], [-sb, modelOutput]]);
-        eps = combine([[sa, modelOutput], [sb, sample]]);
-        break;
-    }
+    // 3. Predicted x0 and noise (eq. 12); the epsilon and sample cases as linear combinations (this port's rounding).
+    const coef = alphaSigmaFromAlphaBar(alphaT);
+    const p = this.prediction;
+    const predicted = p === 'epsilon' ? x0FromEpsilon(sample, modelOutput, coef) : predictX0(p, modelOutput, sample, coef);
+    const eps = p === 'sample' ? epsilonFromX0(sample, modelOutput, coef) : predictEpsilon(p, modelOutput, sample, coef);
     // 4. Threshold or clip x0.
-    if (c.thresholding) x0 = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
-    else if (c.clip_sample) x0 = x0.map((v) => Math.min(Math.max(v, -c.clip_sample_range), c.clip_sample_range));
+    const x0 = clipOrThreshold(predicted, shape, c);
     // 5. sigma_t(eta) of eq. 16.
     const variance = ((1 - alphaPrev) / betaT) * (1 - alphaT / alphaPrev);
     const std = this.eta * Math.sqrt(variance);

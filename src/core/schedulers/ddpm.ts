@@ -1,9 +1,10 @@
 // Port of diffusers 0.27.2 DDPMScheduler (Ho et al. 2020): ancestral sampling of the posterior q(x_(t-1) | x_t, x0), fresh noise at every t > 0.
 import { SdError } from '../errors.ts';
-import { alphaAt, BETA_DEFAULTS, ddpmAddNoise } from './alpha-schedule.ts';
-import { alphasCumprod, rescaleZeroTerminalSnr, sigmoidBetas, trainBetas } from './betas.ts';
-import { resolveConfig } from './config.ts';
-import { checkPrediction, predictX0, thresholdSample } from './dpm-common.ts';
+import { alphaAt, BETA_DEFAULTS, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { alphaSigmaFromAlphaBar } from './alpha-sigma.ts';
+import { sigmoidBetas, trainBetas } from './betas.ts';
+import { nonlinearDefaults, resolveConfig } from './config.ts';
+import { checkPrediction, clipOrThreshold, predictX0, THRESHOLD_DEFAULTS } from './prediction.ts';
 import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
 import { scheduleEntry } from './sigmas.ts';
 import { checkSpacing, spacedTimesteps } from './timestep-spacing.ts';
@@ -12,13 +13,11 @@ const PREDICTIONS: readonly PredictionType[] = ['epsilon', 'v_prediction', 'samp
 
 const DEFAULTS = {
   ...BETA_DEFAULTS,
+  ...THRESHOLD_DEFAULTS,
   variance_type: 'fixed_small',
   clip_sample: true,
-  prediction_type: 'epsilon',
-  thresholding: false,
-  dynamic_thresholding_ratio: 0.995,
   clip_sample_range: 1.0,
-  sample_max_value: 1.0,
+  prediction_type: 'epsilon',
   timestep_spacing: 'leading',
   steps_offset: 0,
   rescale_betas_zero_snr: false,
@@ -28,6 +27,8 @@ export type DdpmConfig = typeof DEFAULTS;
 
 /** DDPM sampler ("DDPM" in A1111). Timesteps are integers; the model input is not scaled. */
 export class DDPMScheduler implements Scheduler {
+  /** x0 clipping (on by default, for pixel-space models) and dynamic thresholding make the step nonlinear. */
+  static readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
   readonly order = 1;
   readonly initNoiseSigma = 1;
   readonly timesteps: Float64Array;
@@ -53,9 +54,8 @@ export class DDPMScheduler implements Scheduler {
         `DDPMScheduler cannot take ${steps} steps: at most num_train_timesteps = ${n}. Use fewer steps.`,
       );
     }
-    let betas = cfg.beta_schedule === 'sigmoid' ? sigmoidBetas(cfg) : trainBetas(cfg);
-    if (cfg.rescale_betas_zero_snr) betas = rescaleZeroTerminalSnr(betas);
-    this.alphasCumprod = alphasCumprod(betas);
+    const betas = cfg.beta_schedule === 'sigmoid' ? sigmoidBetas(cfg) : trainBetas(cfg);
+    this.alphasCumprod = trainingAlphasCumprod(cfg, cfg.rescale_betas_zero_snr, betas);
     this.prediction = checkPrediction(cfg.prediction_type, 'DDPMScheduler', PREDICTIONS);
     // Integer timesteps, as DDIM and PNDM space them.
     this.timesteps = spacedTimesteps(checkSpacing(cfg.timestep_spacing, 'DDPMScheduler'), n, steps, cfg.steps_offset);
@@ -79,10 +79,9 @@ export class DDPMScheduler implements Scheduler {
     const currentAlpha = alphaProd / alphaProdPrev;
     const currentBeta = 1 - currentAlpha;
     // 2. Predicted x0 (Ho et al. eq. 15).
-    let denoised = predictX0(this.prediction, modelOutput, sample, alphaSigmaOf(alphaProd));
+    const predicted = predictX0(this.prediction, modelOutput, sample, alphaSigmaFromAlphaBar(alphaProd));
     // 3. Clip or dynamically threshold x0.
-    if (cfg.thresholding) denoised = thresholdSample(denoised, shape, cfg.dynamic_thresholding_ratio, cfg.sample_max_value);
-    else if (cfg.clip_sample) clampInPlace(denoised, cfg.clip_sample_range);
+    const denoised = clipOrThreshold(predicted, shape, cfg);
     // 4. Posterior mean coefficients (eq. 7).
     const x0Coeff = (Math.sqrt(alphaProdPrev) * currentBeta) / betaProd;
     const xtCoeff = (Math.sqrt(currentAlpha) * betaProdPrev) / betaProd;
@@ -119,16 +118,4 @@ export class DDPMScheduler implements Scheduler {
         return Math.sqrt(variance);
     }
   }
-}
-
-/** Clamps every value into [-range, range] in place. */
-export function clampInPlace(values: Float32Array, range: number): void {
-  for (let i = 0; i < values.length; i++) values[i] = Math.min(Math.max(values[i] as number, -range), range);
-}
-
-/** x_t = sqrt(alpha_bar) x0 + sqrt(1 - alpha_bar) noise, as the `predictX0` helper takes it. */
-export function alphaSigmaOf(alphaProd: number): { alpha: number; sigma: number; lambda: number } {
-  const alpha = Math.sqrt(alphaProd);
-  const sigma = Math.sqrt(1 - alphaProd);
-  return { alpha, sigma, lambda: Math.log(alpha) - Math.log(sigma) };
 }

@@ -1,10 +1,9 @@
 // Port of diffusers 0.27.2 LCMScheduler (Luo et al. 2023, latent consistency models): each call jumps to a consistency-function estimate of x0, then re-noises to the next timestep.
 import { SdError } from '../errors.ts';
-import { alphasCumprod, rescaleZeroTerminalSnr, trainBetas } from './betas.ts';
-import { resolveConfig } from './config.ts';
-import { alphaAt, ddpmAddNoise } from './alpha-schedule.ts';
-import { alphaSigmaOf, clampInPlace } from './ddpm.ts';
-import { checkPrediction, predictX0, thresholdSample } from './dpm-common.ts';
+import { alphaAt, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { alphaSigmaFromAlphaBar } from './alpha-sigma.ts';
+import { nonlinearDefaults, resolveConfig } from './config.ts';
+import { checkPrediction, clipOrThreshold, predictX0, THRESHOLD_DEFAULTS } from './prediction.ts';
 import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
 import { scheduleEntry } from './sigmas.ts';
 
@@ -14,6 +13,7 @@ const DEFAULTS = {
   beta_end: 0.012,
   beta_schedule: 'scaled_linear',
   trained_betas: null as number[] | null,
+  ...THRESHOLD_DEFAULTS,
   original_inference_steps: 50,
   clip_sample: false,
   clip_sample_range: 1.0,
@@ -21,9 +21,6 @@ const DEFAULTS = {
   set_alpha_to_one: true,
   steps_offset: 0,
   prediction_type: 'epsilon',
-  thresholding: false,
-  dynamic_thresholding_ratio: 0.995,
-  sample_max_value: 1.0,
   timestep_spacing: 'leading',
   timestep_scaling: 10.0,
   rescale_betas_zero_snr: false,
@@ -36,6 +33,8 @@ const SIGMA_DATA = 0.5;
 
 /** Latent consistency sampler ("LCM" in A1111), for LCM-distilled models or LCM-LoRA. */
 export class LCMScheduler implements Scheduler {
+  /** x0 clipping and dynamic thresholding make the step nonlinear. */
+  static readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
   readonly order = 1;
   readonly initNoiseSigma = 1;
   readonly timesteps: Float64Array;
@@ -48,9 +47,7 @@ export class LCMScheduler implements Scheduler {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<LcmConfig>);
     this.config = cfg;
     this.prediction = checkPrediction(cfg.prediction_type, 'LCMScheduler', ['epsilon', 'v_prediction', 'sample']);
-    let betas = trainBetas(cfg);
-    if (cfg.rescale_betas_zero_snr) betas = rescaleZeroTerminalSnr(betas);
-    this.alphasCumprod = alphasCumprod(betas);
+    this.alphasCumprod = trainingAlphasCumprod(cfg, cfg.rescale_betas_zero_snr);
     this.timesteps = lcmTimesteps(cfg, steps);
   }
 
@@ -71,9 +68,8 @@ export class LCMScheduler implements Scheduler {
     const cOut = scaled / Math.sqrt(scaled ** 2 + SIGMA_DATA ** 2);
     // 3. Predicted x0 from the model parameterisation (at alpha_bar_t), 4. clipped or thresholded.
     const alphaProd = alphaAt(this.alphasCumprod, t);
-    let predicted = predictX0(this.prediction, modelOutput, sample, alphaSigmaOf(alphaProd));
-    if (cfg.thresholding) predicted = thresholdSample(predicted, shape, cfg.dynamic_thresholding_ratio, cfg.sample_max_value);
-    else if (cfg.clip_sample) clampInPlace(predicted, cfg.clip_sample_range);
+    const x0 = predictX0(this.prediction, modelOutput, sample, alphaSigmaFromAlphaBar(alphaProd));
+    const predicted = clipOrThreshold(x0, shape, cfg);
     // 5. Consistency estimate: c_out * x0 + c_skip * x_t.
     const denoised = new Float32Array(sample.length);
     for (let i = 0; i < sample.length; i++) {

@@ -1,8 +1,9 @@
 // Port of diffusers 0.27.2 PNDMScheduler: pseudo linear multistep (PLMS, skip_prk_steps) and F-PNDM with Runge-Kutta warm-up (A1111 "PLMS"; SD 1.x default).
 import { SdError } from '../errors.ts';
 import { alphaAt, BETA_DEFAULTS, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
-import { resolveConfig } from './config.ts';
-import { checkPrediction, combine, type Term } from './dpm-common.ts';
+import { resolveConfig, type NonlinearOptions } from './config.ts';
+import { combine, type Term } from './linear-combination.ts';
+import { checkPrediction } from './prediction.ts';
 import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
 import { checkSpacing, checkSteps, spacedTimesteps } from './timestep-spacing.ts';
 
@@ -25,6 +26,8 @@ const f32 = Math.fround;
  * Which formula applies depends on the number of calls made (`counter`), not on the step index.
  */
 export class PNDMScheduler implements Scheduler {
+  /** PNDM neither clips nor thresholds: its step is linear in the latents. */
+  static readonly nonlinearOptions: NonlinearOptions = {};
   readonly order = 1;
   readonly initNoiseSigma = 1;
   readonly timesteps: Float64Array;

@@ -106,6 +106,13 @@ export function predictX0AtSigma(
   return out;
 }
 
+/** The dynamic-thresholding config keys, with the defaults every diffusers class that takes them has. */
+export const THRESHOLD_DEFAULTS = {
+  thresholding: false,
+  dynamic_thresholding_ratio: 0.995,
+  sample_max_value: 1.0,
+};
+
 /** The config keys that limit x0, by diffusers' names; each class has those it supports. */
 export interface X0LimitConfig {
   clip_sample?: boolean;
