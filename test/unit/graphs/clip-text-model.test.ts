@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { f16round } from '@petamoriken/float16';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { isSdError } from '../../../src/core/errors.ts';
@@ -10,9 +9,15 @@ import { SafetensorsWeights } from '../../../src/core/graphs/safetensors-weights
 import { bytesByteSource } from '../../../src/core/safetensors/byte-source.ts';
 import { SafetensorsFile } from '../../../src/core/safetensors/safetensors-file.ts';
 import { FIXTURES } from '../../fixtures.ts';
+import { roundFloat32ToFloat16 } from './fixture-weights.ts';
 import { maxRelativeError, readNpy } from './npy.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
+
+/** The components were computed from the float16 single file: round the folder's float32 weights the same way. */
+function roundedToFloat16(encoder: Encoder): Encoder {
+  return { ...encoder, fileBytes: roundFloat32ToFloat16(encoder.fileBytes) };
+}
 const TOLERANCE = 1e-4;
 
 interface Encoder {
@@ -29,20 +34,6 @@ function folderEncoder(folder: string): Encoder {
   };
 }
 
-/**
- * The folder's float32 weights rounded to float16 precision, still stored as float32: the model
- * the components were computed from (diffusers loaded them from the float16 single file).
- */
-async function roundedToFloat16(encoder: Encoder): Promise<Encoder> {
-  const bytes = encoder.fileBytes.slice();
-  const file = await SafetensorsFile.open(bytesByteSource(bytes), 'model.safetensors');
-  for (const t of file.tensors.values()) {
-    if (t.dtype !== 'F32') continue;
-    const values = new Float32Array(bytes.buffer, bytes.byteOffset + t.offset, t.byteLength / 4);
-    for (let i = 0; i < values.length; i++) values[i] = f16round(values[i]!);
-  }
-  return { ...encoder, fileBytes: bytes };
-}
 
 /** Builds the graph, runs it on onnxruntime-node with the weights as external data, returns all outputs. */
 async function runEncoder(encoder: Encoder, inputIds: BigInt64Array, batch: number): Promise<{ outputs: Record<string, ort.Tensor>; weights: SafetensorsWeights }> {
@@ -74,7 +65,7 @@ async function compareWithComponents(components: string, model: string, encoder:
 
 describe('buildClipTextModel', () => {
   it('SD 1.x text encoder (diffusers folder, float32 in place) matches the components', async () => {
-    const encoder = await roundedToFloat16(folderEncoder('tiny-sd15-diffusers/text_encoder'));
+    const encoder = roundedToFloat16(folderEncoder('tiny-sd15-diffusers/text_encoder'));
     const errors = await compareWithComponents('tiny-sd15.components', 'text_encoder', encoder, {
       last_hidden_state: 'last_hidden_state',
       'hidden_states.2': 'penultimate_hidden_state',
@@ -84,11 +75,11 @@ describe('buildClipTextModel', () => {
   });
 
   it('SDXL text encoders (CLIP-L and the projection model) match the components', async () => {
-    const first = await compareWithComponents('tiny-sdxl.components', 'text_encoder', await roundedToFloat16(folderEncoder('tiny-sdxl-diffusers/text_encoder')), {
+    const first = await compareWithComponents('tiny-sdxl.components', 'text_encoder', roundedToFloat16(folderEncoder('tiny-sdxl-diffusers/text_encoder')), {
       last_hidden_state: 'last_hidden_state',
       'hidden_states.2': 'penultimate_hidden_state',
     });
-    const second = await compareWithComponents('tiny-sdxl.components', 'text_encoder_2', await roundedToFloat16(folderEncoder('tiny-sdxl-diffusers/text_encoder_2')), {
+    const second = await compareWithComponents('tiny-sdxl.components', 'text_encoder_2', roundedToFloat16(folderEncoder('tiny-sdxl-diffusers/text_encoder_2')), {
       last_hidden_state: 'last_hidden_state',
       'hidden_states.2': 'penultimate_hidden_state',
       text_embeds: 'text_embeds',
