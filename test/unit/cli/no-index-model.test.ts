@@ -42,6 +42,14 @@ describe('cli generate: a folder without model_index.json (onnxruntime web sampl
     expect(image.rgb).not.toEqual(readPng(join(out, 'two-steps.png')).rgb);
   });
 
+  it('tokens: the bundled tokenizer pads with "!" for a turbo folder, and says so', async () => {
+    const { stdout, stderr } = await runCli(['tokens', '--model', makeOrtWebFolder(), '--prompt', 'a cat', '--raw']);
+    const ids = (JSON.parse(stdout) as { ids: number[] }).ids;
+    expect(ids.slice(0, 4)).toEqual([49406, 320, 2368, 49407]);
+    expect(ids.slice(4).every((id) => id === 0)).toBe(true);
+    expect(stderr).toContain(`assumed: no tokenizer: bundled CLIP tokenizer, padding with '!' (SD-Turbo: "turbo" in the name`);
+  });
+
   it('refuses a folder with neither model_index.json nor unet/model.onnx, naming what is missing', async () => {
     const model = join(mkdtempSync(join(tmpdir(), 'sd-cli-no-unet-')), 'encoder-only');
     mkdirSync(join(model, 'text_encoder'), { recursive: true });
