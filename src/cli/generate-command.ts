@@ -8,6 +8,7 @@ import { generate, type GeneratedImage } from '../core/pipeline/generate.ts';
 import type { GenerateRequest } from '../core/pipeline/request.ts';
 import { decodePng, encodePng } from '../core/png/png.ts';
 import { formatInfotext, parseInfotext, type InfotextParams } from '../core/png/infotext.ts';
+import { missingInfotextMessage, readImageMetadata } from '../core/png/image-metadata.ts';
 import { parseSeed, randomSeed } from '../core/rng/seed.ts';
 import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
 import { BUNDLED_MERGES } from './bundled.ts';
@@ -35,16 +36,15 @@ function defaultSize(family: string): number {
   return family === 'sdxl' ? 1024 : 512;
 }
 
-/** Parameters restored from a PNG's A1111 infotext, reported to stderr. */
+/** Parameters restored from an image's A1111 infotext (PNG, JPEG or WebP), reported to stderr. */
 async function fromPng(path: string): Promise<Partial<InfotextParams>> {
-  const png = await readPngFile(path, '--from-png file');
-  const text = png.text['parameters'];
-  if (text === undefined) {
-    throw new SdError('bad-infotext', `${path} has no "parameters" text chunk: it was not written by this tool or AUTOMATIC1111 (or the metadata was stripped).`);
-  }
-  const { params, ignored } = parseInfotext(text);
+  if (!existsSync(path)) throw new SdError('missing-file', `--from-png file ${path} does not exist.`);
+  const meta = readImageMetadata(new Uint8Array(await readFile(path)));
+  if (meta.parameters === undefined) throw new SdError('bad-infotext', missingInfotextMessage(path, meta));
+  const { params, ignored, problems } = parseInfotext(meta.parameters);
   process.stderr.write(`Restored from ${path}: ${Object.keys(params).join(', ')}\n`);
   if (ignored.length > 0) process.stderr.write(`Ignored (not supported here): ${ignored.join(', ')}\n`);
+  for (const problem of problems) process.stderr.write(`${problem}\n`);
   return params;
 }
 

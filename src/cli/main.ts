@@ -7,6 +7,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   generate: async () => (await import('./generate-command.ts')).generateCommand,
   'parse-prompt': async () => (await import('./prompt-commands.ts')).parsePromptCommand,
   tokens: async () => (await import('./prompt-commands.ts')).tokensCommand,
+  info: async () => (await import('./info-command.ts')).infoCommand,
 };
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
@@ -16,7 +17,8 @@ Commands:
            [--init-image PNG --strength S] [--rng cpu|gpu] [--from-png FILE]
            [--prompt-syntax a1111|diffusers] [--backend cpu|wasm] [--bench]
   parse-prompt --prompt TEXT            A1111 emphasis parse as JSON [[text, weight], ...]
-  tokens --model DIR --prompt TEXT [--raw]   A1111 chunks [{ids, multipliers}] (--raw: diffusers' 77 ids)`;
+  tokens --model DIR --prompt TEXT [--raw]   A1111 chunks [{ids, multipliers}] (--raw: diffusers' 77 ids)
+  info FILE.png|.jpg|.webp              the image's A1111 infotext as JSON (prompt, sampler, seed, LoRAs, other keys)`;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [name, ...rest] = argv;

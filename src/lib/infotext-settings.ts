@@ -1,11 +1,13 @@
+import { missingInfotextMessage, readImageMetadata } from '../core/png/image-metadata.ts';
 import { parseInfotext } from '../core/png/infotext.ts';
-import { decodePng } from '../core/png/png.ts';
 import type { ShareSettings } from './share-link.ts';
 
 /** What a dropped PNG restores: the settings it names, and the infotext keys the page cannot use. */
 export interface RestoredSettings {
   settings: Partial<ShareSettings>;
   ignored: string[];
+  /** Sentences about values that were not restored (a sampler not reproducible here, a bad number). */
+  problems: string[];
 }
 
 /**
@@ -13,7 +15,7 @@ export interface RestoredSettings {
  * restored (infotext names a checkpoint, not where to download it), so it is reported as ignored.
  */
 export function settingsFromInfotext(text: string): RestoredSettings {
-  const { params, ignored } = parseInfotext(text);
+  const { params, ignored, problems } = parseInfotext(text);
   const settings: Partial<ShareSettings> = {};
   if (params.prompt !== undefined) settings.prompt = params.prompt;
   if (params.negativePrompt !== undefined) settings.negative = params.negativePrompt;
@@ -27,10 +29,19 @@ export function settingsFromInfotext(text: string): RestoredSettings {
   if (params.rng !== undefined) settings.rng = params.rng === 'CPU' ? 'cpu' : 'gpu';
   const skipped = [...ignored];
   if (params.model !== undefined) skipped.push(`Model (${params.model}: pick the model yourself)`);
-  return { settings, ignored: skipped };
+  return { settings, ignored: skipped, problems };
 }
 
 /** Reads the `parameters` text of a PNG file's bytes; undefined when it has none. */
 export function infotextOfPng(bytes: Uint8Array): string | undefined {
-  return decodePng(bytes).text['parameters'];
+  return readImageMetadata(bytes).parameters;
+}
+
+/**
+ * The A1111 infotext of a PNG, JPEG or WebP file's bytes, or why there is none (a ComfyUI workflow, or
+ * no metadata), as a sentence naming the file.
+ */
+export function infotextOfImage(bytes: Uint8Array, name: string): { text: string } | { missing: string } {
+  const meta = readImageMetadata(bytes);
+  return meta.parameters === undefined ? { missing: missingInfotextMessage(name, meta) } : { text: meta.parameters };
 }

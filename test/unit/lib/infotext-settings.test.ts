@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodePng } from '../../../src/core/png/png.ts';
 import { formatInfotext } from '../../../src/core/png/infotext.ts';
-import { infotextOfPng, settingsFromInfotext } from '../../../src/lib/infotext-settings.ts';
+import { infotextOfImage, infotextOfPng, settingsFromInfotext } from '../../../src/lib/infotext-settings.ts';
 import { REFERENCE } from '../../fixtures.ts';
 
 describe('settings restored from a PNG', () => {
@@ -31,5 +31,27 @@ describe('settings restored from a PNG', () => {
 
   it('says a PNG without parameters has none', () => {
     expect(infotextOfPng(new Uint8Array(readFileSync(resolve(REFERENCE, 'cases/sd15-euler-20.png'))))).toBeUndefined();
+  });
+
+  it('restores nothing for a sampler it cannot reproduce, saying why and what is closest', () => {
+    const text = 'cat\nSteps: 20, Sampler: DPM++ 3M SDE, Schedule type: Exponential, CFG scale: 7, Seed: 5, Size: 512x768';
+    const { settings, ignored, problems } = settingsFromInfotext(text);
+    expect(settings.sampler).toBeUndefined();
+    expect(settings.steps).toBe(20);
+    expect(ignored).toEqual(['Sampler', 'Schedule type']);
+    expect(problems).toEqual([
+      'Sampler "DPM++ 3M SDE" with schedule type "Exponential" cannot be reproduced here: the third-order DPM++ SDE solver ' +
+        'is not ported here. The closest sampler here is "DPM++ 2M SDE Karras" (it gives a different image): pick it or ' +
+        'another sampler yourself.',
+    ]);
+  });
+
+  it('says a ComfyUI PNG carries a workflow and no parameters', () => {
+    const png = encodePng(new Uint8Array(3), 1, 1, { workflow: '{"nodes": []}' });
+    expect(infotextOfImage(png, 'comfy.png')).toEqual({
+      missing:
+        'comfy.png carries a ComfyUI workflow ("workflow" JSON) and no AUTOMATIC1111 "parameters" text, so there are no ' +
+        'settings to read here. Open it in ComfyUI, or use an image saved by AUTOMATIC1111, Forge, SD.Next or this tool.',
+    });
   });
 });

@@ -1,0 +1,22 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { SdError } from '../core/errors.ts';
+import { missingInfotextMessage, readImageMetadata } from '../core/png/image-metadata.ts';
+import { describeInfotext } from '../core/png/infotext-report.ts';
+
+/**
+ * `info FILE`: the generation parameters of a PNG, JPEG or WebP as JSON on stdout (like A1111's PNG Info
+ * tab): typed fields, LoRA tags, every other key under `other`, and what restoring it here would give.
+ * @throws SdError 'bad-argument' without exactly one file, 'missing-file', 'bad-image', or 'bad-infotext'
+ *   when the file has no A1111 parameters (saying so when it carries a ComfyUI workflow instead)
+ */
+export async function infoCommand(argv: readonly string[]): Promise<void> {
+  if (argv.length !== 1 || argv[0]!.startsWith('--')) {
+    throw new SdError('bad-argument', `info takes one image file (PNG, JPEG or WebP), got ${argv.length === 0 ? 'none' : `"${argv.join(' ')}"`}. Usage: info FILE.png`);
+  }
+  const path = argv[0]!;
+  if (!existsSync(path)) throw new SdError('missing-file', `Image ${path} does not exist.`);
+  const meta = readImageMetadata(new Uint8Array(await readFile(path)));
+  if (meta.parameters === undefined) throw new SdError('bad-infotext', missingInfotextMessage(path, meta));
+  process.stdout.write(`${JSON.stringify(describeInfotext(meta.parameters), null, 2)}\n`);
+}
