@@ -1,15 +1,10 @@
 // Port of diffusers 0.27.2 DEISMultistepScheduler: log-rho multistep DEIS of order 1-3 (A1111 "DEIS").
 import { SdError } from '../errors.ts';
 import { resolveConfig } from './config.ts';
-import {
-  alphaSigma,
-  checkPrediction,
-  combine,
-  predictX0Thresholded,
-  legacySolverSchedule,
-  SOLVER_DEFAULTS,
-} from './dpm-common.ts';
-import type { PredictionType, RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { legacySolverSchedule, SOLVER_DEFAULTS } from './dpm-common.ts';
+import { combine } from './linear-combination.ts';
+import { checkPrediction, epsilonFromX0 } from './prediction.ts';
+import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 import { SolverScheduler } from './solver-scheduler.ts';
 import { checkSteps } from './timestep-spacing.ts';
 
@@ -43,7 +38,6 @@ function basis3(t: number, b: number, c: number, d: number): number {
  */
 export class DEISMultistepScheduler extends SolverScheduler {
   private readonly config: typeof DEFAULTS;
-  private readonly prediction: PredictionType;
   private lowerOrderNums = 0;
 
   constructor(raw: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
@@ -59,9 +53,8 @@ export class DEISMultistepScheduler extends SolverScheduler {
     if (![1, 2, 3].includes(c.solver_order)) {
       throw new SdError('bad-argument', `${NAME}: solver_order ${c.solver_order} is not supported. Use 1, 2 or 3.`);
     }
-    super(legacySolverSchedule(c, steps, NAME), c.solver_order);
+    super(legacySolverSchedule(c, steps, NAME), c.solver_order, prediction, c);
     this.config = c;
-    this.prediction = prediction;
   }
 
   step({ modelOutput, stepIndex: i, sample, shape }: StepInput): StepOutput {
@@ -72,16 +65,14 @@ export class DEISMultistepScheduler extends SolverScheduler {
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
 
     // 2. Convert the model output to x0 (optionally thresholded), then back to the noise DEIS integrates.
-    const s = alphaSigma(this.sigmas[i] as number);
-    const x0 = predictX0Thresholded(c, this.prediction, modelOutput, sample, s, shape);
-    const eps = combine([[1 / s.sigma, sample], [-s.alpha / s.sigma, x0]]);
+    const x0 = this.convertModelOutput(modelOutput, sample, shape, i, true);
+    const eps = epsilonFromX0(sample, x0, this.alphaSigmaAt(i));
     this.remember(eps);
 
     // 3. Update with the highest order the history and the position allow.
     let prevSample: Float32Array;
     if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
-      const t = alphaSigma(this.sigmas[i + 1] as number);
-      prevSample = combine([[t.alpha / s.alpha, sample], [-t.sigma * Math.expm1(t.lambda - s.lambda), eps]]);
+      prevSample = this.firstOrderUpdate(i, sample, eps, false);
     } else if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
       prevSample = this.secondOrder(i, sample);
     } else {
@@ -93,13 +84,13 @@ export class DEISMultistepScheduler extends SolverScheduler {
 
   /** rho = sigma / alpha of the target and of the `count` latest points, newest first. */
   private rhos(i: number, count: number): { alphaT: number; alphaS0: number; rhoT: number; rhoS: number[] } {
-    const t = alphaSigma(this.sigmas[i + 1] as number);
-    const s = Array.from({ length: count }, (_, k) => alphaSigma(this.sigmas[i - k] as number));
+    const t = this.alphaSigmaAt(i + 1);
+    const s = Array.from({ length: count }, (_, k) => this.alphaSigmaAt(i - k));
     return { alphaT: t.alpha, alphaS0: s[0]!.alpha, rhoT: t.sigma / t.alpha, rhoS: s.map((p) => p.sigma / p.alpha) };
   }
 
   private secondOrder(i: number, x: Float32Array): Float32Array {
-    const [m0, m1] = [this.recent(0), this.recent(1)] as [Float32Array, Float32Array];
+    const [m0, m1] = this.recentOutputs(0, 1);
     const { alphaT, alphaS0, rhoT, rhoS } = this.rhos(i, 2);
     const [r0, r1] = rhoS as [number, number];
     const coef1 = basis2(rhoT, r0, r1) - basis2(r0, r0, r1);
@@ -108,7 +99,7 @@ export class DEISMultistepScheduler extends SolverScheduler {
   }
 
   private thirdOrder(i: number, x: Float32Array): Float32Array {
-    const [m0, m1, m2] = [this.recent(0), this.recent(1), this.recent(2)] as [Float32Array, Float32Array, Float32Array];
+    const [m0, m1, m2] = this.recentOutputs(0, 1, 2);
     const { alphaT, alphaS0, rhoT, rhoS } = this.rhos(i, 3);
     const [r0, r1, r2] = rhoS as [number, number, number];
     const coef1 = basis3(rhoT, r0, r1, r2) - basis3(r0, r0, r1, r2);

@@ -1,14 +1,15 @@
 /**
  * Shared pieces of the DPM-Solver family as diffusers 0.27.2 writes them (DPMSolverMultistep,
- * DPMSolverSinglestep, UniPCMultistep, DEISMultistep): the VP noise schedule in sigma form
- * (Lu et al. 2022, "DPM-Solver"), the inference sigma schedule, conversion of the model output to a
- * data or noise prediction, and elementwise linear combinations of latents.
+ * DPMSolverSinglestep, UniPCMultistep, DEISMultistep): their common config, the inference sigma schedule
+ * of the VP noise schedule in sigma form (Lu et al. 2022, "DPM-Solver"), the coefficients of a
+ * DPM-Solver(++) step, and the config checks the two DPM-Solver classes share.
  */
 import { SdError } from '../errors.ts';
 import { BETA_DEFAULTS, trainingAlphasCumprod } from './alpha-schedule.ts';
+import type { AlphaSigma } from './alpha-sigma.ts';
 import { linspace } from './betas.ts';
-import type { PredictionType } from './scheduler.ts';
-import { sigmaToTimestep, trainSigmas } from './sigmas.ts';
+import { THRESHOLD_DEFAULTS } from './prediction.ts';
+import { karrasSigmas, logSigmasF32, sigmaToTimestep, trainSigmas, withFinalSigma } from './sigmas.ts';
 import { checkSpacing, roundHalfEven, solverTimesteps, type TimestepSpacing } from './timestep-spacing.ts';
 
 const f32 = Math.fround;
@@ -16,30 +17,10 @@ const f32 = Math.fround;
 /** Config keys (and diffusers' defaults) every solver of the family takes. */
 export const SOLVER_DEFAULTS = {
   ...BETA_DEFAULTS,
+  ...THRESHOLD_DEFAULTS,
   solver_order: 2,
   prediction_type: 'epsilon',
-  thresholding: false,
-  dynamic_thresholding_ratio: 0.995,
-  sample_max_value: 1.0,
 };
-
-/** The thresholding part of a solver config. */
-export type ThresholdConfig = Pick<typeof SOLVER_DEFAULTS, 'thresholding' | 'dynamic_thresholding_ratio' | 'sample_max_value'>;
-
-/** VP coefficients of a noise level: x_t = alpha * x0 + sigma * noise, with alpha² + sigma² = 1. */
-export interface AlphaSigma {
-  alpha: number;
-  sigma: number;
-  /** Half log-SNR, log(alpha) - log(sigma); +Infinity at sigma = 0. */
-  lambda: number;
-}
-
-/** diffusers' `_sigma_to_alpha_sigma_t` for a Karras-style sigma = sqrt((1 - alpha_bar) / alpha_bar). */
-export function alphaSigma(karrasSigma: number): AlphaSigma {
-  const alpha = 1 / Math.sqrt(karrasSigma * karrasSigma + 1);
-  const sigma = karrasSigma * alpha;
-  return { alpha, sigma, lambda: Math.log(alpha) - Math.log(sigma) };
-}
 
 /**
  * Coefficients of one DPM-Solver(++) step from `s` to `t` (h = lambda_t - lambda_s), for
@@ -92,22 +73,15 @@ export interface SolverSchedule {
 export function solverSchedule(o: SolverScheduleOptions): SolverSchedule {
   const n = o.alphasCumprod.length;
   const trained = trainSigmas(o.alphasCumprod);
-  const logTrained = trained.map((s) => f32(Math.log(s)));
+  const logTrained = logSigmasF32(trained);
   let timesteps: Float64Array;
   let sigmas: Float64Array;
   if (o.useKarrasSigmas || o.useLuLambdas) {
-    const sigmaMin = trained[0] as number;
-    const sigmaMax = trained[n - 1] as number;
     const ramp = linspace(0, 1, o.steps);
+    const lambdaMax = logTrained[n - 1] as number;
     sigmas = o.useKarrasSigmas
-      ? ramp.map((r) => {
-          const maxInv = sigmaMax ** (1 / 7);
-          return (maxInv + r * (sigmaMin ** (1 / 7) - maxInv)) ** 7;
-        })
-      : ramp.map((r) => {
-          const lambdaMax = logTrained[n - 1] as number;
-          return Math.exp(lambdaMax + r * ((logTrained[0] as number) - lambdaMax));
-        });
+      ? karrasSigmas(trained[0] as number, trained[n - 1] as number, ramp)
+      : ramp.map((r) => Math.exp(lambdaMax + r * ((logTrained[0] as number) - lambdaMax)));
     timesteps = sigmas.map((s) => roundHalfEven(sigmaToTimestep(s, logTrained)));
   } else {
     timesteps = solverTimesteps(o.spacing, n, o.steps, o.stepsOffset, o.lastTimestep ?? n);
@@ -116,10 +90,7 @@ export function solverSchedule(o: SolverScheduleOptions): SolverSchedule {
   }
   const last =
     o.finalSigma === 'zero' ? 0 : o.finalSigma === 'sigma_min' ? (trained[0] as number) : (sigmas[sigmas.length - 1] as number);
-  const all = new Float64Array(sigmas.length + 1);
-  all.set(sigmas.map(f32));
-  all[sigmas.length] = f32(last);
-  return { timesteps, sigmas: all };
+  return { timesteps, sigmas: withFinalSigma(sigmas, last) };
 }
 
 /**
@@ -155,99 +126,42 @@ export function clippedTimestepCount(alphasCumprod: Float64Array, lambdaMinClipp
   return count;
 }
 
-/** x0 predicted from the model output at a noise level (the data-prediction form DPM-Solver++ uses). */
-export function predictX0(
-  prediction: PredictionType,
-  modelOutput: Float32Array,
-  sample: Float32Array,
-  { alpha, sigma }: AlphaSigma,
-): Float32Array {
-  switch (prediction) {
-    case 'epsilon':
-      return sample.map((x, i) => (x - sigma * (modelOutput[i] as number)) / alpha);
-    case 'sample':
-      return modelOutput.slice();
-    case 'v_prediction':
-      return sample.map((x, i) => alpha * x - sigma * (modelOutput[i] as number));
-  }
-}
-
-/** `predictX0`, then dynamic thresholding when the config enables it. */
-export function predictX0Thresholded(
-  config: ThresholdConfig,
-  prediction: PredictionType,
-  modelOutput: Float32Array,
-  sample: Float32Array,
-  coef: AlphaSigma,
-  shape: readonly number[],
-): Float32Array {
-  const x0 = predictX0(prediction, modelOutput, sample, coef);
-  return config.thresholding ? thresholdSample(x0, shape, config.dynamic_thresholding_ratio, config.sample_max_value) : x0;
-}
-
-/** The noise predicted from the model output at a noise level (the form DPM-Solver and UniPC-noise use). */
-export function predictEpsilon(
-  prediction: PredictionType,
-  modelOutput: Float32Array,
-  sample: Float32Array,
-  { alpha, sigma }: AlphaSigma,
-): Float32Array {
-  switch (prediction) {
-    case 'epsilon':
-      return modelOutput.slice();
-    case 'sample':
-      return sample.map((x, i) => (x - alpha * (modelOutput[i] as number)) / sigma);
-    case 'v_prediction':
-      return sample.map((x, i) => alpha * (modelOutput[i] as number) + sigma * x);
-  }
-}
-
-/** Validates a `prediction_type` config value. */
-export function checkPrediction(value: unknown, scheduler: string, allowed: readonly PredictionType[]): PredictionType {
-  if (allowed.includes(value as PredictionType)) return value as PredictionType;
-  throw new SdError(
-    'unsupported-model',
-    `${scheduler}: prediction_type "${String(value)}" is not supported. Expected one of: ${allowed.join(', ')}.`,
-  );
-}
-
-/** A latent-sized array and its coefficient in a linear combination. */
-export type Term = readonly [coefficient: number, values: ArrayLike<number>];
-
-/**
- * sum_k c_k * v_k elementwise, accumulated in float64 and stored as float32 (the coefficients are
- * scalars diffusers computes from float32 sigmas; here they stay float64).
- */
-export function combine(terms: readonly Term[]): Float32Array {
-  const first = terms[0];
-  if (first === undefined) throw new SdError('internal', 'combine() needs at least one term.');
-  const n = first[1].length;
-  const acc = new Float64Array(n);
-  for (const [c, v] of terms) {
-    if (c === 0) continue;
-    for (let i = 0; i < n; i++) acc[i] = (acc[i] as number) + c * (v[i] as number);
-  }
-  return Float32Array.from(acc);
+/** The config keys both DPM-Solver classes check with `checkDpmSolverTypes`. */
+export interface DpmSolverTypes {
+  algorithm_type: string;
+  solver_type: string;
+  final_sigmas_type: string;
 }
 
 /**
- * Dynamic thresholding (Saharia et al. 2022, Imagen): per batch item, s = the `ratio` quantile of |x0|
- * clamped to [1, maxValue]; x0 is clipped to [-s, s] and divided by s. Off for latent diffusion.
- * @param shape [batch, ...] of `x0`
+ * The `__init__` checks DPMSolverMultistep and DPMSolverSinglestep share, in diffusers' order: the names of
+ * the sibling schedulers mapped onto their own (in place), then the algorithm, solver and final-sigma types.
+ * @param algorithms the `algorithm_type`s the class supports (those ending in "++" predict data)
+ * @param unsupportedAlgorithm the end of the message for any other `algorithm_type`
+ * @throws SdError 'bad-argument' naming the first unsupported value
  */
-export function thresholdSample(x0: Float32Array, shape: readonly number[], ratio: number, maxValue: number): Float32Array {
-  const batch = shape[0] ?? 1;
-  const per = x0.length / batch;
-  const out = new Float32Array(x0.length);
-  for (let b = 0; b < batch; b++) {
-    const item = x0.subarray(b * per, (b + 1) * per);
-    const sorted = Float64Array.from(item, Math.abs).sort();
-    const pos = ratio * (per - 1);
-    const lo = Math.floor(pos);
-    const hi = Math.min(lo + 1, per - 1);
-    const q = (sorted[lo] as number) + ((sorted[hi] as number) - (sorted[lo] as number)) * (pos - lo);
-    const s = Math.min(Math.max(q, 1), maxValue);
-    for (let i = 0; i < per; i++) out[b * per + i] = Math.min(Math.max(item[i] as number, -s), s) / s;
+export function checkDpmSolverTypes(
+  c: DpmSolverTypes,
+  scheduler: string,
+  algorithms: readonly string[],
+  unsupportedAlgorithm: string,
+): void {
+  if (c.algorithm_type === 'deis') c.algorithm_type = 'dpmsolver++';
+  if (['logrho', 'bh1', 'bh2'].includes(c.solver_type)) c.solver_type = 'midpoint';
+  const fail = (what: string): never => {
+    throw new SdError('bad-argument', `${scheduler}: ${what}`);
+  };
+  if (!algorithms.includes(c.algorithm_type)) {
+    fail(`algorithm_type "${c.algorithm_type}" is not supported${unsupportedAlgorithm}`);
   }
-  return out;
+  if (c.solver_type !== 'midpoint' && c.solver_type !== 'heun') {
+    fail(`solver_type "${c.solver_type}" is not supported. Expected midpoint or heun.`);
+  }
+  if (c.final_sigmas_type !== 'zero' && c.final_sigmas_type !== 'sigma_min') {
+    fail(`final_sigmas_type "${c.final_sigmas_type}" is not supported. Expected zero or sigma_min.`);
+  }
+  if (!c.algorithm_type.endsWith('++') && c.final_sigmas_type === 'zero') {
+    const dataAlgorithms = algorithms.filter((a) => a.endsWith('++')).join(' or ');
+    fail(`final_sigmas_type "zero" needs algorithm_type ${dataAlgorithms}. Use final_sigmas_type "sigma_min".`);
+  }
 }

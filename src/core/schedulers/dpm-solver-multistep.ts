@@ -1,21 +1,17 @@
 // Port of diffusers 0.27.2 DPMSolverMultistepScheduler: DPM-Solver(++) multistep, ODE and SDE variants (A1111 "DPM++ 2M", "DPM++ 2M SDE").
 import { SdError } from '../errors.ts';
-import { trainingAlphasCumprod } from './alpha-schedule.ts';
+import { finiteSigmaAlphasCumprod } from './alpha-schedule.ts';
 import { resolveConfig } from './config.ts';
 import {
-  alphaSigma,
-  checkPrediction,
+  checkDpmSolverTypes,
   clippedTimestepCount,
-  combine,
-  predictEpsilon,
-  predictX0Thresholded,
   solverCoefficients,
   solverSchedule,
   SOLVER_DEFAULTS,
-  thresholdSample,
-  type Term,
 } from './dpm-common.ts';
-import type { PredictionType, RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { combine, type Term } from './linear-combination.ts';
+import { checkPrediction, clipOrThreshold, epsilonFromX0, x0FromEpsilon } from './prediction.ts';
+import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 import { SolverScheduler } from './solver-scheduler.ts';
 import { checkSpacing, checkSteps } from './timestep-spacing.ts';
 
@@ -40,26 +36,12 @@ const NAME = 'DPMSolverMultistepScheduler';
 
 function parseConfig(raw: RawSchedulerConfig, overrides: Record<string, unknown>): typeof DEFAULTS {
   const c = resolveConfig(DEFAULTS, raw, overrides as Partial<typeof DEFAULTS>);
-  // diffusers maps the algorithm and solver names of its sibling schedulers onto its own.
-  if (c.algorithm_type === 'deis') c.algorithm_type = 'dpmsolver++';
-  if (['logrho', 'bh1', 'bh2'].includes(c.solver_type)) c.solver_type = 'midpoint';
-  const fail = (what: string): never => {
-    throw new SdError('bad-argument', `${NAME}: ${what}`);
-  };
-  if (!ALGORITHMS.includes(c.algorithm_type)) {
-    fail(`algorithm_type "${c.algorithm_type}" is not supported. Expected one of: ${ALGORITHMS.join(', ')}.`);
-  }
-  if (c.solver_type !== 'midpoint' && c.solver_type !== 'heun') {
-    fail(`solver_type "${c.solver_type}" is not supported. Expected midpoint or heun.`);
-  }
-  if (c.final_sigmas_type !== 'zero' && c.final_sigmas_type !== 'sigma_min') {
-    fail(`final_sigmas_type "${c.final_sigmas_type}" is not supported. Expected zero or sigma_min.`);
-  }
-  if (!c.algorithm_type.endsWith('++') && c.final_sigmas_type === 'zero') {
-    fail(`final_sigmas_type "zero" needs algorithm_type dpmsolver++ or sde-dpmsolver++. Use final_sigmas_type "sigma_min".`);
-  }
+  checkDpmSolverTypes(c, NAME, ALGORITHMS, `. Expected one of: ${ALGORITHMS.join(', ')}.`);
   if (![1, 2, 3].includes(c.solver_order) || (c.solver_order === 3 && c.algorithm_type.startsWith('sde'))) {
-    fail(`solver_order ${c.solver_order} is not supported with ${c.algorithm_type}. Use 1 or 2 (3 only for the ODE variants).`);
+    throw new SdError(
+      'bad-argument',
+      `${NAME}: solver_order ${c.solver_order} is not supported with ${c.algorithm_type}. Use 1 or 2 (3 only for the ODE variants).`,
+    );
   }
   return c;
 }
@@ -71,7 +53,6 @@ function parseConfig(raw: RawSchedulerConfig, overrides: Record<string, unknown>
  */
 export class DPMSolverMultistepScheduler extends SolverScheduler {
   private readonly config: typeof DEFAULTS;
-  private readonly prediction: PredictionType;
   private readonly algorithm: Algorithm;
   private readonly dataPrediction: boolean;
   private lowerOrderNums = 0;
@@ -80,9 +61,7 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
     const c = parseConfig(raw, overrides);
     checkSteps(steps, NAME, c.num_train_timesteps);
     const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
-    const alphasCumprod = trainingAlphasCumprod(c, c.rescale_betas_zero_snr);
-    // Zero terminal SNR would make the first sigma infinite; diffusers nudges alpha_bar to 2^-24.
-    if (c.rescale_betas_zero_snr) alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
+    const alphasCumprod = finiteSigmaAlphasCumprod(c, c.rescale_betas_zero_snr);
     const schedule = solverSchedule({
       alphasCumprod,
       steps,
@@ -93,9 +72,8 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
       finalSigma: c.final_sigmas_type as 'zero' | 'sigma_min',
       lastTimestep: c.num_train_timesteps - clippedTimestepCount(alphasCumprod, c.lambda_min_clipped),
     });
-    super(schedule, c.solver_order);
+    super(schedule, c.solver_order, prediction, c);
     this.config = c;
-    this.prediction = prediction;
     this.algorithm = c.algorithm_type as Algorithm;
     this.dataPrediction = this.algorithm.endsWith('++');
   }
@@ -109,7 +87,7 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
 
     // 2. Convert the model output to x0 (DPM-Solver++) or noise (DPM-Solver) and remember it.
-    const converted = this.convert(modelOutput, sample, shape, i);
+    const converted = this.convertModelOutput(modelOutput, sample, shape, i, this.dataPrediction);
     this.remember(converted);
 
     // 3. The SDE variants draw fresh noise every step, before the update.
@@ -128,17 +106,19 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
     return this.dataPrediction ? { prevSample, denoised: converted } : { prevSample };
   }
 
-  /** diffusers' `convert_model_output`. */
-  private convert(modelOutput: Float32Array, sample: Float32Array, shape: readonly number[], i: number): Float32Array {
-    const c = this.config;
-    const coef = alphaSigma(this.sigmas[i] as number);
-    if (this.dataPrediction) return predictX0Thresholded(c, this.prediction, modelOutput, sample, coef, shape);
-    const eps = predictEpsilon(this.prediction, modelOutput, sample, coef);
-    if (!c.thresholding) return eps;
-    // Threshold in x0 space, then go back to noise.
-    const x0 = combine([[1 / coef.alpha, sample], [-coef.sigma / coef.alpha, eps]]);
-    const clipped = thresholdSample(x0, shape, c.dynamic_thresholding_ratio, c.sample_max_value);
-    return combine([[1 / coef.sigma, sample], [-coef.alpha / coef.sigma, clipped]]);
+  /** diffusers' `convert_model_output`; DPM-Solver (noise) thresholds in x0 space, then goes back to noise. */
+  protected override convertModelOutput(
+    modelOutput: Float32Array,
+    sample: Float32Array,
+    shape: readonly number[],
+    i: number,
+    dataPrediction: boolean,
+  ): Float32Array {
+    const converted = super.convertModelOutput(modelOutput, sample, shape, i, dataPrediction);
+    if (dataPrediction || !this.config.thresholding) return converted;
+    const coef = this.alphaSigmaAt(i);
+    const x0 = clipOrThreshold(x0FromEpsilon(sample, converted, coef), shape, this.config);
+    return epsilonFromX0(sample, x0, coef);
   }
 
   /**
@@ -146,8 +126,7 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
    * step are replaced by their stochastic counterparts (midpoint d = b / 2; Heun d below).
    */
   private sdeCoefficients(i: number, heun: boolean): { a: number; b: number; d: number; noiseScale: number } {
-    const t = alphaSigma(this.sigmas[i + 1] as number);
-    const s = alphaSigma(this.sigmas[i] as number);
+    const [t, s] = this.alphaSigmasAt(i + 1, i);
     const h = t.lambda - s.lambda;
     if (this.algorithm === 'sde-dpmsolver++') {
       const b = t.alpha * -Math.expm1(-2 * h);
@@ -172,17 +151,13 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
       // The first-order SDE step is the second-order one without the D1 term.
       return combine([[a, x], [b, d0], [noiseScale, noise]]);
     }
-    const { a, b } = solverCoefficients(alphaSigma(this.sigmas[i + 1] as number), alphaSigma(this.sigmas[i] as number), this.dataPrediction);
-    return combine([[a, x], [b, d0]]);
+    return this.firstOrderUpdate(i, x, d0, this.dataPrediction);
   }
 
   /** Two-step update from m0 (this call) and m1 (previous call): D0 = m0, D1 = (m0 - m1) / r0. */
   private secondOrder(i: number, x: Float32Array, noise: Float32Array | null): Float32Array {
-    const m0 = this.recent(0) as Float32Array;
-    const m1 = this.recent(1) as Float32Array;
-    const t = alphaSigma(this.sigmas[i + 1] as number);
-    const s0 = alphaSigma(this.sigmas[i] as number);
-    const s1 = alphaSigma(this.sigmas[i - 1] as number);
+    const [m0, m1] = this.recentOutputs(0, 1);
+    const [t, s0, s1] = this.alphaSigmasAt(i + 1, i, i - 1);
     const r0 = (s0.lambda - s1.lambda) / (t.lambda - s0.lambda);
     const heun = this.config.solver_type === 'heun';
     let a: number;
@@ -206,11 +181,8 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
    * D1 = D1_0 + r0 / (r0 + r1) * (D1_0 - D1_1), D2 = (D1_0 - D1_1) / (r0 + r1).
    */
   private thirdOrder(i: number, x: Float32Array): Float32Array {
-    const [m0, m1, m2] = [this.recent(0), this.recent(1), this.recent(2)] as [Float32Array, Float32Array, Float32Array];
-    const t = alphaSigma(this.sigmas[i + 1] as number);
-    const s0 = alphaSigma(this.sigmas[i] as number);
-    const s1 = alphaSigma(this.sigmas[i - 1] as number);
-    const s2 = alphaSigma(this.sigmas[i - 2] as number);
+    const [m0, m1, m2] = this.recentOutputs(0, 1, 2);
+    const [t, s0, s1, s2] = this.alphaSigmasAt(i + 1, i, i - 1, i - 2);
     const h = t.lambda - s0.lambda;
     const r0 = (s0.lambda - s1.lambda) / h;
     const r1 = (s1.lambda - s2.lambda) / h;

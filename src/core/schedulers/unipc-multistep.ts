@@ -1,17 +1,10 @@
 // Port of diffusers 0.27.2 UniPCMultistepScheduler: UniPC predictor-corrector, B(h) variants bh1/bh2 (A1111 "UniPC").
 import { SdError } from '../errors.ts';
 import { resolveConfig } from './config.ts';
-import {
-  alphaSigma,
-  checkPrediction,
-  combine,
-  predictEpsilon,
-  predictX0Thresholded,
-  legacySolverSchedule,
-  SOLVER_DEFAULTS,
-  type Term,
-} from './dpm-common.ts';
-import type { PredictionType, RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
+import { legacySolverSchedule, SOLVER_DEFAULTS } from './dpm-common.ts';
+import { combine, type Term } from './linear-combination.ts';
+import { checkPrediction } from './prediction.ts';
+import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 import { SolverScheduler } from './solver-scheduler.ts';
 import { checkSteps } from './timestep-spacing.ts';
 
@@ -56,7 +49,6 @@ function solve(a: number[][], b: number[]): number[] {
  */
 export class UniPCMultistepScheduler extends SolverScheduler {
   private readonly config: typeof DEFAULTS;
-  private readonly prediction: PredictionType;
   private lowerOrderNums = 0;
   /** The predictor's input at the previous step and its order (what UniC corrects from). */
   private lastSample: Float32Array | null = null;
@@ -73,15 +65,14 @@ export class UniPCMultistepScheduler extends SolverScheduler {
     if (!Number.isInteger(c.solver_order) || c.solver_order < 1) {
       throw new SdError('bad-argument', `${NAME}: solver_order ${c.solver_order} is not supported. Use a whole number from 1 (2 is the default).`);
     }
-    super(legacySolverSchedule(c, steps, NAME), c.solver_order);
+    super(legacySolverSchedule(c, steps, NAME), c.solver_order, prediction, c);
     this.config = c;
-    this.prediction = prediction;
   }
 
   step({ modelOutput, stepIndex: i, sample, shape }: StepInput): StepOutput {
     const c = this.config;
     // 1. Convert the model output (x0 by default) at the current, not yet corrected, sample.
-    const converted = this.convert(modelOutput, sample, shape, i);
+    const converted = this.convertModelOutput(modelOutput, sample, shape, i, c.predict_x0);
 
     // 2. UniC: correct the previous prediction with this evaluation, unless disabled for that step.
     let x = sample;
@@ -101,14 +92,6 @@ export class UniPCMultistepScheduler extends SolverScheduler {
     return c.predict_x0 ? { prevSample, denoised: converted } : { prevSample };
   }
 
-  private convert(modelOutput: Float32Array, sample: Float32Array, shape: readonly number[], i: number): Float32Array {
-    const c = this.config;
-    const coef = alphaSigma(this.sigmas[i] as number);
-    return c.predict_x0
-      ? predictX0Thresholded(c, this.prediction, modelOutput, sample, coef, shape)
-      : predictEpsilon(this.prediction, modelOutput, sample, coef);
-  }
-
   /**
    * One B(h) update from sigmas[from] to sigmas[to] of the given order. The newest history entry m0
    * belongs to `from`; older entries give the differences D_k = (m_k - m0) / r_k. With `modelAtTo`
@@ -116,14 +99,13 @@ export class UniPCMultistepScheduler extends SolverScheduler {
    */
   private update(from: number, to: number, x: Float32Array, order: number, modelAtTo: Float32Array | null): Float32Array {
     const dataPrediction = this.config.predict_x0;
-    const t = alphaSigma(this.sigmas[to] as number);
-    const s0 = alphaSigma(this.sigmas[from] as number);
+    const [t, s0] = this.alphaSigmasAt(to, from);
     const h = t.lambda - s0.lambda;
     const m0 = this.recent(0) as Float32Array;
     const rks: number[] = [];
     const older: Float32Array[] = [];
     for (let k = 1; k < order; k++) {
-      rks.push((alphaSigma(this.sigmas[from - k] as number).lambda - s0.lambda) / h);
+      rks.push((this.alphaSigmaAt(from - k).lambda - s0.lambda) / h);
       older.push(this.recent(k) as Float32Array);
     }
     const hh = dataPrediction ? -h : h;
