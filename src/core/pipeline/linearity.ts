@@ -2,31 +2,18 @@
  * When the device loop may run a request: only when guidance and the scheduler are linear maps of
  * their arrays. Two checks, both before any model call:
  * 1. configuration: the options that make a scheduler nonlinear (clipping or dynamic thresholding
- *    of x0) are looked up in the model's config, the sampler's arguments and diffusers' defaults;
+ *    of x0), as each scheduler class declares them, are looked up in the model's config, the sampler's
+ *    arguments and the class defaults;
  * 2. a probe: the loop is walked once more on random values (16 per source) and compared with the
  *    plan's coefficients applied to the same values. This catches nonlinear code no option names
- *    (and a wrong table entry above); the tolerance is far above float32 rounding and far below what
+ *    (and a wrong declaration); the tolerance is far above float32 rounding and far below what
  *    a clip or a threshold changes.
  */
 import { createRandomSource } from '../rng/seed.ts';
+import { NONLINEAR_OPTIONS } from '../schedulers/nonlinear-options.ts';
 import { findSampler } from '../schedulers/registry.ts';
 import type { RawSchedulerConfig } from '../schedulers/scheduler.ts';
 import { planLinearLoop, walkLoop, type LinearPlan, type LoopSpec } from './linear-plan.ts';
-
-/**
- * The options that clip or threshold x0, per diffusers 0.27.2 class, with the class default.
- * DDIM and DDPM clip by default (for pixel-space models); latent-diffusion configs turn it off.
- */
-const NONLINEAR_OPTIONS: Readonly<Record<string, Readonly<Record<string, boolean>>>> = {
-  DDIMScheduler: { clip_sample: true, thresholding: false },
-  DDPMScheduler: { clip_sample: true, thresholding: false },
-  HeunDiscreteScheduler: { clip_sample: false },
-  LCMScheduler: { clip_sample: false, thresholding: false },
-  DPMSolverMultistepScheduler: { thresholding: false },
-  DPMSolverSinglestepScheduler: { thresholding: false },
-  DEISMultistepScheduler: { thresholding: false },
-  UniPCMultistepScheduler: { thresholding: false },
-};
 
 /** Values per source in the probe walk. */
 const PROBE_LENGTH = 16;
