@@ -4,10 +4,9 @@ import type { SafetensorsFile } from '../safetensors/safetensors-file.ts';
 import type { SafetensorsTensorInfo } from '../safetensors/safetensors-header.ts';
 import { floatBytesToFloat32 } from '../safetensors/widen.ts';
 
-/** A tensor to widen into the converted-weights buffer at `offset` (bytes). */
+/** A tensor to widen into the converted-weights buffer; tensors follow each other in bind order. */
 interface PendingConversion {
   info: SafetensorsTensorInfo;
-  offset: number;
 }
 
 /** Options of {@link SafetensorsWeights}. */
@@ -69,27 +68,39 @@ export class SafetensorsWeights {
     }
     const length = (info.byteLength / 2) * 4;
     const offset = this.convertedBytes;
-    this.pending.push({ info, offset });
+    this.pending.push({ info });
     this.convertedBytes += length;
     return g.initializer(key, 'float32', info.shape, { kind: 'external', location: this.options.convertedLocation, offset, length });
   }
 
   /**
-   * Reads every float16/bfloat16 tensor bound so far, by slices, and widens it to float32.
-   * @returns the converted-weights file: Uint8Array [{@link convertedByteLength}] of float32 values.
+   * Streams the converted-weights file in order: every float16/bfloat16 tensor bound so far, read
+   * by slices and widened to float32, handed to `write` as consecutive byte chunks (at most 16 MiB
+   * each). The model store can keep the chunks as they come, so the whole converted file never
+   * needs to be in memory at once.
    */
-  async materializeConverted(): Promise<Uint8Array> {
-    const out = new Uint8Array(this.convertedBytes);
-    const floats = new Float32Array(out.buffer);
-    for (const { info, offset } of this.pending) {
+  async writeConverted(write: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
+    for (const { info } of this.pending) {
       const count = info.byteLength / 2;
       for (let start = 0; start < count; start += CONVERT_SLICE_ELEMENTS) {
         const n = Math.min(CONVERT_SLICE_ELEMENTS, count - start);
-        const bytes = await this.file.readBytes(info.name, start, n);
-        const first = offset / 4 + start;
-        floatBytesToFloat32(info.dtype, bytes, floats.subarray(first, first + n));
+        const floats = floatBytesToFloat32(info.dtype, await this.file.readBytes(info.name, start, n));
+        await write(new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength));
       }
     }
+  }
+
+  /**
+   * The whole converted-weights file in memory (small models and tests; see {@link writeConverted}).
+   * @returns Uint8Array [{@link convertedByteLength}] of little-endian float32 values.
+   */
+  async materializeConverted(): Promise<Uint8Array> {
+    const out = new Uint8Array(this.convertedBytes);
+    let at = 0;
+    await this.writeConverted((chunk) => {
+      out.set(chunk, at);
+      at += chunk.byteLength;
+    });
     return out;
   }
 }

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { SafetensorsWeights } from '../../../src/core/graphs/safetensors-weights.ts';
+import { GraphBuilder } from '../../../src/core/onnx/graph-builder.ts';
+import { bytesByteSource } from '../../../src/core/safetensors/byte-source.ts';
+import { SafetensorsFile } from '../../../src/core/safetensors/safetensors-file.ts';
+import { buildSafetensors, f32Bytes } from '../safetensors/safetensors-fixture.ts';
+
+async function weightsOf(bytes: Uint8Array): Promise<SafetensorsWeights> {
+  const file = await SafetensorsFile.open(bytesByteSource(bytes), 'unet.safetensors');
+  return new SafetensorsWeights(file, { location: 'unet.safetensors', convertedLocation: 'unet.float32.bin' });
+}
+
+describe('SafetensorsWeights', () => {
+  it('widens float16 and bfloat16 tensors into consecutive ranges of the converted file', async () => {
+    const weights = await weightsOf(
+      buildSafetensors({
+        a: { dtype: 'F16', shape: [2], bytes: new Uint8Array(new Uint16Array([0x3c00, 0xc000]).buffer) },
+        kept: { dtype: 'F32', shape: [1], bytes: f32Bytes([7]) },
+        b: { dtype: 'BF16', shape: [1, 1], bytes: new Uint8Array(new Uint16Array([0x4040]).buffer) },
+      }),
+    );
+    const g = new GraphBuilder('g');
+    weights.bind(g, 'a', [2]);
+    weights.bind(g, 'kept', [1]);
+    weights.bind(g, 'b', [1, 1]);
+    expect(weights.convertedByteLength).toBe(12);
+    const chunks: number[][] = [];
+    await weights.writeConverted((c) => void chunks.push([...new Float32Array(c.slice().buffer)]));
+    expect(chunks).toEqual([[1, -2], [3]]);
+    expect([...new Float32Array((await weights.materializeConverted()).buffer)]).toEqual([1, -2, 3]);
+  });
+
+  it('refuses integer tensors and wrong shapes, naming both shapes', async () => {
+    const weights = await weightsOf(buildSafetensors({ ids: { dtype: 'I64', shape: [1], bytes: new Uint8Array(8) }, w: { dtype: 'F32', shape: [2], bytes: f32Bytes([1, 2]) } }));
+    const g = new GraphBuilder('g');
+    expect(() => weights.bind(g, 'ids', [1])).toThrow(/"ids" in "unet.safetensors" is I64; model weights must be F32, F16 or BF16/);
+    expect(() => weights.bind(g, 'w', [3])).toThrow(/"w" in "unet.safetensors" has shape \[2\] but the config implies \[3\]/);
+  });
+});
