@@ -1,7 +1,8 @@
 // Port of diffusers 0.27.2 DDIMScheduler: deterministic DDIM (eta = 0, as diffusers' pipelines call it) with optional eta noise (A1111 "DDIM"; SD 2.x v-prediction default).
 import type { RandomSource } from '../rng/random-source.ts';
 import { SdError } from '../errors.ts';
-import { alphaAt, BETA_DEFAULTS, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { alphaAt, BETA_DEFAULTS, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { AlphaScheduler } from './alpha-scheduler.ts';
 import { alphaSigmaFromAlphaBar } from './alpha-sigma.ts';
 import { nonlinearDefaults, resolveConfig } from './config.ts';
 import { combine } from './linear-combination.ts';
@@ -14,7 +15,7 @@ import {
   THRESHOLD_DEFAULTS,
   x0FromEpsilon,
 } from './prediction.ts';
-import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import type { PredictionType, RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 import { checkSpacing, checkSteps, spacedTimesteps } from './timestep-spacing.ts';
 
 const DEFAULTS = {
@@ -35,15 +36,11 @@ const NAME = 'DDIMScheduler';
  * DDIM (Song et al. 2021, arXiv:2010.02502, eqs. 12 and 16). `overrides.eta` (not a config key; the
  * pipeline's `eta` argument, default 0) sets the share of fresh noise.
  */
-export class DDIMScheduler implements Scheduler {
+export class DDIMScheduler extends AlphaScheduler {
   /** x0 clipping (on by default, for pixel-space models) and dynamic thresholding make the step nonlinear. */
-  static readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
-  readonly timesteps: Float64Array;
+  static override readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
   private readonly config: typeof DEFAULTS;
   private readonly prediction: PredictionType;
-  private readonly alphasCumprod: Float64Array;
   /** alpha_bar used after the last step: 1, or alpha_bar at t = 0 (`set_alpha_to_one`). */
   private readonly finalAlphaCumprod: number;
   private readonly stride: number;
@@ -52,27 +49,24 @@ export class DDIMScheduler implements Scheduler {
   constructor(raw: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const c = resolveConfig(DEFAULTS, raw, overrides as Partial<typeof DEFAULTS>);
     checkSteps(steps, NAME, c.num_train_timesteps);
-    this.prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
+    const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
     const eta = overrides['eta'] ?? 0;
     if (typeof eta !== 'number' || !(eta >= 0)) {
       throw new SdError('bad-argument', `${NAME}: eta ${String(eta)} is not allowed. Use a number >= 0 (0 is deterministic DDIM).`);
     }
+    const alphasCumprod = trainingAlphasCumprod(c, c.rescale_betas_zero_snr);
+    super(spacedTimesteps(checkSpacing(c.timestep_spacing, NAME), c.num_train_timesteps, steps, c.steps_offset), alphasCumprod);
+    this.prediction = prediction;
     this.eta = eta;
     this.config = c;
-    this.alphasCumprod = trainingAlphasCumprod(c, c.rescale_betas_zero_snr);
-    this.finalAlphaCumprod = c.set_alpha_to_one ? 1 : (this.alphasCumprod[0] as number);
-    this.timesteps = spacedTimesteps(checkSpacing(c.timestep_spacing, NAME), c.num_train_timesteps, steps, c.steps_offset);
+    this.finalAlphaCumprod = c.set_alpha_to_one ? 1 : (alphasCumprod[0] as number);
     // diffusers steps back by N // steps whatever the spacing.
     this.stride = Math.floor(c.num_train_timesteps / steps);
   }
 
-  scaleModelInput(): number {
-    return 1;
-  }
-
   step({ modelOutput, stepIndex, sample, shape, rng }: StepInput): StepOutput {
     const c = this.config;
-    const t = this.timesteps[stepIndex] as number;
+    const t = this.timestepAt(stepIndex);
     // 1. The previous timestep, t - N // steps.
     const prevT = t - this.stride;
     // 2. alpha_bar and beta_bar at both ends.
@@ -92,10 +86,6 @@ export class DDIMScheduler implements Scheduler {
     // 6-7. x_{t-1} = sqrt(alpha_prev) x0 + sqrt(1 - alpha_prev - std^2) eps (+ std * noise).
     const prev = combine([[Math.sqrt(alphaPrev), x0], [Math.sqrt(1 - alphaPrev - std * std), eps]]);
     return { prevSample: this.eta > 0 ? addScaledNoise(prev, std, rng, shape) : prev, denoised: x0 };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return ddpmAddNoise(this.alphasCumprod, original, noise, this.timesteps[stepIndex] as number);
   }
 }
 

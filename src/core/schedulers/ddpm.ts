@@ -1,12 +1,12 @@
 // Port of diffusers 0.27.2 DDPMScheduler (Ho et al. 2020): ancestral sampling of the posterior q(x_(t-1) | x_t, x0), fresh noise at every t > 0.
 import { SdError } from '../errors.ts';
-import { alphaAt, BETA_DEFAULTS, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { alphaAt, BETA_DEFAULTS, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { AlphaScheduler } from './alpha-scheduler.ts';
 import { alphaSigmaFromAlphaBar } from './alpha-sigma.ts';
 import { sigmoidBetas, trainBetas } from './betas.ts';
 import { nonlinearDefaults, resolveConfig } from './config.ts';
 import { checkPrediction, clipOrThreshold, predictX0, THRESHOLD_DEFAULTS } from './prediction.ts';
-import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
-import { scheduleEntry } from './sigmas.ts';
+import type { PredictionType, RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 import { checkSpacing, spacedTimesteps } from './timestep-spacing.ts';
 
 const PREDICTIONS: readonly PredictionType[] = ['epsilon', 'v_prediction', 'sample'];
@@ -26,21 +26,15 @@ const DEFAULTS = {
 export type DdpmConfig = typeof DEFAULTS;
 
 /** DDPM sampler ("DDPM" in A1111). Timesteps are integers; the model input is not scaled. */
-export class DDPMScheduler implements Scheduler {
+export class DDPMScheduler extends AlphaScheduler {
   /** x0 clipping (on by default, for pixel-space models) and dynamic thresholding make the step nonlinear. */
-  static readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
-  readonly timesteps: Float64Array;
+  static override readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
   readonly config: DdpmConfig;
-  /** Float32 cumulative alphas per training timestep. */
-  readonly alphasCumprod: Float64Array;
   private readonly stride: number;
   private readonly prediction: PredictionType;
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<DdpmConfig>);
-    this.config = cfg;
     if (cfg.variance_type === 'learned' || cfg.variance_type === 'learned_range') {
       throw new SdError(
         'unsupported-model',
@@ -55,22 +49,19 @@ export class DDPMScheduler implements Scheduler {
       );
     }
     const betas = cfg.beta_schedule === 'sigmoid' ? sigmoidBetas(cfg) : trainBetas(cfg);
-    this.alphasCumprod = trainingAlphasCumprod(cfg, cfg.rescale_betas_zero_snr, betas);
-    this.prediction = checkPrediction(cfg.prediction_type, 'DDPMScheduler', PREDICTIONS);
+    const alphasCumprod = trainingAlphasCumprod(cfg, cfg.rescale_betas_zero_snr, betas);
+    const prediction = checkPrediction(cfg.prediction_type, 'DDPMScheduler', PREDICTIONS);
     // Integer timesteps, as DDIM and PNDM space them.
-    this.timesteps = spacedTimesteps(checkSpacing(cfg.timestep_spacing, 'DDPMScheduler'), n, steps, cfg.steps_offset);
+    super(spacedTimesteps(checkSpacing(cfg.timestep_spacing, 'DDPMScheduler'), n, steps, cfg.steps_offset), alphasCumprod);
+    this.config = cfg;
+    this.prediction = prediction;
     this.stride = Math.floor(n / steps);
-  }
-
-  scaleModelInput(stepIndex: number): number {
-    scheduleEntry(this.timesteps, stepIndex, 'timestep');
-    return 1;
   }
 
   step({ modelOutput, stepIndex, sample, shape, rng }: StepInput): StepOutput {
     const cfg = this.config;
     // 1. alpha_bar at t and at the previous timestep t - N / steps (1 before the start of the chain).
-    const t = scheduleEntry(this.timesteps, stepIndex, 'timestep');
+    const t = this.timestepAt(stepIndex);
     const prevT = t - this.stride;
     const alphaProd = alphaAt(this.alphasCumprod, t);
     const alphaProdPrev = prevT >= 0 ? alphaAt(this.alphasCumprod, prevT) : 1;
@@ -94,11 +85,6 @@ export class DDPMScheduler implements Scheduler {
       prevSample[i] = noise ? mean + std * (noise[i] as number) : mean;
     }
     return { prevSample, denoised };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    const t = scheduleEntry(this.timesteps, stepIndex, 'timestep');
-    return ddpmAddNoise(this.alphasCumprod, original, noise, t);
   }
 
   /** diffusers' `_get_variance` turned into the standard deviation the noise is multiplied by. */

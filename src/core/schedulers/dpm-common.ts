@@ -112,6 +112,39 @@ export function legacySolverSchedule(
   });
 }
 
+/** The config keys of both DPM-Solver classes that shape their schedule. */
+export interface DpmSolverScheduleConfig {
+  num_train_timesteps: number;
+  use_karras_sigmas: boolean;
+  use_lu_lambdas?: boolean;
+  final_sigmas_type: string;
+  lambda_min_clipped: number;
+}
+
+/**
+ * The schedule of DPMSolverMultistep and DPMSolverSinglestep: spaced, Karras or Lu timesteps, the final sigma
+ * as `final_sigmas_type` says, and the low-SNR tail cut by `lambda_min_clipped`.
+ * @param alphasCumprod the class's float32 alphas_cumprod
+ */
+export function dpmSolverSchedule(
+  config: DpmSolverScheduleConfig,
+  alphasCumprod: Float64Array,
+  steps: number,
+  spacing: TimestepSpacing,
+  stepsOffset: number,
+): SolverSchedule {
+  return solverSchedule({
+    alphasCumprod,
+    steps,
+    spacing,
+    stepsOffset,
+    useKarrasSigmas: config.use_karras_sigmas,
+    useLuLambdas: config.use_lu_lambdas,
+    finalSigma: config.final_sigmas_type as 'zero' | 'sigma_min',
+    lastTimestep: config.num_train_timesteps - clippedTimestepCount(alphasCumprod, config.lambda_min_clipped),
+  });
+}
+
 /**
  * `lambda_min_clipped` support: how many of the lowest-SNR training timesteps have
  * lambda = log(alpha) - log(sigma) below the threshold (torch.searchsorted on the flipped lambdas).

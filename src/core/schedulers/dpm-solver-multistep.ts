@@ -2,13 +2,7 @@
 import { SdError } from '../errors.ts';
 import { finiteSigmaAlphasCumprod } from './alpha-schedule.ts';
 import { resolveConfig } from './config.ts';
-import {
-  checkDpmSolverTypes,
-  clippedTimestepCount,
-  solverCoefficients,
-  solverSchedule,
-  SOLVER_DEFAULTS,
-} from './dpm-common.ts';
+import { checkDpmSolverTypes, dpmSolverSchedule, solverCoefficients, SOLVER_DEFAULTS } from './dpm-common.ts';
 import { combine, type Term } from './linear-combination.ts';
 import { checkPrediction, clipOrThreshold, epsilonFromX0, x0FromEpsilon } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
@@ -62,16 +56,7 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
     checkSteps(steps, NAME, c.num_train_timesteps);
     const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
     const alphasCumprod = finiteSigmaAlphasCumprod(c, c.rescale_betas_zero_snr);
-    const schedule = solverSchedule({
-      alphasCumprod,
-      steps,
-      spacing: checkSpacing(c.timestep_spacing, NAME),
-      stepsOffset: c.steps_offset,
-      useKarrasSigmas: c.use_karras_sigmas,
-      useLuLambdas: c.use_lu_lambdas,
-      finalSigma: c.final_sigmas_type as 'zero' | 'sigma_min',
-      lastTimestep: c.num_train_timesteps - clippedTimestepCount(alphasCumprod, c.lambda_min_clipped),
-    });
+    const schedule = dpmSolverSchedule(c, alphasCumprod, steps, checkSpacing(c.timestep_spacing, NAME), c.steps_offset);
     super(schedule, c.solver_order, prediction, c);
     this.config = c;
     this.algorithm = c.algorithm_type as Algorithm;
@@ -87,7 +72,7 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
     const lowerOrderSecond = i === n - 2 && c.lower_order_final && n < 15;
 
     // 2. Convert the model output to x0 (DPM-Solver++) or noise (DPM-Solver) and remember it.
-    const converted = this.convertModelOutput(modelOutput, sample, shape, i, this.dataPrediction);
+    const converted = this.convert(modelOutput, sample, shape, i);
     this.remember(converted);
 
     // 3. The SDE variants draw fresh noise every step, before the update.
@@ -107,15 +92,9 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
   }
 
   /** diffusers' `convert_model_output`; DPM-Solver (noise) thresholds in x0 space, then goes back to noise. */
-  protected override convertModelOutput(
-    modelOutput: Float32Array,
-    sample: Float32Array,
-    shape: readonly number[],
-    i: number,
-    dataPrediction: boolean,
-  ): Float32Array {
-    const converted = super.convertModelOutput(modelOutput, sample, shape, i, dataPrediction);
-    if (dataPrediction || !this.config.thresholding) return converted;
+  private convert(modelOutput: Float32Array, sample: Float32Array, shape: readonly number[], i: number): Float32Array {
+    const converted = this.convertModelOutput(modelOutput, sample, shape, i, this.dataPrediction);
+    if (this.dataPrediction || !this.config.thresholding) return converted;
     const coef = this.alphaSigmaAt(i);
     const x0 = clipOrThreshold(x0FromEpsilon(sample, converted, coef), shape, this.config);
     return epsilonFromX0(sample, x0, coef);

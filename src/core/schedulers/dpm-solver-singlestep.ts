@@ -2,13 +2,7 @@
 import { SdError } from '../errors.ts';
 import { trainingAlphasCumprod } from './alpha-schedule.ts';
 import { resolveConfig } from './config.ts';
-import {
-  checkDpmSolverTypes,
-  clippedTimestepCount,
-  solverCoefficients,
-  solverSchedule,
-  SOLVER_DEFAULTS,
-} from './dpm-common.ts';
+import { checkDpmSolverTypes, dpmSolverSchedule, solverCoefficients, SOLVER_DEFAULTS } from './dpm-common.ts';
 import { combine } from './linear-combination.ts';
 import { checkPrediction } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
@@ -74,20 +68,8 @@ export class DPMSolverSinglestepScheduler extends SolverScheduler {
     checkSteps(steps, NAME, c.num_train_timesteps);
     const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
     const alphasCumprod = trainingAlphasCumprod(c);
-    super(
-      solverSchedule({
-        alphasCumprod,
-        steps,
-        spacing: 'linspace',
-        stepsOffset: 0,
-        useKarrasSigmas: c.use_karras_sigmas,
-        finalSigma: c.final_sigmas_type as 'zero' | 'sigma_min',
-        lastTimestep: c.num_train_timesteps - clippedTimestepCount(alphasCumprod, c.lambda_min_clipped),
-      }),
-      c.solver_order,
-      prediction,
-      c,
-    );
+    // diffusers' singlestep class always spaces linspace, with no steps_offset.
+    super(dpmSolverSchedule(c, alphasCumprod, steps, 'linspace', 0), c.solver_order, prediction, c);
     this.config = c;
     this.dataPrediction = c.algorithm_type === 'dpmsolver++';
     this.orders = singlestepOrders(steps, c.solver_order, c.lower_order_final);

@@ -1,17 +1,13 @@
 // Port of diffusers 0.27.2 EulerAncestralDiscreteScheduler: Euler step down to sigma_down, then fresh noise of size sigma_up (k-diffusion sample_euler_ancestral, eta = 1).
 import { SdError } from '../errors.ts';
-import { BETA_DEFAULTS } from './alpha-schedule.ts';
 import { resolveConfig } from './config.ts';
 import { predictX0AtSigma } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
-import { SigmaScheduler } from './sigma-scheduler.ts';
+import { SIGMA_DEFAULTS, SigmaScheduler } from './sigma-scheduler.ts';
 import { ancestralStep, sigmaSchedule, trainingSigmas } from './sigmas.ts';
 
 const DEFAULTS = {
-  ...BETA_DEFAULTS,
-  prediction_type: 'epsilon',
-  timestep_spacing: 'linspace',
-  steps_offset: 0,
+  ...SIGMA_DEFAULTS,
   rescale_betas_zero_snr: false,
 };
 

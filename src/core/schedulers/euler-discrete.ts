@@ -1,10 +1,9 @@
 // Port of diffusers 0.27.2 EulerDiscreteScheduler (Karras et al. 2022, Algorithm 2 with s_churn = 0): one deterministic Euler step per model call.
-import { BETA_DEFAULTS } from './alpha-schedule.ts';
 import { linspaceF32 } from './betas.ts';
 import { resolveConfig } from './config.ts';
 import { predictX0AtSigma } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
-import { SigmaScheduler } from './sigma-scheduler.ts';
+import { SIGMA_DEFAULTS, SigmaScheduler } from './sigma-scheduler.ts';
 import {
   karrasFrom,
   logSigmasF32,
@@ -18,15 +17,12 @@ import {
 import { SdError } from '../errors.ts';
 
 const DEFAULTS = {
-  ...BETA_DEFAULTS,
-  prediction_type: 'epsilon',
+  ...SIGMA_DEFAULTS,
   interpolation_type: 'linear',
   use_karras_sigmas: false,
   sigma_min: null as number | null,
   sigma_max: null as number | null,
-  timestep_spacing: 'linspace',
   timestep_type: 'discrete',
-  steps_offset: 0,
   rescale_betas_zero_snr: false,
 };
 

@@ -3,21 +3,16 @@ import { alphasCumprod, expBetas, trainBetas } from './betas.ts';
 import { nonlinearDefaults, resolveConfig } from './config.ts';
 import { clipOrThreshold, predictX0AtSigma } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
-import { SigmaScheduler } from './sigma-scheduler.ts';
+import { SIGMA_DEFAULTS, SigmaScheduler } from './sigma-scheduler.ts';
 import { sigmaSchedule, trainSigmas } from './sigmas.ts';
 
 const DEFAULTS = {
-  num_train_timesteps: 1000,
+  ...SIGMA_DEFAULTS,
   beta_start: 0.00085,
   beta_end: 0.012,
-  beta_schedule: 'linear',
-  trained_betas: null as number[] | null,
-  prediction_type: 'epsilon',
   use_karras_sigmas: false,
   clip_sample: false,
   clip_sample_range: 1.0,
-  timestep_spacing: 'linspace',
-  steps_offset: 0,
 };
 
 export type HeunDiscreteConfig = typeof DEFAULTS;

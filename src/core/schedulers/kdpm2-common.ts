@@ -6,20 +6,16 @@
 import { SdError } from '../errors.ts';
 import { resolveConfig } from './config.ts';
 import type { RawSchedulerConfig } from './scheduler.ts';
+import { SIGMA_DEFAULTS } from './sigma-scheduler.ts';
 import { logSigmasF32, sigmaSchedule, sigmaToTimestep, trainingSigmas } from './sigmas.ts';
 import { roundHalfEven } from './timestep-spacing.ts';
 
 /** The config keys of both KDPM2 classes, with diffusers' class defaults. */
 export const KDPM2_DEFAULTS = {
-  num_train_timesteps: 1000,
+  ...SIGMA_DEFAULTS,
   beta_start: 0.00085,
   beta_end: 0.012,
-  beta_schedule: 'linear',
-  trained_betas: null as number[] | null,
   use_karras_sigmas: false,
-  prediction_type: 'epsilon',
-  timestep_spacing: 'linspace',
-  steps_offset: 0,
 };
 
 export type Kdpm2Config = typeof KDPM2_DEFAULTS;

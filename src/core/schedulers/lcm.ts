@@ -1,18 +1,17 @@
 // Port of diffusers 0.27.2 LCMScheduler (Luo et al. 2023, latent consistency models): each call jumps to a consistency-function estimate of x0, then re-noises to the next timestep.
 import { SdError } from '../errors.ts';
-import { alphaAt, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { alphaAt, BETA_DEFAULTS, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { AlphaScheduler } from './alpha-scheduler.ts';
 import { alphaSigmaFromAlphaBar } from './alpha-sigma.ts';
 import { nonlinearDefaults, resolveConfig } from './config.ts';
 import { checkPrediction, clipOrThreshold, predictX0, THRESHOLD_DEFAULTS } from './prediction.ts';
-import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
-import { scheduleEntry } from './sigmas.ts';
+import type { PredictionType, RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 
 const DEFAULTS = {
-  num_train_timesteps: 1000,
+  ...BETA_DEFAULTS,
   beta_start: 0.00085,
   beta_end: 0.012,
   beta_schedule: 'scaled_linear',
-  trained_betas: null as number[] | null,
   ...THRESHOLD_DEFAULTS,
   original_inference_steps: 50,
   clip_sample: false,
@@ -32,36 +31,27 @@ export type LcmConfig = typeof DEFAULTS;
 const SIGMA_DATA = 0.5;
 
 /** Latent consistency sampler ("LCM" in A1111), for LCM-distilled models or LCM-LoRA. */
-export class LCMScheduler implements Scheduler {
+export class LCMScheduler extends AlphaScheduler {
   /** x0 clipping and dynamic thresholding make the step nonlinear. */
-  static readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
-  readonly timesteps: Float64Array;
+  static override readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample', 'thresholding']);
   readonly config: LcmConfig;
-  /** Float32 cumulative alphas per training timestep. */
-  readonly alphasCumprod: Float64Array;
   private readonly prediction: PredictionType;
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<LcmConfig>);
+    const prediction = checkPrediction(cfg.prediction_type, 'LCMScheduler', ['epsilon', 'v_prediction', 'sample']);
+    const alphasCumprod = trainingAlphasCumprod(cfg, cfg.rescale_betas_zero_snr);
+    super(lcmTimesteps(cfg, steps), alphasCumprod);
     this.config = cfg;
-    this.prediction = checkPrediction(cfg.prediction_type, 'LCMScheduler', ['epsilon', 'v_prediction', 'sample']);
-    this.alphasCumprod = trainingAlphasCumprod(cfg, cfg.rescale_betas_zero_snr);
-    this.timesteps = lcmTimesteps(cfg, steps);
-  }
-
-  scaleModelInput(stepIndex: number): number {
-    scheduleEntry(this.timesteps, stepIndex, 'timestep');
-    return 1;
+    this.prediction = prediction;
   }
 
   step({ modelOutput, stepIndex, sample, shape, rng }: StepInput): StepOutput {
     const cfg = this.config;
     // 1. This timestep and the next one (the last step reuses its own).
-    const t = scheduleEntry(this.timesteps, stepIndex, 'timestep');
+    const t = this.timestepAt(stepIndex);
     const isLast = stepIndex === this.timesteps.length - 1;
-    const prevT = isLast ? t : scheduleEntry(this.timesteps, stepIndex + 1, 'timestep');
+    const prevT = isLast ? t : this.timestepAt(stepIndex + 1);
     // 2. Boundary-condition scalings, so that the estimate is the identity at t = 0.
     const scaled = t * cfg.timestep_scaling;
     const cSkip = SIGMA_DATA ** 2 / (scaled ** 2 + SIGMA_DATA ** 2);
@@ -78,10 +68,6 @@ export class LCMScheduler implements Scheduler {
     // 6. Re-noise to the next timestep with fresh noise, except after the last call (so never for one step).
     const prevSample = isLast ? denoised : ddpmAddNoise(this.alphasCumprod, denoised, rng.randn(shape), prevT);
     return { prevSample, denoised };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return ddpmAddNoise(this.alphasCumprod, original, noise, scheduleEntry(this.timesteps, stepIndex, 'timestep'));
   }
 }
 

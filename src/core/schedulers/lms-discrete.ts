@@ -1,17 +1,13 @@
 // Port of diffusers 0.27.2 LMSDiscreteScheduler: 4th-order linear multistep over sigma (k-diffusion sample_lms), coefficients by integrating Lagrange basis polynomials.
-import { BETA_DEFAULTS } from './alpha-schedule.ts';
 import { resolveConfig } from './config.ts';
 import { predictX0AtSigma } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
-import { SigmaScheduler } from './sigma-scheduler.ts';
+import { SIGMA_DEFAULTS, SigmaScheduler } from './sigma-scheduler.ts';
 import { sigmaSchedule, trainingSigmas } from './sigmas.ts';
 
 const DEFAULTS = {
-  ...BETA_DEFAULTS,
+  ...SIGMA_DEFAULTS,
   use_karras_sigmas: false,
-  prediction_type: 'epsilon',
-  timestep_spacing: 'linspace',
-  steps_offset: 0,
 };
 
 export type LmsDiscreteConfig = typeof DEFAULTS;

@@ -1,10 +1,11 @@
 // Port of diffusers 0.27.2 PNDMScheduler: pseudo linear multistep (PLMS, skip_prk_steps) and F-PNDM with Runge-Kutta warm-up (A1111 "PLMS"; SD 1.x default).
 import { SdError } from '../errors.ts';
-import { alphaAt, BETA_DEFAULTS, ddpmAddNoise, trainingAlphasCumprod } from './alpha-schedule.ts';
-import { resolveConfig, type NonlinearOptions } from './config.ts';
+import { alphaAt, BETA_DEFAULTS, trainingAlphasCumprod } from './alpha-schedule.ts';
+import { AlphaScheduler } from './alpha-scheduler.ts';
+import { resolveConfig } from './config.ts';
 import { combine, type Term } from './linear-combination.ts';
 import { checkPrediction } from './prediction.ts';
-import type { PredictionType, RawSchedulerConfig, Scheduler, StepInput, StepOutput } from './scheduler.ts';
+import type { PredictionType, RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 import { checkSpacing, checkSteps, spacedTimesteps } from './timestep-spacing.ts';
 
 const DEFAULTS = {
@@ -25,14 +26,8 @@ const f32 = Math.fround;
  * and redoes the first step from its start. Otherwise 12 Runge-Kutta calls warm up the history.
  * Which formula applies depends on the number of calls made (`counter`), not on the step index.
  */
-export class PNDMScheduler implements Scheduler {
-  /** PNDM neither clips nor thresholds: its step is linear in the latents. */
-  static readonly nonlinearOptions: NonlinearOptions = {};
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
-  readonly timesteps: Float64Array;
+export class PNDMScheduler extends AlphaScheduler {
   private readonly prediction: PredictionType;
-  private readonly alphasCumprod: Float64Array;
   private readonly finalAlphaCumprod: number;
   private readonly stride: number;
   private readonly prkTimesteps: Float64Array;
@@ -47,47 +42,23 @@ export class PNDMScheduler implements Scheduler {
   constructor(raw: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const c = resolveConfig(DEFAULTS, raw, overrides as Partial<typeof DEFAULTS>);
     checkSteps(steps, NAME, c.num_train_timesteps);
-    this.prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'v_prediction']);
-    this.alphasCumprod = trainingAlphasCumprod(c);
-    this.finalAlphaCumprod = c.set_alpha_to_one ? 1 : (this.alphasCumprod[0] as number);
-    this.stride = Math.floor(c.num_train_timesteps / steps);
-    // Ascending, as diffusers' `_timesteps`.
-    const base = spacedTimesteps(checkSpacing(c.timestep_spacing, NAME), c.num_train_timesteps, steps, c.steps_offset).reverse();
-    const n = base.length;
-    let plms: number[];
-    let prk: number[];
-    if (c.skip_prk_steps) {
-      prk = [];
-      // base[:-1] + base[-2:-1] + base[-1:], reversed: the second-largest timestep appears twice.
-      plms = [...base.subarray(0, n - 1), ...(n >= 2 ? [base[n - 2] as number] : []), base[n - 1] as number].reverse();
-    } else {
-      if (n < 4) {
-        throw new SdError('bad-argument', `${NAME}: ${steps} steps is too few for the Runge-Kutta warm-up. Use at least 4 steps or skip_prk_steps.`);
-      }
-      // The 4 largest timesteps t, each with t + half a stride, arranged as diffusers' 12 PRK calls.
-      const half = Math.floor(this.stride / 2);
-      const pairs = [...base.subarray(n - 4)].flatMap((t) => [t, t + half]);
-      prk = pairs.slice(0, -1).flatMap((t) => [t, t]).slice(1, -1).reverse();
-      plms = [...base.subarray(0, n - 3)].reverse();
-    }
+    const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'v_prediction']);
+    const alphasCumprod = trainingAlphasCumprod(c);
+    const stride = Math.floor(c.num_train_timesteps / steps);
+    const { prk, plms } = pndmTimesteps(c, steps, stride);
+    super(Float64Array.from([...prk, ...plms]), alphasCumprod);
+    this.prediction = prediction;
+    this.finalAlphaCumprod = c.set_alpha_to_one ? 1 : (alphasCumprod[0] as number);
+    this.stride = stride;
     this.prkTimesteps = Float64Array.from(prk);
-    this.timesteps = Float64Array.from([...prk, ...plms]);
-  }
-
-  scaleModelInput(): number {
-    return 1;
   }
 
   step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
-    const t = this.timesteps[stepIndex] as number;
+    const t = this.timestepAt(stepIndex);
     const prevSample =
       this.counter < this.prkTimesteps.length ? this.stepPrk(modelOutput, t, sample) : this.stepPlms(modelOutput, t, sample);
     this.counter++;
     return { prevSample };
-  }
-
-  addNoise(original: Float32Array, noise: Float32Array, stepIndex: number): Float32Array {
-    return ddpmAddNoise(this.alphasCumprod, original, noise, this.timesteps[stepIndex] as number);
   }
 
   /** Runge-Kutta warm-up: four calls per step with weights 1/6, 1/3, 1/3, 1/6. */
@@ -170,4 +141,28 @@ export class PNDMScheduler implements Scheduler {
     }
     return combine([[sampleCoeff, sample], [-k, estimate]]);
   }
+}
+
+/**
+ * PNDM's call timesteps: the Runge-Kutta warm-up calls (none with `skip_prk_steps`), then the linear multistep
+ * calls, both descending.
+ * @throws SdError 'bad-argument' for fewer than 4 steps with the Runge-Kutta warm-up
+ */
+function pndmTimesteps(c: typeof DEFAULTS, steps: number, stride: number): { prk: number[]; plms: number[] } {
+  // Ascending, as diffusers' `_timesteps`.
+  const base = spacedTimesteps(checkSpacing(c.timestep_spacing, NAME), c.num_train_timesteps, steps, c.steps_offset).reverse();
+  const n = base.length;
+  if (c.skip_prk_steps) {
+    // base[:-1] + base[-2:-1] + base[-1:], reversed: the second-largest timestep appears twice.
+    const plms = [...base.subarray(0, n - 1), ...(n >= 2 ? [base[n - 2] as number] : []), base[n - 1] as number];
+    return { prk: [], plms: plms.reverse() };
+  }
+  if (n < 4) {
+    throw new SdError('bad-argument', `${NAME}: ${steps} steps is too few for the Runge-Kutta warm-up. Use at least 4 steps or skip_prk_steps.`);
+  }
+  // The 4 largest timesteps t, each with t + half a stride, arranged as diffusers' 12 PRK calls.
+  const half = Math.floor(stride / 2);
+  const pairs = [...base.subarray(n - 4)].flatMap((t) => [t, t + half]);
+  const prk = pairs.slice(0, -1).flatMap((t) => [t, t]).slice(1, -1).reverse();
+  return { prk, plms: [...base.subarray(0, n - 3)].reverse() };
 }

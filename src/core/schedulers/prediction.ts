@@ -18,17 +18,19 @@ export function checkPrediction(value: unknown, scheduler: string, allowed: read
   );
 }
 
-/**
- * x0 from the model output at VP coefficients (diffusers' `convert_model_output`, data prediction):
- * epsilon: (x - sigma * eps) / alpha; sample: the output; v_prediction: alpha * x - sigma * v.
- * @returns a new Float32Array shaped like `sample`
- */
-export function predictX0(
+/** A conversion of the model output at VP coefficients. @returns a new Float32Array shaped like `sample` */
+export type VpConversion = (
   prediction: PredictionType,
   modelOutput: Float32Array,
   sample: Float32Array,
-  { alpha, sigma }: AlphaSigma,
-): Float32Array {
+  coefficients: AlphaSigma,
+) => Float32Array;
+
+/**
+ * x0 from the model output at VP coefficients (diffusers' `convert_model_output`, data prediction):
+ * epsilon: (x - sigma * eps) / alpha; sample: the output; v_prediction: alpha * x - sigma * v.
+ */
+export const predictX0: VpConversion = (prediction, modelOutput, sample, { alpha, sigma }) => {
   switch (prediction) {
     case 'epsilon':
       return sample.map((x, i) => (x - sigma * (modelOutput[i] as number)) / alpha);
@@ -37,19 +39,13 @@ export function predictX0(
     case 'v_prediction':
       return sample.map((x, i) => alpha * x - sigma * (modelOutput[i] as number));
   }
-}
+};
 
 /**
  * The noise from the model output at VP coefficients (the form DPM-Solver and UniPC-noise use):
  * epsilon: the output; sample: (x - alpha * x0) / sigma; v_prediction: alpha * v + sigma * x.
- * @returns a new Float32Array shaped like `sample`
  */
-export function predictEpsilon(
-  prediction: PredictionType,
-  modelOutput: Float32Array,
-  sample: Float32Array,
-  { alpha, sigma }: AlphaSigma,
-): Float32Array {
+export const predictEpsilon: VpConversion = (prediction, modelOutput, sample, { alpha, sigma }) => {
   switch (prediction) {
     case 'epsilon':
       return modelOutput.slice();
@@ -58,7 +54,7 @@ export function predictEpsilon(
     case 'v_prediction':
       return sample.map((x, i) => alpha * (modelOutput[i] as number) + sigma * x);
   }
-}
+};
 
 /**
  * x0 = x / alpha - (sigma / alpha) * eps, as a linear combination (coefficients first, then one float32

@@ -3,9 +3,18 @@
  * share as `Scheduler`s: a float32 sigma schedule ending at 0, the model input scaled by
  * 1 / sqrt(sigma² + 1), and `add_noise` as x0 + sigma * noise.
  */
+import { BETA_DEFAULTS } from './alpha-schedule.ts';
 import type { NonlinearOptions } from './config.ts';
 import type { Scheduler, StepInput, StepOutput } from './scheduler.ts';
 import { addSigmaNoise, scheduleEntry, sigmaInitNoise, sigmaInputScale } from './sigmas.ts';
+
+/** Config keys (and diffusers' defaults) every k-diffusion-style class takes. */
+export const SIGMA_DEFAULTS = {
+  ...BETA_DEFAULTS,
+  prediction_type: 'epsilon',
+  timestep_spacing: 'linspace',
+  steps_offset: 0,
+};
 
 export abstract class SigmaScheduler implements Scheduler {
   /** None of these classes clips or thresholds x0 unless it says so (Heun's `clip_sample`). */
