@@ -4,6 +4,7 @@
  * page reaches it through `Comlink.wrap` (in src/worker-client.ts only). Calls take one options
  * object; callbacks travel as `Comlink.proxy`; pixel buffers are transferred, not copied.
  */
+import type { AdapterSummary } from '../src/platform/webgpu/gpu-device.ts';
 import type { SdErrorCode } from '../src/core/errors.ts';
 import type { ModelFamily } from '../src/core/models/load-model.ts';
 import type { LoopReport } from '../src/core/pipeline/generate.ts';
@@ -13,21 +14,12 @@ import type { StageTimings } from '../src/core/pipeline/timings.ts';
 import type { StoredModelInfo } from '../src/core/store/model-store.ts';
 
 export type { LoopReport, Progress, SdErrorCode, ModelFamily, StageTimings };
+export type { AdapterSummary };
 
 /** Inference backends the worker can run on. */
 export type BackendName = 'webgpu' | 'wasm';
 /** `auto`: WebGPU when the adapter can run the model, else WASM. */
 export type BackendPreference = 'auto' | BackendName;
-
-/** What the WebGPU adapter offers, for the device panel. Sizes in bytes. */
-export interface AdapterSummary {
-  vendor: string;
-  architecture: string;
-  description: string;
-  hasShaderF16: boolean;
-  maxBufferSize: number;
-  maxStorageBufferBindingSize: number;
-}
 
 /** The worker's view of the machine. */
 export interface DeviceReport {

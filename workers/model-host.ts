@@ -5,12 +5,13 @@ import type { Runtime } from '../src/core/runtime/runtime.ts';
 import { modelIdOf, parseModelSource } from '../src/core/store/model-source.ts';
 import type { AbortSignalLike } from '../src/core/store/platform.ts';
 import type { ModelStore } from '../src/core/store/model-store.ts';
-import { createBrowserModelStore } from '../src/store/browser-platform.ts';
+import { createBrowserModelStore } from '../src/platform/store/browser-platform.ts';
 import type { AdapterSummary, BackendChoice, BackendPreference, DeviceReport, DownloadPolicy, ModelSummary, StoreReport } from './api.ts';
 import { firstChoice, gpuObstacle } from './backend-choice.ts';
-import { requestGpuAdapter, requestGpuDevice, type GpuAdapter, type GpuDevice } from './gpu-device.ts';
+import { requestGpuAdapter, requestGpuDevice, type GpuAdapter, type GpuDevice } from '../src/platform/webgpu/gpu-device.ts';
 import { scanOnnx } from './onnx-scan.ts';
-import { loadOrt, wasmRuntime, wasmThreadCount, webgpuRuntime } from './ort-web.ts';
+import { createWasmRuntime, createWebGpuRuntime } from '../src/platform/ort/web-runtimes.ts';
+import { loadOrt, wasmThreadCount } from './ort-web.ts';
 
 /** A model with open sessions, ready for jobs. */
 export interface ActiveModel {
@@ -178,7 +179,7 @@ export class ModelHost {
     if (choice.backend === 'webgpu' && 'summary' in adapter) {
       try {
         const gpu = await this.#device(adapter);
-        const runtime = webgpuRuntime(ort, gpu.device);
+        const runtime = createWebGpuRuntime(ort, gpu.device);
         const loaded = await loadModel(files, scanningRuntime(runtime, adapter.summary, state), options);
         return this.#activate(key, modelId, loaded, runtime, choice, state);
       } catch (e) {
@@ -193,7 +194,7 @@ export class ModelHost {
       }
     }
     state.hasFloat16 = false;
-    const runtime = wasmRuntime(ort);
+    const runtime = createWasmRuntime(ort);
     const loaded = await loadModel(files, scanningRuntime(runtime, undefined, state), options);
     return this.#activate(key, modelId, loaded, runtime, choice, state);
   }

@@ -1,10 +1,6 @@
 /// <reference types="@webgpu/types" />
 import wasmUrl from 'onnxruntime-web/ort-wasm-simd-threaded.asyncify.wasm?url';
-import { createOrtRuntime, type OrtModule, type Runtime } from '../src/core/runtime/runtime.ts';
-import { WebGpuLatentBackend, type GpuTensorClass } from '../src/gpu/webgpu-latent-backend.ts';
-
-/** onnxruntime-web's WebGPU build; it also carries the WASM (CPU) execution provider. */
-type OrtWeb = typeof import('onnxruntime-web/webgpu');
+import type { OrtWeb } from '../src/platform/ort/web-runtimes.ts';
 
 let ortModule: Promise<OrtWeb> | undefined;
 
@@ -25,19 +21,4 @@ export function loadOrt(): Promise<OrtWeb> {
     return ort;
   });
   return ortModule;
-}
-
-/**
- * Sessions on the shared WebGPU device, with the latents kept in GPU buffers on that device between
- * model calls (UNet outputs written straight into the latent backend's buffers).
- */
-export function webgpuRuntime(ort: OrtWeb, device: GPUDevice): Runtime {
-  const base = createOrtRuntime(ort as unknown as OrtModule, 'onnxruntime-web (webgpu)', { executionProviders: [{ name: 'webgpu', device }] }, { acceptsBlobs: true });
-  const tensors = ort.Tensor as unknown as GpuTensorClass;
-  return { ...base, latentBackend: (options) => new WebGpuLatentBackend(device, tensors, options) };
-}
-
-/** Sessions on the CPU through WebAssembly. */
-export function wasmRuntime(ort: OrtWeb): Runtime {
-  return createOrtRuntime(ort as unknown as OrtModule, 'onnxruntime-web (wasm)', { executionProviders: ['wasm'] }, { acceptsBlobs: true });
 }

@@ -13,7 +13,7 @@ import { parseSeed, randomSeed } from '../core/rng/seed.ts';
 import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
 import { BUNDLED_MERGES } from './bundled.ts';
 import { folderModelFiles } from './fs-model-files.ts';
-import { createNodeRuntime, type NodeBackend } from './node-runtime.ts';
+import { createNodeRuntime, type NodeBackend } from '../platform/ort/node-runtime.ts';
 
 const VALUED = [
   'model', 'prompt', 'negative-prompt', 'sampler', 'steps', 'cfg', 'seed', 'width', 'height',

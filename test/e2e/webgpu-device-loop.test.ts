@@ -3,12 +3,12 @@
 // case end to end. SwiftShader compiles the fixture's shaders for about half a minute and runs a UNet
 // call in 1-3 s, so this file keeps to one model load and few calls.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { DawnDevice } from '../../src/cli/bench/dawn-webgpu.ts';
+import type { DawnDevice } from '../../src/platform/webgpu/dawn.ts';
 import { loadModel, type LoadedModel } from '../../src/core/models/load-model.ts';
 import { generate } from '../../src/core/pipeline/generate.ts';
-import { createOrtRuntime, type OrtModule, type Runtime } from '../../src/core/runtime/runtime.ts';
-import { WebGpuLatentBackend, type GpuTensorClass } from '../../src/gpu/webgpu-latent-backend.ts';
-import { openTestDevice } from '../unit/gpu/dawn.ts';
+import type { Runtime } from '../../src/core/runtime/runtime.ts';
+import { createWebGpuRuntime } from '../../src/platform/ort/web-runtimes.ts';
+import { openTestDevice } from '../unit/platform/webgpu/dawn.ts';
 import { caseRequest, fixtureFiles } from '../unit/pipeline/fixture-models.ts';
 import { compareImages, loadCases, referencePng, TOLERANCE } from '../oracle/cases.ts';
 
@@ -16,13 +16,11 @@ const TIMEOUT_MS = 240_000;
 
 let dawn: DawnDevice;
 let ort: typeof import('onnxruntime-web/webgpu');
-let runtime: Runtime;
 let model: LoadedModel;
 
 /** The runtime with the WebGPU latent backend, UNet outputs bound to its buffers or left to the session. */
 function withBackend(preallocateOutputs: boolean): Runtime {
-  const tensors = ort.Tensor as unknown as GpuTensorClass;
-  return { ...runtime, latentBackend: (options) => new WebGpuLatentBackend(dawn.device, tensors, options, preallocateOutputs) };
+  return createWebGpuRuntime(ort, dawn.device, { label: 'onnxruntime-web (webgpu, Dawn)', preallocateOutputs });
 }
 
 beforeAll(async () => {
@@ -30,8 +28,7 @@ beforeAll(async () => {
   // after Dawn is navigator.gpu
   ort = await import('onnxruntime-web/webgpu');
   ort.env.wasm.numThreads = 1;
-  runtime = createOrtRuntime(ort as unknown as OrtModule, 'onnxruntime-web (webgpu, Dawn)', { executionProviders: [{ name: 'webgpu', device: dawn.device }] }, { acceptsBlobs: true });
-  model = await loadModel(fixtureFiles('tiny-sd15'), runtime);
+  model = await loadModel(fixtureFiles('tiny-sd15'), withBackend(true));
 }, TIMEOUT_MS);
 
 afterAll(async () => {

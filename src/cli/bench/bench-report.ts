@@ -1,6 +1,6 @@
 import type { BenchBackend } from './bench-runtime.ts';
-import type { AdapterReport } from './dawn-webgpu.ts';
-import type { GpuBufferTracker } from './gpu-buffer-tracker.ts';
+import type { AdapterSummary } from '../../platform/webgpu/gpu-device.ts';
+import type { GpuBufferTracker } from '../../platform/webgpu/gpu-buffer-tracker.ts';
 import type { RunSample } from './measure-run.ts';
 import { round2, summarize, type Summary } from './stats.ts';
 
@@ -20,7 +20,7 @@ export interface BenchReport {
   runtime: string;
   backend: BenchBackend;
   /** WebGPU adapter; null on CPU backends. */
-  adapter: AdapterReport | null;
+  adapter: AdapterSummary | null;
   config: {
     steps: number;
     size: number;

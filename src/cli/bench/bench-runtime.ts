@@ -1,10 +1,9 @@
 import { SdError } from '../../core/errors.ts';
-import { createOrtRuntime, type OrtModule, type Runtime } from '../../core/runtime/runtime.ts';
-import type { GpuTensorClass } from '../../gpu/webgpu-latent-backend.ts';
-import { createNodeRuntime } from '../node-runtime.ts';
+import { createWebGpuRuntime } from '../../platform/ort/web-runtimes.ts';
+import { createNodeRuntime } from '../../platform/ort/node-runtime.ts';
 import { CountingRuntime } from './counting-runtime.ts';
-import type { AdapterReport } from './dawn-webgpu.ts';
-import type { GpuBufferTracker } from './gpu-buffer-tracker.ts';
+import type { AdapterSummary } from '../../platform/webgpu/gpu-device.ts';
+import type { GpuBufferTracker } from '../../platform/webgpu/gpu-buffer-tracker.ts';
 
 export const BENCH_BACKENDS = ['cpu', 'wasm', 'webgpu'] as const;
 export type BenchBackend = (typeof BENCH_BACKENDS)[number];
@@ -14,7 +13,7 @@ export interface BenchRuntime {
   backend: BenchBackend;
   runtime: CountingRuntime;
   /** WebGPU only: the adapter. */
-  adapter: AdapterReport | undefined;
+  adapter: AdapterSummary | undefined;
   /** WebGPU only: the GPU buffers onnxruntime allocated. */
   gpuBuffers: GpuBufferTracker | undefined;
   /** Frees the device, if any. */
@@ -33,18 +32,12 @@ export async function createBenchRuntime(backend: BenchBackend): Promise<BenchRu
   }
   if (backend === 'webgpu') {
     // Dawn must be navigator.gpu before onnxruntime-web is loaded
-    const { openDawnDevice } = await import('./dawn-webgpu.ts');
+    const { openDawnDevice } = await import('../../platform/webgpu/dawn.ts');
     const gpu = await openDawnDevice();
     const ort = await import('onnxruntime-web/webgpu');
     // CPU-side kernels (shape ops) are tiny; worker threads only add start-up time in Node
     ort.env.wasm.numThreads = 1;
-    const base = createOrtRuntime(ort as unknown as OrtModule, `onnxruntime-web ${ort.env.versions.web ?? ''} (webgpu, Dawn)`, {
-      executionProviders: [{ name: 'webgpu', device: gpu.device }],
-    });
-    // latents stay on the GPU between steps, as in the browser worker
-    const { WebGpuLatentBackend } = await import('../../gpu/webgpu-latent-backend.ts');
-    const tensors = ort.Tensor as unknown as GpuTensorClass;
-    const inner: Runtime = { ...base, latentBackend: (options) => new WebGpuLatentBackend(gpu.device, tensors, options) };
+    const inner = createWebGpuRuntime(ort, gpu.device, { label: `onnxruntime-web ${ort.env.versions.web ?? ''} (webgpu, Dawn)` });
     return {
       backend,
       runtime: new CountingRuntime(inner, true),

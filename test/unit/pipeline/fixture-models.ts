@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { folderModelFiles } from '../../../src/cli/fs-model-files.ts';
-import { createNodeRuntime } from '../../../src/cli/node-runtime.ts';
+import { createNodeRuntime } from '../../../src/platform/ort/node-runtime.ts';
 import { loadModel, type LoadedModel } from '../../../src/core/models/load-model.ts';
 import type { ModelFiles } from '../../../src/core/models/model-files.ts';
 import type { GenerateRequest } from '../../../src/core/pipeline/request.ts';

@@ -3,9 +3,9 @@ import { isSdError } from '../../../src/core/errors.ts';
 import { externalDataBlobs } from '../../../src/core/store/blob-model-files.ts';
 import { modelIdOf } from '../../../src/core/store/model-source.ts';
 import type { StoreProgress } from '../../../src/core/store/progress.ts';
-import { createBrowserModelStore } from '../../../src/store/browser-platform.ts';
-import { createIdbKeyValueStore, MODEL_STORE_DB } from '../../../src/store/idb-kv.ts';
-import { entriesFromFileList, folderName } from '../../../src/store/local-folder.ts';
+import { createBrowserModelStore } from '../../../src/platform/store/browser-platform.ts';
+import { createIdbKeyValueStore, MODEL_STORE_DB } from '../../../src/platform/store/idb-kv.ts';
+import { entriesFromFileList, folderName } from '../../../src/platform/store/local-folder.ts';
 import { ModelServer } from './model-server.ts';
 import { createKv, createTestStore, expectExactCopy, hubSource, modelBytes, urlSource, type KvKind } from './store-harness.ts';
 

@@ -11,7 +11,7 @@ import type { HttpFetch } from '../../../src/core/store/platform.ts';
 import { ProgressTracker, type StoreProgress } from '../../../src/core/store/progress.ts';
 import { checkQuota } from '../../../src/core/store/quota.ts';
 import { listStaticFiles } from '../../../src/core/store/static-source.ts';
-import { platformFetch } from '../../../src/store/browser-platform.ts';
+import { platformFetch } from '../../../src/platform/store/browser-platform.ts';
 import { MODELS } from '../../fixtures.ts';
 import { ModelServer } from './model-server.ts';
 import { hubSource } from './store-harness.ts';

@@ -4,8 +4,8 @@ import { createMemoryKeyValueStore } from '../../../src/core/store/memory-kv.ts'
 import { ModelStore, type ModelStoreOptions } from '../../../src/core/store/model-store.ts';
 import type { KeyValueStore } from '../../../src/core/store/platform.ts';
 import type { StoredModel } from '../../../src/core/store/stored-model.ts';
-import { platformFetch } from '../../../src/store/browser-platform.ts';
-import { createIdbKeyValueStore } from '../../../src/store/idb-kv.ts';
+import { platformFetch } from '../../../src/platform/store/browser-platform.ts';
+import { createIdbKeyValueStore } from '../../../src/platform/store/idb-kv.ts';
 import type { ModelServer } from './model-server.ts';
 
 /** Small chunks, so the fixture files (0.1–2.8 MB) span several and the chunk/resume paths run. */

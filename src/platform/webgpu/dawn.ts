@@ -1,29 +1,15 @@
 /// <reference types="@webgpu/types" />
 import { SdError } from '../../core/errors.ts';
 import { trackGpuBuffers, type GpuBufferTracker } from './gpu-buffer-tracker.ts';
+import { requestGpuAdapter, requestGpuDevice, type AdapterSummary } from './gpu-device.ts';
 import { missingAdapterAdvice } from './vulkan-loader.ts';
-
-/** The adapter as the benchmark reports it. */
-export interface AdapterReport {
-  vendor: string;
-  architecture: string;
-  description: string;
-  hasShaderF16: boolean;
-  /** Bytes. */
-  maxBufferSize: number;
-  /** Bytes. */
-  maxStorageBufferBindingSize: number;
-}
 
 /** A WebGPU device in Node, with the accounting of its buffers. */
 export interface DawnDevice {
   device: GPUDevice;
-  adapter: AdapterReport;
+  adapter: AdapterSummary;
   buffers: GpuBufferTracker;
 }
-
-/** Limits the WebGPU EP needs raised for SD-sized tensors; each is requested at the adapter's maximum. */
-const RAISED_LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup'] as const;
 
 type WriteBuffer = GPUQueue['writeBuffer'];
 
@@ -69,30 +55,13 @@ function installDawn(): Promise<GPU> {
 }
 
 /**
- * Opens the adapter's device with its largest buffer limits (a UNet's attention buffers exceed the
- * 128 MiB default) and `shader-f16` when available, and starts counting its buffers.
+ * Opens the device the worker opens in a browser ({@link requestGpuDevice}: the same raised limits
+ * and features), on Dawn, and starts counting its buffers.
  */
 export async function openDawnDevice(): Promise<DawnDevice> {
-  const gpu = await installDawn();
-  const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  if (!adapter) {
-    throw new SdError('unsupported-model', missingAdapterAdvice());
-  }
-  const requiredLimits: Record<string, number> = {};
-  for (const name of RAISED_LIMITS) requiredLimits[name] = adapter.limits[name];
-  const hasShaderF16 = adapter.features.has('shader-f16');
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures: hasShaderF16 ? ['shader-f16'] : [] });
-  const info = adapter.info;
-  return {
-    device,
-    adapter: {
-      vendor: info.vendor || 'unknown',
-      architecture: info.architecture || 'unknown',
-      description: info.description || '',
-      hasShaderF16,
-      maxBufferSize: adapter.limits.maxBufferSize,
-      maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-    },
-    buffers: trackGpuBuffers(device),
-  };
+  await installDawn();
+  const adapter = await requestGpuAdapter();
+  if (!('adapter' in adapter)) throw new SdError('unsupported-model', missingAdapterAdvice());
+  const { device, summary } = await requestGpuDevice(adapter);
+  return { device, adapter: summary, buffers: trackGpuBuffers(device) };
 }
