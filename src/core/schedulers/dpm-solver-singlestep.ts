@@ -116,9 +116,9 @@ export class DPMSolverSinglestepScheduler extends SolverScheduler {
   private thirdOrder(i: number, x: Float32Array): Float32Array {
     const [m0, m1, m2] = this.recentOutputs(0, 1, 2);
     const [t, s0, s1, s2] = this.alphaSigmasAt(i + 1, i, i - 1, i - 2);
+    // The run started at s2: the step and the ratios are measured from there.
     const h = t.lambda - s2.lambda;
-    const r0 = (s0.lambda - s2.lambda) / h;
-    const r1 = (s1.lambda - s2.lambda) / h;
+    const [r0, r1] = [s0, s1].map((s) => (s.lambda - s2.lambda) / h) as [number, number];
     const { a, b, c1, c2 } = solverCoefficients(t, s2, this.dataPrediction);
     const heun = this.config.solver_type === 'heun';
     const onD10 = heun ? (c1 * r0 - 2 * c2) / (r0 - r1) : 0;

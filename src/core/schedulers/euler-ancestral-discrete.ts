@@ -1,38 +1,27 @@
 // Port of diffusers 0.27.2 EulerAncestralDiscreteScheduler: Euler step down to sigma_down, then fresh noise of size sigma_up (k-diffusion sample_euler_ancestral, eta = 1).
-import { SdError } from '../errors.ts';
 import { resolveConfig } from './config.ts';
-import { predictX0AtSigma } from './prediction.ts';
+import { predictX0AtSigma, rejectSamplePrediction } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 import { SIGMA_DEFAULTS, SigmaScheduler } from './sigma-scheduler.ts';
 import { ancestralStep, sigmaSchedule, trainingSigmas } from './sigmas.ts';
 
-const DEFAULTS = {
-  ...SIGMA_DEFAULTS,
-  rescale_betas_zero_snr: false,
-};
+const DEFAULTS = { ...SIGMA_DEFAULTS, rescale_betas_zero_snr: false };
 
 export type EulerAncestralDiscreteConfig = typeof DEFAULTS;
 
 /** Ancestral Euler sampler ("Euler a" in A1111); draws one noise tensor per step from the injected generator. */
-export class EulerAncestralDiscreteScheduler extends SigmaScheduler {
+export class EulerAncestralDiscreteScheduler extends SigmaScheduler<EulerAncestralDiscreteConfig> {
   readonly order = 1;
-  readonly config: EulerAncestralDiscreteConfig;
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<EulerAncestralDiscreteConfig>);
-    if (cfg.prediction_type === 'sample') {
-      throw new SdError(
-        'unsupported-model',
-        'EulerAncestralDiscreteScheduler does not support prediction_type "sample" (diffusers neither). Use the "Euler" sampler for this model.',
-      );
-    }
+    rejectSamplePrediction(cfg.prediction_type, 'EulerAncestralDiscreteScheduler', 'the "Euler" sampler');
     const schedule = sigmaSchedule(trainingSigmas(cfg, cfg.rescale_betas_zero_snr), steps, {
       spacing: cfg.timestep_spacing,
       stepsOffset: cfg.steps_offset,
       isKarras: false,
     });
-    super(schedule.timesteps, schedule.sigmas, cfg.timestep_spacing);
-    this.config = cfg;
+    super(cfg, schedule.timesteps, schedule.sigmas);
   }
 
   step({ modelOutput, stepIndex, sample, shape, rng }: StepInput): StepOutput {

@@ -29,9 +29,8 @@ const DEFAULTS = {
 export type EulerDiscreteConfig = typeof DEFAULTS;
 
 /** Euler sampler ("Euler" in A1111) over the discrete training sigmas. */
-export class EulerDiscreteScheduler extends SigmaScheduler {
+export class EulerDiscreteScheduler extends SigmaScheduler<EulerDiscreteConfig> {
   readonly order = 1;
-  readonly config: EulerDiscreteConfig;
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const cfg = resolveConfig(DEFAULTS, config, overrides as Partial<EulerDiscreteConfig>);
@@ -60,8 +59,7 @@ export class EulerDiscreteScheduler extends SigmaScheduler {
       cfg.timestep_type === 'continuous' && cfg.prediction_type === 'v_prediction'
         ? callSigmas.map((s) => Math.fround(0.25 * Math.fround(Math.log(s))))
         : schedule.timesteps.map(Math.fround);
-    super(timesteps, schedule.sigmas, cfg.timestep_spacing);
-    this.config = cfg;
+    super(cfg, timesteps, schedule.sigmas);
   }
 
   step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {

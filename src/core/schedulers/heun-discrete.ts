@@ -21,11 +21,10 @@ export type HeunDiscreteConfig = typeof DEFAULTS;
  * Heun sampler ("Heun" in A1111). Timesteps are t0, t1, t1, t2, t2, …: each but the first is visited twice;
  * the float32 sigmas are interleaved the same way: s0, s1, s1, …, s(n-1), s(n-1), 0.
  */
-export class HeunDiscreteScheduler extends SigmaScheduler {
+export class HeunDiscreteScheduler extends SigmaScheduler<HeunDiscreteConfig> {
   /** `clip_sample` clamps x0, which makes the step nonlinear in the latents. */
   static override readonly nonlinearOptions = nonlinearDefaults(DEFAULTS, ['clip_sample']);
   readonly order = 2;
-  readonly config: HeunDiscreteConfig;
   /** Predictor state between the two calls of a step (diffusers' prev_derivative, dt, sample). */
   private pending: { derivative: Float64Array; dt: number; sample: Float32Array } | null = null;
 
@@ -37,8 +36,7 @@ export class HeunDiscreteScheduler extends SigmaScheduler {
       stepsOffset: cfg.steps_offset,
       isKarras: cfg.use_karras_sigmas,
     });
-    super(repeatInner(schedule.timesteps, 0), repeatInner(schedule.sigmas, 1), cfg.timestep_spacing);
-    this.config = cfg;
+    super(cfg, repeatInner(schedule.timesteps, 0), repeatInner(schedule.sigmas, 1));
   }
 
   step({ modelOutput, stepIndex, sample, shape }: StepInput): StepOutput {

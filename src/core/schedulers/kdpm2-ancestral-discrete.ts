@@ -1,15 +1,7 @@
 // Port of diffusers 0.27.2 KDPM2AncestralDiscreteScheduler (k-diffusion sample_dpm_2_ancestral, eta = 1): a DPM-Solver-2 step down to sigma_down, then fresh noise of size sigma_up.
-import {
-  interleaveKdpm,
-  kdpmSetup,
-  logMidpoint,
-  mergeTimesteps,
-  midpointTimesteps,
-  type Kdpm2Config,
-} from './kdpm2-common.ts';
+import { interleaveKdpm, kdpmSetup, Kdpm2Scheduler, logMidpoint, mergeTimesteps, midpointTimesteps } from './kdpm2-common.ts';
 import { predictX0AtSigma } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
-import { SigmaScheduler } from './sigma-scheduler.ts';
 import { ancestralStep, scheduleEntry, sigmaInputScale } from './sigmas.ts';
 
 const f32 = Math.fround;
@@ -18,15 +10,10 @@ const f32 = Math.fround;
  * Ancestral DPM-Solver-2 sampler ("DPM2 a" / "DPM2 a Karras" in A1111). Timesteps: t0, then a midpoint
  * and t_k for each further k; every model call draws one noise tensor, only the midpoint calls use it.
  */
-export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
-  readonly order = 2;
-  readonly config: Kdpm2Config;
-  /** Interleaved float32 schedules like `sigmas` (s0, s1, s1, …): midpoint sigma, and the ancestral up/down split. */
-  readonly sigmasInterpol: Float64Array;
+export class KDPM2AncestralDiscreteScheduler extends Kdpm2Scheduler {
+  /** The ancestral up/down split of each step, interleaved like `sigmas`. */
   readonly sigmasUp: Float64Array;
   readonly sigmasDown: Float64Array;
-  /** The latents at the start of the current step while its midpoint call is pending. */
-  private stored: Float32Array | null = null;
 
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const { cfg, train, schedule } = kdpmSetup(config, steps, overrides, 'KDPM2AncestralDiscreteScheduler');
@@ -45,9 +32,7 @@ export class KDPM2AncestralDiscreteScheduler extends SigmaScheduler {
     }
     // Here the midpoint of step k belongs to sigma index k, so the last two midpoints are dropped.
     const midpoints = midpointTimesteps(interpol, train, schedule.isKarras).subarray(0, n - 2);
-    super(mergeTimesteps(schedule.timesteps, midpoints), interleaveKdpm(sigmas), cfg.timestep_spacing);
-    this.config = cfg;
-    this.sigmasInterpol = interleaveKdpm(interpol);
+    super(cfg, mergeTimesteps(schedule.timesteps, midpoints), sigmas, interpol);
     this.sigmasUp = interleaveKdpm(up);
     this.sigmasDown = interleaveKdpm(down);
   }

@@ -3,10 +3,10 @@
  * sigma schedule with Karras timesteps rounded as these classes do, log-space midpoints, and the interleaving
  * of one schedule entry per model call (t0, then a midpoint call and a full call for each further step).
  */
-import { SdError } from '../errors.ts';
 import { resolveConfig } from './config.ts';
+import { rejectSamplePrediction } from './prediction.ts';
 import type { RawSchedulerConfig } from './scheduler.ts';
-import { SIGMA_DEFAULTS } from './sigma-scheduler.ts';
+import { SIGMA_DEFAULTS, SigmaScheduler } from './sigma-scheduler.ts';
 import { logSigmasF32, sigmaSchedule, sigmaToTimestep, trainingSigmas } from './sigmas.ts';
 import { roundHalfEven } from './timestep-spacing.ts';
 
@@ -22,6 +22,24 @@ export type Kdpm2Config = typeof KDPM2_DEFAULTS;
 
 const f32 = Math.fround;
 
+/** The state and schedules both KDPM2 classes keep: two model calls per step, the second at a midpoint sigma. */
+export abstract class Kdpm2Scheduler extends SigmaScheduler<Kdpm2Config> {
+  readonly order = 2;
+  /** Float32 midpoint sigmas, interleaved like `sigmas` (s0, s1, s1, …). */
+  readonly sigmasInterpol: Float64Array;
+  /** The latents at the start of the current step while its midpoint call is pending (diffusers' `sample`). */
+  protected stored: Float32Array | null = null;
+
+  /**
+   * @param sigmas the schedule's sigmas, one per step plus the final 0 (interleaved here)
+   * @param interpol the midpoint sigma of each entry of `sigmas` (interleaved here)
+   */
+  protected constructor(cfg: Kdpm2Config, timesteps: Float64Array, sigmas: Float64Array, interpol: Float64Array) {
+    super(cfg, timesteps, interleaveKdpm(sigmas));
+    this.sigmasInterpol = interleaveKdpm(interpol);
+  }
+}
+
 /**
  * The shared part of both KDPM2 constructors: config resolution (diffusers rejects prediction_type "sample"
  * for them), training sigmas, and the sigma schedule with Karras timesteps rounded as these classes do.
@@ -33,12 +51,7 @@ export function kdpmSetup(
   className: string,
 ): { cfg: Kdpm2Config; train: Float64Array; schedule: { timesteps: Float64Array; sigmas: Float64Array; isKarras: boolean } } {
   const cfg = resolveConfig(KDPM2_DEFAULTS, config, overrides as Partial<Kdpm2Config>);
-  if (cfg.prediction_type === 'sample') {
-    throw new SdError(
-      'unsupported-model',
-      `${className} does not support prediction_type "sample" (diffusers neither). Use the "Euler" or "Heun" sampler for this model.`,
-    );
-  }
+  rejectSamplePrediction(cfg.prediction_type, className, 'the "Euler" or "Heun" sampler');
   const train = trainingSigmas(cfg);
   const schedule = sigmaSchedule(train, steps, {
     spacing: cfg.timestep_spacing,

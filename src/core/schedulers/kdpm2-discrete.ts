@@ -1,40 +1,23 @@
 // Port of diffusers 0.27.2 KDPM2DiscreteScheduler (k-diffusion sample_dpm_2): a midpoint step, evaluating the model again at the geometric mean of consecutive sigmas.
-import {
-  interleaveKdpm,
-  kdpmSetup,
-  logMidpoint,
-  mergeTimesteps,
-  midpointTimesteps,
-  type Kdpm2Config,
-} from './kdpm2-common.ts';
+import { kdpmSetup, Kdpm2Scheduler, logMidpoint, mergeTimesteps, midpointTimesteps } from './kdpm2-common.ts';
 import { predictX0AtSigma } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
-import { SigmaScheduler } from './sigma-scheduler.ts';
 import { scheduleEntry, sigmaInputScale } from './sigmas.ts';
 
 /**
  * DPM-Solver-2 sampler ("DPM2" / "DPM2 Karras" in A1111). Timesteps: t0, then a midpoint and t_k for each
  * further k; the float32 sigmas are interleaved the same way: s0, s1, s1, …, 0, 0, 0.
  */
-export class KDPM2DiscreteScheduler extends SigmaScheduler {
-  readonly order = 2;
-  readonly config: Kdpm2Config;
-  /** Float32 midpoint sigmas sqrt(s_k * s_(k-1)), interleaved like `sigmas` (entry 0 is unused). */
-  readonly sigmasInterpol: Float64Array;
-  /** The latents at the start of the current step while its midpoint call is pending (diffusers' `sample`). */
-  private stored: Float32Array | null = null;
-
+export class KDPM2DiscreteScheduler extends Kdpm2Scheduler {
   constructor(config: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const { cfg, train, schedule } = kdpmSetup(config, steps, overrides, 'KDPM2DiscreteScheduler');
     const sigmas = schedule.sigmas;
     const n = sigmas.length;
-    // Midpoints in log space between each sigma and the one before it.
+    // Midpoints sqrt(s_k * s_(k-1)): in log space between each sigma and the one before it (entry 0 is unused).
     const interpol = sigmas.map((sigma, i) => logMidpoint(sigma, sigmas[(i + n - 1) % n] as number));
     // The midpoint calls' timesteps go between t_(k-1) and t_k; the first (NaN) and last (0) midpoints are dropped.
     const midpoints = midpointTimesteps(interpol, train, schedule.isKarras).subarray(1, n - 1);
-    super(mergeTimesteps(schedule.timesteps, midpoints), interleaveKdpm(sigmas), cfg.timestep_spacing);
-    this.config = cfg;
-    this.sigmasInterpol = interleaveKdpm(interpol);
+    super(cfg, mergeTimesteps(schedule.timesteps, midpoints), sigmas, interpol);
   }
 
   override scaleModelInput(stepIndex: number): number {

@@ -20,9 +20,8 @@ const GL_NODES = [-0.8611363115940526, -0.3399810435848563, 0.3399810435848563, 
 const GL_WEIGHTS = [0.3478548451374538, 0.6521451548625461, 0.6521451548625461, 0.3478548451374538];
 
 /** Linear multistep sampler ("LMS" / "LMS Karras" in A1111). */
-export class LMSDiscreteScheduler extends SigmaScheduler {
+export class LMSDiscreteScheduler extends SigmaScheduler<LmsDiscreteConfig> {
   readonly order = 1;
-  readonly config: LmsDiscreteConfig;
   /** The latest derivatives (x - x0) / sigma, oldest first, at most LMS_ORDER of them. */
   private readonly derivatives: Float32Array[] = [];
 
@@ -33,8 +32,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler {
       stepsOffset: cfg.steps_offset,
       isKarras: cfg.use_karras_sigmas,
     });
-    super(schedule.timesteps, schedule.sigmas, cfg.timestep_spacing);
-    this.config = cfg;
+    super(cfg, schedule.timesteps, schedule.sigmas);
   }
 
   step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {

@@ -71,6 +71,20 @@ export function epsilonFromX0(sample: Float32Array, x0: Float32Array, { alpha, s
 }
 
 /**
+ * The k-diffusion-style classes whose diffusers step has no "sample" branch (Euler a, KDPM2, KDPM2 a) reject it.
+ * @param instead what the message suggests, e.g. 'the "Euler" sampler'
+ * @throws SdError 'unsupported-model' for prediction_type "sample"
+ */
+export function rejectSamplePrediction(predictionType: string, scheduler: string, instead: string): void {
+  if (predictionType === 'sample') {
+    throw new SdError(
+      'unsupported-model',
+      `${scheduler} does not support prediction_type "sample" (diffusers neither). Use ${instead} for this model.`,
+    );
+  }
+}
+
+/**
  * x0 from the model output at noise level `sigma` (k-diffusion parameterisation, x = x0 + sigma * noise):
  * epsilon: x - sigma * eps; v_prediction: eps * (-sigma / sqrt(sigma^2 + 1)) + x / (sigma^2 + 1); sample: eps.
  * @returns a new Float32Array shaped like `sample`

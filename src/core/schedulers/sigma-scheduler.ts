@@ -16,23 +16,32 @@ export const SIGMA_DEFAULTS = {
   steps_offset: 0,
 };
 
-export abstract class SigmaScheduler implements Scheduler {
+/** The config keys the base class reads. */
+interface SigmaSchedulerConfig {
+  timestep_spacing: string;
+}
+
+/** @typeParam C the class's resolved config (its defaults' type) */
+export abstract class SigmaScheduler<C extends SigmaSchedulerConfig = SigmaSchedulerConfig> implements Scheduler {
   /** None of these classes clips or thresholds x0 unless it says so (Heun's `clip_sample`). */
   static readonly nonlinearOptions: NonlinearOptions = {};
   abstract readonly order: number;
   readonly initNoiseSigma: number;
+  /** The class's config: its defaults, then the model's `scheduler_config.json`, then the sampler's arguments. */
+  readonly config: C;
   readonly timesteps: Float64Array;
   /** Float32 noise level of each model call, then the final one (0), as diffusers' `sigmas`. */
   readonly sigmas: Float64Array;
 
   /**
+   * @param config the resolved config; its `timestep_spacing` decides `init_noise_sigma`
    * @param sigmas the class's `sigmas` (interleaved for the two-call classes)
-   * @param spacing `timestep_spacing`, which decides `init_noise_sigma`
    */
-  protected constructor(timesteps: Float64Array, sigmas: Float64Array, spacing: string) {
+  protected constructor(config: C, timesteps: Float64Array, sigmas: Float64Array) {
+    this.config = config;
     this.timesteps = timesteps;
     this.sigmas = sigmas;
-    this.initNoiseSigma = sigmaInitNoise(sigmas, spacing);
+    this.initNoiseSigma = sigmaInitNoise(sigmas, config.timestep_spacing);
   }
 
   /** diffusers' `scale_model_input`: 1 / sqrt(sigma² + 1) at the sigma of the call. */
