@@ -43,18 +43,41 @@ export function silu(g: GraphBuilder, x: string): string {
   return g.op('Mul', [x, g.op('Sigmoid', [x])]);
 }
 
+/** The time conditioning of a UNet resnet: SiLU(emb) [B, channels], computed once and shared by every resnet. */
+export interface ResnetTimeEmbedding {
+  activated: string;
+  channels: number;
+}
+
 /**
- * diffusers `ResnetBlock2D` without a time embedding: norm1 → SiLU → conv1 → norm2 → SiLU → conv2,
- * plus x (through the 1×1 `conv_shortcut` when the channel count changes). [B, in, H, W] → [B, out, H, W].
+ * diffusers `ResnetBlock2D` (`time_embedding_norm: "default"`): norm1 → SiLU → conv1 (+ the
+ * `time_emb_proj` of the time embedding, broadcast over H and W, when given) → norm2 → SiLU →
+ * conv2, plus x (through the 1×1 `conv_shortcut` when the channel count changes), divided by
+ * `outputScaleFactor`. [B, in, H, W] → [B, out, H, W].
  */
-export function resnetBlock(g: GraphBuilder, w: SafetensorsWeights, module: string, x: string, inChannels: number, outChannels: number, groups: number, epsilon: number): string {
+export function resnetBlock(
+  g: GraphBuilder,
+  w: SafetensorsWeights,
+  module: string,
+  x: string,
+  inChannels: number,
+  outChannels: number,
+  groups: number,
+  epsilon: number,
+  { time, outputScaleFactor = 1 }: { time?: ResnetTimeEmbedding; outputScaleFactor?: number } = {},
+): string {
   return g.scope(module, () => {
     let h = silu(g, groupNorm(g, w, `${module}.norm1`, x, inChannels, groups, epsilon));
     h = conv2d(g, w, `${module}.conv1`, h, inChannels, outChannels);
+    if (time !== undefined) {
+      const projected = linear(g, w, `${module}.time_emb_proj`, time.activated, time.channels, outChannels);
+      h = g.op('Add', [h, g.op('Unsqueeze', [projected, g.constant('int64', [2], [2, 3])])]);
+    }
     h = silu(g, groupNorm(g, w, `${module}.norm2`, h, outChannels, groups, epsilon));
     h = conv2d(g, w, `${module}.conv2`, h, outChannels, outChannels);
     const shortcut = inChannels === outChannels ? x : conv2d(g, w, `${module}.conv_shortcut`, x, inChannels, outChannels, { kernel: 1 });
-    return g.op('Add', [shortcut, h]);
+    const sum = g.op('Add', [shortcut, h]);
+    return outputScaleFactor === 1 ? sum : g.op('Div', [sum, g.constant('float32', [], [outputScaleFactor])]);
   });
 }
 
