@@ -8,6 +8,7 @@ import type { NonlinearOptions } from './config.ts';
 import type { Scheduler, StepInput, StepOutput } from './scheduler.ts';
 import { scheduleEntry } from './sigmas.ts';
 
+/** Base of the alpha-based schedulers: the `Scheduler` members they share; subclasses write `step`. */
 export abstract class AlphaScheduler implements Scheduler {
   /** No x0 clipping or thresholding unless the class declares it (PNDM has neither). */
   static readonly nonlinearOptions: NonlinearOptions = {};

@@ -30,6 +30,9 @@ export function resolveConfig<T extends Record<string, unknown>>(
 export type NonlinearOptions = Readonly<Record<string, boolean>>;
 
 /** `keys` of a class's `defaults`, in the given order: the class's `nonlinearOptions`. */
-export function nonlinearDefaults<T extends Record<string, unknown>>(defaults: T, keys: readonly (keyof T & string)[]): NonlinearOptions {
+export function nonlinearDefaults<T extends Record<string, unknown>>(
+  defaults: T,
+  keys: readonly (keyof T & string)[],
+): NonlinearOptions {
   return Object.fromEntries(keys.map((key) => [key, defaults[key] === true]));
 }

@@ -23,6 +23,7 @@ const DEFAULTS = {
   rescale_betas_zero_snr: false,
 };
 
+/** DDPMScheduler's resolved config (snake_case keys, as `scheduler_config.json`). */
 export type DdpmConfig = typeof DEFAULTS;
 
 /** DDPM sampler ("DDPM" in A1111). Timesteps are integers; the model input is not scaled. */

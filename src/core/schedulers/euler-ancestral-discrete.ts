@@ -7,6 +7,7 @@ import { ancestralStep, sigmaSchedule, trainingSigmas } from './sigmas.ts';
 
 const DEFAULTS = { ...SIGMA_DEFAULTS, rescale_betas_zero_snr: false };
 
+/** EulerAncestralDiscreteScheduler's resolved config (snake_case keys, as `scheduler_config.json`). */
 export type EulerAncestralDiscreteConfig = typeof DEFAULTS;
 
 /** Ancestral Euler sampler ("Euler a" in A1111); draws one noise tensor per step from the injected generator. */

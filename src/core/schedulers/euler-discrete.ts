@@ -26,6 +26,7 @@ const DEFAULTS = {
   rescale_betas_zero_snr: false,
 };
 
+/** EulerDiscreteScheduler's resolved config (snake_case keys, as `scheduler_config.json`). */
 export type EulerDiscreteConfig = typeof DEFAULTS;
 
 /** Euler sampler ("Euler" in A1111) over the discrete training sigmas. */

@@ -15,6 +15,7 @@ const DEFAULTS = {
   clip_sample_range: 1.0,
 };
 
+/** HeunDiscreteScheduler's resolved config (snake_case keys, as `scheduler_config.json`). */
 export type HeunDiscreteConfig = typeof DEFAULTS;
 
 /**

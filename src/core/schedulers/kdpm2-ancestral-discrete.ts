@@ -1,5 +1,12 @@
 // Port of diffusers 0.27.2 KDPM2AncestralDiscreteScheduler (k-diffusion sample_dpm_2_ancestral, eta = 1): a DPM-Solver-2 step down to sigma_down, then fresh noise of size sigma_up.
-import { interleaveKdpm, kdpmSetup, Kdpm2Scheduler, logMidpoint, mergeTimesteps, midpointTimesteps } from './kdpm2-common.ts';
+import {
+  interleaveKdpm,
+  kdpmSetup,
+  Kdpm2Scheduler,
+  logMidpoint,
+  mergeTimesteps,
+  midpointTimesteps,
+} from './kdpm2-common.ts';
 import { predictX0AtSigma } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
 import { ancestralStep, scheduleEntry, sigmaInputScale } from './sigmas.ts';

@@ -18,6 +18,7 @@ export const KDPM2_DEFAULTS = {
   use_karras_sigmas: false,
 };
 
+/** The resolved config of both KDPM2 classes (snake_case keys, as `scheduler_config.json`). */
 export type Kdpm2Config = typeof KDPM2_DEFAULTS;
 
 const f32 = Math.fround;

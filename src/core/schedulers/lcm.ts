@@ -25,6 +25,7 @@ const DEFAULTS = {
   rescale_betas_zero_snr: false,
 };
 
+/** LCMScheduler's resolved config (snake_case keys, as `scheduler_config.json`). */
 export type LcmConfig = typeof DEFAULTS;
 
 /** sigma_data of the consistency-model boundary condition (Song et al. 2023). */

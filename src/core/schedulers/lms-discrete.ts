@@ -10,6 +10,7 @@ const DEFAULTS = {
   use_karras_sigmas: false,
 };
 
+/** LMSDiscreteScheduler's resolved config (snake_case keys, as `scheduler_config.json`). */
 export type LmsDiscreteConfig = typeof DEFAULTS;
 
 /** diffusers' default `order` argument of `LMSDiscreteScheduler.step`. */
@@ -38,7 +39,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler<LmsDiscreteConfig> {
   step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
     // 1. Predicted x0 and the ODE derivative d = (x - x0) / sigma, kept in a window of LMS_ORDER.
     const sigma = this.sigmaAt(stepIndex);
-    this.sigmaAt(stepIndex + 1);
+    this.sigmaAt(stepIndex + 1); // the step needs the next sigma too
     const denoised = predictX0AtSigma(this.config.prediction_type, modelOutput, sample, sigma);
     const derivative = new Float32Array(sample.length);
     for (let i = 0; i < sample.length; i++) derivative[i] = ((sample[i] as number) - (denoised[i] as number)) / sigma;

@@ -19,8 +19,6 @@ import { LMSDiscreteScheduler } from './lms-discrete.ts';
 import { PNDMScheduler } from './pndm.ts';
 import { UniPCMultistepScheduler } from './unipc-multistep.ts';
 
-export type { NonlinearOptions } from './config.ts';
-
 /** Each implemented class's declared nonlinear options (class names as `scheduler_config.json` writes them). */
 export const NONLINEAR_OPTIONS: Readonly<Record<string, NonlinearOptions>> = {
   DDIMScheduler: DDIMScheduler.nonlinearOptions,

@@ -21,7 +21,10 @@ interface SigmaSchedulerConfig {
   timestep_spacing: string;
 }
 
-/** @typeParam C the class's resolved config (its defaults' type) */
+/**
+ * Base of the k-diffusion-style schedulers: the `Scheduler` members they share; subclasses write `step`.
+ * @typeParam C the class's resolved config (its defaults' type)
+ */
 export abstract class SigmaScheduler<C extends SigmaSchedulerConfig = SigmaSchedulerConfig> implements Scheduler {
   /** None of these classes clips or thresholds x0 unless it says so (Heun's `clip_sample`). */
   static readonly nonlinearOptions: NonlinearOptions = {};

@@ -10,6 +10,7 @@ import { combine } from './linear-combination.ts';
 import { clipOrThreshold, predictEpsilon, predictX0, type X0LimitConfig } from './prediction.ts';
 import type { PredictionType, Scheduler, StepInput, StepOutput } from './scheduler.ts';
 
+/** Base of the DPM-Solver family: the `Scheduler` members, history and update pieces they share. */
 export abstract class SolverScheduler implements Scheduler {
   /** Dynamic thresholding of x0 (off by default) makes the step nonlinear. */
   static readonly nonlinearOptions: NonlinearOptions = nonlinearDefaults(SOLVER_DEFAULTS, ['thresholding']);
