@@ -38,7 +38,6 @@ function basis3(t: number, b: number, c: number, d: number): number {
  */
 export class DEISMultistepScheduler extends SolverScheduler {
   private readonly config: typeof DEFAULTS;
-  private lowerOrderNums = 0;
 
   constructor(raw: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const c = resolveConfig(DEFAULTS, raw, overrides as Partial<typeof DEFAULTS>);
@@ -70,15 +69,13 @@ export class DEISMultistepScheduler extends SolverScheduler {
     this.remember(eps);
 
     // 3. Update with the highest order the history and the position allow.
-    let prevSample: Float32Array;
-    if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
-      prevSample = this.firstOrderUpdate(i, sample, eps, false);
-    } else if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
-      prevSample = this.secondOrder(i, sample);
-    } else {
-      prevSample = this.thirdOrder(i, sample);
-    }
-    if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
+    const order = this.multistepOrder(c.solver_order, lowerOrderFinal, lowerOrderSecond);
+    const prevSample =
+      order === 1
+        ? this.firstOrderUpdate(i, sample, eps, false)
+        : order === 2
+          ? this.secondOrder(i, sample)
+          : this.thirdOrder(i, sample);
     return { prevSample, denoised: x0 };
   }
 

@@ -49,7 +49,6 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
   private readonly config: typeof DEFAULTS;
   private readonly algorithm: Algorithm;
   private readonly dataPrediction: boolean;
-  private lowerOrderNums = 0;
 
   constructor(raw: RawSchedulerConfig, steps: number, overrides: Record<string, unknown> = {}) {
     const c = parseConfig(raw, overrides);
@@ -79,15 +78,13 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
     const noise = this.algorithm.startsWith('sde') ? rng.randn(shape) : null;
 
     // 4. Update with the highest order the history and the position allow.
-    let prevSample: Float32Array;
-    if (c.solver_order === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
-      prevSample = this.firstOrder(i, sample, converted, noise);
-    } else if (c.solver_order === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
-      prevSample = this.secondOrder(i, sample, noise);
-    } else {
-      prevSample = this.thirdOrder(i, sample);
-    }
-    if (this.lowerOrderNums < c.solver_order) this.lowerOrderNums++;
+    const order = this.multistepOrder(c.solver_order, lowerOrderFinal, lowerOrderSecond);
+    const prevSample =
+      order === 1
+        ? this.firstOrder(i, sample, converted, noise)
+        : order === 2
+          ? this.secondOrder(i, sample, noise)
+          : this.thirdOrder(i, sample);
     return this.dataPrediction ? { prevSample, denoised: converted } : { prevSample };
   }
 

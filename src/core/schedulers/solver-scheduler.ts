@@ -21,6 +21,8 @@ export abstract class SolverScheduler implements Scheduler {
   readonly sigmas: Float64Array;
   /** Converted model outputs of the latest calls, oldest first; null until that many calls were made. */
   protected readonly history: (Float32Array | null)[];
+  /** Steps taken while warming up, up to the solver order (diffusers' `lower_order_nums`). */
+  protected lowerOrderNums = 0;
 
   /**
    * @param historyLength how many converted outputs the solver keeps (its `solver_order`)
@@ -82,6 +84,22 @@ export abstract class SolverScheduler implements Scheduler {
     const [t, s] = this.alphaSigmasAt(i + 1, i);
     const { a, b } = solverCoefficients(t, s, dataPrediction);
     return combine([[a, x], [b, d0]]);
+  }
+
+  /**
+   * The order of a multistep update (DPM-Solver multistep and DEIS `step`): 1 for the first step or where
+   * `lowerFinal`, 2 for the second or where `lowerSecond`, else 3, never above `solverOrder` (1 to 3).
+   * Counts the step towards the warm-up.
+   */
+  protected multistepOrder(solverOrder: number, lowerFinal: boolean, lowerSecond: boolean): number {
+    const order =
+      solverOrder === 1 || this.lowerOrderNums < 1 || lowerFinal
+        ? 1
+        : solverOrder === 2 || this.lowerOrderNums < 2 || lowerSecond
+          ? 2
+          : 3;
+    if (this.lowerOrderNums < solverOrder) this.lowerOrderNums++;
+    return order;
   }
 
   /** Appends the newest converted output, dropping the oldest. */

@@ -49,7 +49,6 @@ function solve(a: number[][], b: number[]): number[] {
  */
 export class UniPCMultistepScheduler extends SolverScheduler {
   private readonly config: typeof DEFAULTS;
-  private lowerOrderNums = 0;
   /** The predictor's input at the previous step and its order (what UniC corrects from). */
   private lastSample: Float32Array | null = null;
   private lastOrder = 1;
