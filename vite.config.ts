@@ -30,7 +30,9 @@ function precacheManifest(): Plugin {
     },
     generateBundle(_options, bundle) {
       const publicFiles = config.publicDir ? listFiles(config.publicDir) : [];
-      const files = [...new Set([...Object.keys(bundle), ...publicFiles])].filter((f) => !NOT_PRECACHED.has(f) && !f.endsWith('.map')).sort();
+      const files = [...new Set([...Object.keys(bundle), ...publicFiles])]
+        .filter((f) => !NOT_PRECACHED.has(f) && !f.endsWith('.map'))
+        .sort();
       const version = createHash('sha256').update(files.join('\n')).digest('hex').slice(0, 16);
       this.emitFile({
         type: 'asset',

@@ -14,7 +14,13 @@ const client = new WorkerClient();
 
 mount(App, {
   target: document.getElementById('app') as HTMLElement,
-  props: { client, settings: SettingsState.fromQuery(location.search), job: new JobState(client), device: new DeviceState(), store: new StoreState(client) },
+  props: {
+    client,
+    settings: SettingsState.fromQuery(location.search),
+    job: new JobState(client),
+    device: new DeviceState(),
+    store: new StoreState(client),
+  },
 });
 
 // The service worker caches the app shell, so a stored model generates offline. Only in builds:

@@ -1,6 +1,14 @@
 import * as Comlink from 'comlink';
 import { SdError } from './core/errors.ts';
-import type { DeviceReport, DiffusionApi, GenerateOptions, GenerateSummary, JobEvent, StoreReport, TokenCount } from '../workers/api.ts';
+import type {
+  DeviceReport,
+  DiffusionApi,
+  GenerateOptions,
+  GenerateSummary,
+  JobEvent,
+  StoreReport,
+  TokenCount,
+} from '../workers/api.ts';
 import { installErrorTransfer } from '../workers/error-transfer.ts';
 
 installErrorTransfer();
@@ -24,11 +32,19 @@ export class WorkerClient {
   }
 
   #start(): void {
-    this.#worker = new Worker(new URL('../workers/diffusion.worker.ts', import.meta.url), { type: 'module', name: 'diffusion' });
+    this.#worker = new Worker(new URL('../workers/diffusion.worker.ts', import.meta.url), {
+      type: 'module',
+      name: 'diffusion',
+    });
     this.#api = Comlink.wrap<DiffusionApi>(this.#worker);
     this.#crashed = new Promise<never>((_, reject) => {
       this.#worker.addEventListener('error', (event) => {
-        reject(new SdError('internal', `The diffusion worker stopped (${event.message || 'it could not start'}). It was restarted: try again.`));
+        reject(
+          new SdError(
+            'internal',
+            `The diffusion worker stopped (${event.message || 'it could not start'}). It was restarted: try again.`,
+          ),
+        );
       });
     });
     // a crash with no job waiting must not become an unhandled rejection

@@ -8,7 +8,11 @@ function mib(bytes: number): string {
 }
 
 /** The backend to try first, before any model file is read. */
-export function firstChoice(preference: BackendPreference, adapter: AdapterSummary | undefined, noAdapterReason: string | undefined): BackendChoice {
+export function firstChoice(
+  preference: BackendPreference,
+  adapter: AdapterSummary | undefined,
+  noAdapterReason: string | undefined,
+): BackendChoice {
   if (preference === 'wasm') return { backend: 'wasm', reason: 'WASM was chosen in the settings' };
   if (!adapter) return { backend: 'wasm', reason: `no WebGPU: ${noAdapterReason ?? 'no adapter'}` };
   return { backend: 'webgpu', reason: `WebGPU adapter ${adapter.vendor} ${adapter.architecture}` };

@@ -26,12 +26,20 @@ export async function decodeInitImage(file: InitImageFile): Promise<RgbImage> {
       premultiplyAlpha: 'none',
     });
   } catch (cause) {
-    throw new SdError('bad-image', `The init image (${file.type || 'unknown type'}, ${file.bytes.length} bytes) could not be decoded: use a PNG, JPEG or WebP file.`, { cause });
+    throw new SdError(
+      'bad-image',
+      `The init image (${file.type || 'unknown type'}, ${file.bytes.length} bytes) could not be decoded: use a PNG, JPEG or WebP file.`,
+      { cause },
+    );
   }
   const { width, height } = bitmap;
   const canvas = new OffscreenCanvas(width, height);
   const context = canvas.getContext('2d');
-  if (!context) throw new SdError('internal', 'OffscreenCanvas 2d context is unavailable: cannot decode the init image; use a PNG.');
+  if (!context)
+    throw new SdError(
+      'internal',
+      'OffscreenCanvas 2d context is unavailable: cannot decode the init image; use a PNG.',
+    );
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
   const rgba = context.getImageData(0, 0, width, height).data;

@@ -7,7 +7,16 @@ import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
 import { createAbortSource, type AbortSource } from '../src/core/store/abort.ts';
 import { SAMPLER_NAMES } from '../src/core/schedulers/registry.ts';
 import { ClipTokenizer } from '../src/core/tokenizer/clip-tokenizer.ts';
-import type { DiffusionApi, GenerateOptions, GenerateSummary, ImageResult, JobEvent, ModelSummary, StoreReport, TokenCount } from './api.ts';
+import type {
+  DiffusionApi,
+  GenerateOptions,
+  GenerateSummary,
+  ImageResult,
+  JobEvent,
+  ModelSummary,
+  StoreReport,
+  TokenCount,
+} from './api.ts';
 import { decodeInitImage } from './decode-image.ts';
 import { ModelHost } from './model-host.ts';
 import { classifyRunError, isFatal } from './run-errors.ts';
@@ -25,7 +34,10 @@ interface Job {
 
 /** The file name part of a repository id or URL, as A1111 writes "Model: name". */
 function modelName(label: string): string {
-  const parts = label.replace(/@.*$/, '').split('/').filter((p) => p !== '');
+  const parts = label
+    .replace(/@.*$/, '')
+    .split('/')
+    .filter((p) => p !== '');
   return parts[parts.length - 1] ?? label;
 }
 
@@ -106,7 +118,12 @@ export class DiffusionService implements DiffusionApi {
     const job = this.#jobs.get(options.jobId);
     if (!job) return;
     job.isCancelled = true;
-    job.abort.abort(new SdError('cancelled', 'Generation cancelled during the model download. The parts already stored are kept: generate again to resume.'));
+    job.abort.abort(
+      new SdError(
+        'cancelled',
+        'Generation cancelled during the model download. The parts already stored are kept: generate again to resume.',
+      ),
+    );
   }
 
   async loseDevice(): Promise<void> {
@@ -120,7 +137,10 @@ export class DiffusionService implements DiffusionApi {
   /** Refuses while a job downloads or uses the model (deleting it under the job would break it). */
   async deleteModel(options: { modelId: string }): Promise<void> {
     if ([...this.#jobs.values()].some((j) => j.modelId === options.modelId)) {
-      throw new SdError('busy', `${options.modelId} is being downloaded or used by a generation. Cancel the generation or wait until it ends, then delete the model.`);
+      throw new SdError(
+        'busy',
+        `${options.modelId} is being downloaded or used by a generation. Cancel the generation or wait until it ends, then delete the model.`,
+      );
     }
     await this.#host.deleteModel(options.modelId);
   }
@@ -128,7 +148,10 @@ export class DiffusionService implements DiffusionApi {
   async clearStore(): Promise<void> {
     const busy = [...new Set([...this.#jobs.values()].map((j) => j.modelId))];
     if (busy.length > 0) {
-      throw new SdError('busy', `A generation is running or waiting (with ${busy.join(', ')}). Cancel it or wait until it ends, then clear the store.`);
+      throw new SdError(
+        'busy',
+        `A generation is running or waiting (with ${busy.join(', ')}). Cancel it or wait until it ends, then clear the store.`,
+      );
     }
     await this.#host.clearStore();
   }
@@ -139,11 +162,19 @@ export class DiffusionService implements DiffusionApi {
     };
     try {
       checkCancelled();
-      const active = await this.#host.acquire(options, (progress) => onEvent({ kind: 'progress', progress }), job.abort.signal);
+      const active = await this.#host.acquire(
+        options,
+        (progress) => onEvent({ kind: 'progress', progress }),
+        job.abort.signal,
+      );
       onEvent({ kind: 'model', model: active.summary });
       checkCancelled();
       const size = active.summary.defaultSize;
-      const request: GenerateRequest = { ...options.request, width: options.request.width ?? size, height: options.request.height ?? size };
+      const request: GenerateRequest = {
+        ...options.request,
+        width: options.request.width ?? size,
+        height: options.request.height ?? size,
+      };
       if (options.initImage) request.initImage = await decodeInitImage(options.initImage);
       const { images, timings, loop } = await generate(active.model, active.runtime, request, {
         onProgress: (progress) => onEvent({ kind: 'progress', progress }),

@@ -26,13 +26,19 @@ function codeOf(error: Error): SdErrorCode {
  */
 export function installErrorTransfer(): void {
   const original = transferHandlers.get('throw') as TransferHandler<unknown, SerializedThrow> | undefined;
-  if (!original) throw new Error('Comlink has no "throw" transfer handler to replace: check the comlink version (4.x expected).');
+  if (!original)
+    throw new Error('Comlink has no "throw" transfer handler to replace: check the comlink version (4.x expected).');
   const handler: TransferHandler<unknown, SerializedThrow> = {
     canHandle: (value): value is unknown => original.canHandle(value),
     serialize(thrown) {
       const value = (thrown as { value: unknown }).value;
       if (value instanceof Error) {
-        const error: SerializedError = { name: value.name, message: value.message, stack: value.stack, code: codeOf(value) };
+        const error: SerializedError = {
+          name: value.name,
+          message: value.message,
+          stack: value.stack,
+          code: codeOf(value),
+        };
         return [{ isError: true, value: error }, []];
       }
       return [{ isError: false, value }, []];

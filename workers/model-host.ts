@@ -6,9 +6,22 @@ import { modelIdOf, parseModelSource } from '../src/core/store/model-source.ts';
 import type { AbortSignalLike } from '../src/core/store/platform.ts';
 import type { ModelStore } from '../src/core/store/model-store.ts';
 import { createBrowserModelStore } from '../src/platform/store/browser-platform.ts';
-import type { AdapterSummary, BackendChoice, BackendPreference, DeviceReport, DownloadPolicy, ModelSummary, StoreReport } from './api.ts';
+import type {
+  AdapterSummary,
+  BackendChoice,
+  BackendPreference,
+  DeviceReport,
+  DownloadPolicy,
+  ModelSummary,
+  StoreReport,
+} from './api.ts';
 import { firstChoice, gpuObstacle } from './backend-choice.ts';
-import { requestGpuAdapter, requestGpuDevice, type GpuAdapter, type GpuDevice } from '../src/platform/webgpu/gpu-device.ts';
+import {
+  requestGpuAdapter,
+  requestGpuDevice,
+  type GpuAdapter,
+  type GpuDevice,
+} from '../src/platform/webgpu/gpu-device.ts';
 import { scanOnnx } from './onnx-scan.ts';
 import { createWasmRuntime, createWebGpuRuntime } from '../src/platform/ort/web-runtimes.ts';
 import { loadOrt, wasmThreadCount } from './ort-web.ts';
@@ -115,7 +128,11 @@ export class ModelHost {
   /** The stored models; `inUse` holds the ids of models that jobs download or use. */
   async storeReport(inUse: ReadonlySet<string>): Promise<StoreReport> {
     const usage = await this.#store.usage();
-    const models = usage.models.map((m) => ({ ...m, isInUse: inUse.has(m.id), isLoaded: this.#active?.modelId === m.id }));
+    const models = usage.models.map((m) => ({
+      ...m,
+      isInUse: inUse.has(m.id),
+      isLoaded: this.#active?.modelId === m.id,
+    }));
     return { ...usage, models };
   }
 
@@ -162,7 +179,13 @@ export class ModelHost {
     const files = await this.#storeFor(request.download).ensure(source, {
       ...(signal ? { signal } : {}),
       onProgress: (p) => {
-        if (p.phase === 'downloading') onProgress({ kind: 'download', file: p.path ?? 'file list', loadedBytes: p.loadedBytes, totalBytes: p.totalBytes });
+        if (p.phase === 'downloading')
+          onProgress({
+            kind: 'download',
+            file: p.path ?? 'file list',
+            loadedBytes: p.loadedBytes,
+            totalBytes: p.totalBytes,
+          });
       },
     });
     const state: ScanState = { component: 'model', hasFloat16: false };
@@ -175,7 +198,11 @@ export class ModelHost {
     };
     const ort = await loadOrt();
     const adapter = await this.#requestAdapter();
-    let choice = firstChoice(preference, 'summary' in adapter ? adapter.summary : undefined, 'reason' in adapter ? adapter.reason : undefined);
+    let choice = firstChoice(
+      preference,
+      'summary' in adapter ? adapter.summary : undefined,
+      'reason' in adapter ? adapter.reason : undefined,
+    );
     if (choice.backend === 'webgpu' && 'summary' in adapter) {
       try {
         const gpu = await this.#device(adapter);
@@ -186,9 +213,15 @@ export class ModelHost {
         const obstacle = findObstacle(e);
         const isBackendFailure = obstacle !== undefined || (e instanceof SdError && e.code === 'unsupported-model');
         if (!isBackendFailure) throw e;
-        const why = obstacle ? obstacle.message : `WebGPU could not load the model (${e instanceof Error ? e.message.slice(0, 200) : String(e)})`;
+        const why = obstacle
+          ? obstacle.message
+          : `WebGPU could not load the model (${e instanceof Error ? e.message.slice(0, 200) : String(e)})`;
         if (preference === 'webgpu') {
-          throw new SdError('unsupported-model', `${files.label} cannot run on WebGPU here: ${why}. Choose the Auto or WASM backend.`, { cause: e });
+          throw new SdError(
+            'unsupported-model',
+            `${files.label} cannot run on WebGPU here: ${why}. Choose the Auto or WASM backend.`,
+            { cause: e },
+          );
         }
         choice = { backend: 'wasm', reason: why };
       }
@@ -199,7 +232,14 @@ export class ModelHost {
     return this.#activate(key, modelId, loaded, runtime, choice, state);
   }
 
-  #activate(key: string, modelId: string, model: LoadedModel, runtime: Runtime, backend: BackendChoice, state: ScanState): ActiveModel {
+  #activate(
+    key: string,
+    modelId: string,
+    model: LoadedModel,
+    runtime: Runtime,
+    backend: BackendChoice,
+    state: ScanState,
+  ): ActiveModel {
     // only img2img's encoder is created after this, on first use
     state.component = 'vae_encoder';
     const scheduler = String(model.schedulerConfig['_class_name'] ?? 'unknown');
@@ -250,6 +290,7 @@ function absoluteUrl(model: string, siteRoot: string): string {
 
 async function fetchText(url: string): Promise<string> {
   const response = await fetch(url);
-  if (!response.ok) throw new SdError('network', `Could not load the bundled CLIP merges from ${url} (${response.status}).`);
+  if (!response.ok)
+    throw new SdError('network', `Could not load the bundled CLIP merges from ${url} (${response.status}).`);
   return response.text();
 }

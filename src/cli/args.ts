@@ -7,7 +7,12 @@ export type ParsedArgs = Map<string, string | true>;
  * Parses `--name value` pairs and bare `--flag`s, accepting only the names given; anything else is
  * an error that lists what the command accepts.
  */
-export function parseArgs(argv: readonly string[], command: string, valued: readonly string[], flags: readonly string[] = []): ParsedArgs {
+export function parseArgs(
+  argv: readonly string[],
+  command: string,
+  valued: readonly string[],
+  flags: readonly string[] = [],
+): ParsedArgs {
   const out: ParsedArgs = new Map();
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

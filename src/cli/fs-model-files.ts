@@ -9,7 +9,10 @@ import { readLargeFile } from './large-file-reader.ts';
 export function folderModelFiles(dir: string): ModelFiles & { name: string } {
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new SdError('missing-file', `Model folder ${root} does not exist: expected a folder in the diffusers ONNX layout (model_index.json, unet/, text_encoder/, vae_decoder/, ...).`);
+    throw new SdError(
+      'missing-file',
+      `Model folder ${root} does not exist: expected a folder in the diffusers ONNX layout (model_index.json, unet/, text_encoder/, vae_decoder/, ...).`,
+    );
   }
   const full = (path: string): string => resolve(root, path);
   return {

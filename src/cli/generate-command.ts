@@ -16,11 +16,25 @@ import { folderModelFiles } from './fs-model-files.ts';
 import { createNodeRuntime, type NodeBackend } from '../platform/ort/node-runtime.ts';
 
 const VALUED = [
-  'model', 'prompt', 'negative-prompt', 'sampler', 'steps', 'cfg', 'seed', 'width', 'height',
-  'init-image', 'strength', 'batch-size', 'out', 'rng', 'from-png', 'prompt-syntax', 'backend',
+  'model',
+  'prompt',
+  'negative-prompt',
+  'sampler',
+  'steps',
+  'cfg',
+  'seed',
+  'width',
+  'height',
+  'init-image',
+  'strength',
+  'batch-size',
+  'out',
+  'rng',
+  'from-png',
+  'prompt-syntax',
+  'backend',
 ];
 const FLAGS = ['bench'];
-
 
 async function readPngFile(path: string, what: string): Promise<ReturnType<typeof decodePng>> {
   if (!existsSync(path)) throw new SdError('missing-file', `${what} ${path} does not exist.`);
@@ -52,11 +66,17 @@ async function fromPng(path: string): Promise<Partial<InfotextParams>> {
  * The request from the arguments; what they leave out comes from the PNG (`--from-png`), then from
  * the settings the model suggests (turbo models without a scheduler config: 1 step, CFG 0), then defaults.
  */
-async function buildRequest(args: ParsedArgs, restored: Partial<InfotextParams>, model: Pick<LoadedModel, 'family' | 'suggested'>): Promise<GenerateRequest> {
+async function buildRequest(
+  args: ParsedArgs,
+  restored: Partial<InfotextParams>,
+  model: Pick<LoadedModel, 'family' | 'suggested'>,
+): Promise<GenerateRequest> {
   const prompt = stringArg(args, 'prompt') ?? restored.prompt;
-  if (prompt === undefined) throw new SdError('bad-argument', 'Missing --prompt: the text to generate from (or --from-png FILE).');
+  if (prompt === undefined)
+    throw new SdError('bad-argument', 'Missing --prompt: the text to generate from (or --from-png FILE).');
   const seedText = stringArg(args, 'seed');
-  const seed = seedText !== undefined ? (seedText === '-1' ? randomSeed() : parseSeed(seedText)) : (restored.seed ?? randomSeed());
+  const seed =
+    seedText !== undefined ? (seedText === '-1' ? randomSeed() : parseSeed(seedText)) : (restored.seed ?? randomSeed());
   const rngText = (stringArg(args, 'rng') ?? restored.rng ?? 'cpu').toLowerCase();
   if (rngText !== 'cpu' && rngText !== 'gpu' && rngText !== 'nv') {
     throw new SdError('bad-argument', `--rng "${rngText}" is not allowed. Expected one of: cpu, gpu.`);
@@ -88,7 +108,8 @@ async function buildRequest(args: ParsedArgs, restored: Partial<InfotextParams>,
 function checkOutput(out: string): void {
   if (!/\.png$/i.test(out)) throw new SdError('bad-argument', `--out ${out} must end in .png.`);
   const dir = dirname(resolve(out));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new SdError('bad-argument', `--out ${out}: folder ${dir} does not exist. Create it first.`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new SdError('bad-argument', `--out ${out}: folder ${dir} does not exist. Create it first.`);
 }
 
 /** Writes atomically (temporary file, then rename) so a failure never leaves half a PNG. */

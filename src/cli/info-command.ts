@@ -12,7 +12,10 @@ import { describeInfotext } from '../core/png/infotext-report.ts';
  */
 export async function infoCommand(argv: readonly string[]): Promise<void> {
   if (argv.length !== 1 || argv[0]!.startsWith('--')) {
-    throw new SdError('bad-argument', `info takes one image file (PNG, JPEG or WebP), got ${argv.length === 0 ? 'none' : `"${argv.join(' ')}"`}. Usage: info FILE.png`);
+    throw new SdError(
+      'bad-argument',
+      `info takes one image file (PNG, JPEG or WebP), got ${argv.length === 0 ? 'none' : `"${argv.join(' ')}"`}. Usage: info FILE.png`,
+    );
   }
   const path = argv[0]!;
   if (!existsSync(path)) throw new SdError('missing-file', `Image ${path} does not exist.`);

@@ -17,7 +17,11 @@ export async function readLargeFile(path: string, pieceBytes = PIECE_BYTES): Pro
     let offset = 0;
     while (offset < size) {
       const { bytesRead } = await handle.read(out, offset, Math.min(pieceBytes, size - offset), offset);
-      if (bytesRead === 0) throw new SdError('missing-file', `${path} ended at byte ${offset} of ${size} while reading: the file changed during the read. Let whatever writes it finish, then run again.`);
+      if (bytesRead === 0)
+        throw new SdError(
+          'missing-file',
+          `${path} ended at byte ${offset} of ${size} while reading: the file changed during the read. Let whatever writes it finish, then run again.`,
+        );
       offset += bytesRead;
     }
     return out;

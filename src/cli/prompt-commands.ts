@@ -3,7 +3,8 @@ import { SdError } from '../core/errors.ts';
 import { assumedPad, isTurboName, tokenizerLine } from '../core/models/model-assumptions.ts';
 import { chunkPrompt } from '../core/prompt/chunk-prompt.ts';
 import { parsePromptAttention } from '../core/prompt/parse-attention.ts';
-import { ClipTokenizer, padTokenId } from '../core/tokenizer/clip-tokenizer.ts';
+import { ClipTokenizer } from '../core/tokenizer/clip-tokenizer.ts';
+import { padTokenId } from '../core/tokenizer/pad-token.ts';
 import { parseArgs, requiredArg } from './args.ts';
 import { BUNDLED_MERGES } from './bundled.ts';
 import { folderModelFiles } from './fs-model-files.ts';
@@ -21,16 +22,23 @@ export async function parsePromptCommand(argv: readonly string[]): Promise<void>
  */
 async function modelTokenizer(dir: string): Promise<{ tokenizer: ClipTokenizer; padId: number }> {
   const files = folderModelFiles(dir);
-  const text = async (path: string): Promise<string | undefined> => ((await files.exists(path)) ? files.readText(path) : undefined);
+  const text = async (path: string): Promise<string | undefined> =>
+    (await files.exists(path)) ? files.readText(path) : undefined;
   const vocab = await text('tokenizer/vocab.json');
   const merges = await text('tokenizer/merges.txt');
-  const tokenizer = vocab !== undefined && merges !== undefined ? ClipTokenizer.fromFiles(vocab, merges) : ClipTokenizer.fromMerges(await readFile(BUNDLED_MERGES, 'utf8'));
+  const tokenizer =
+    vocab !== undefined && merges !== undefined
+      ? ClipTokenizer.fromFiles(vocab, merges)
+      : ClipTokenizer.fromMerges(await readFile(BUNDLED_MERGES, 'utf8'));
   const special = await text('tokenizer/special_tokens_map.json');
   const config = await text('tokenizer/tokenizer_config.json');
-  if (special !== undefined || config !== undefined) return { tokenizer, padId: padTokenId(tokenizer, special, config) };
+  if (special !== undefined || config !== undefined)
+    return { tokenizer, padId: padTokenId(tokenizer, special, config) };
   // no session here to read the hidden size from: the name decides (SD-Turbo pads with "!")
   const pad = assumedPad({ hiddenSize: undefined, isSecond: false, isXl: false, isTurbo: isTurboName(files.label) });
-  process.stderr.write(`assumed: ${tokenizerLine('tokenizer', vocab === undefined || merges === undefined, pad.padId, pad.why)}\n`);
+  process.stderr.write(
+    `assumed: ${tokenizerLine('tokenizer', vocab === undefined || merges === undefined, pad.padId, pad.why)}\n`,
+  );
   return { tokenizer, padId: pad.padId };
 }
 
@@ -49,5 +57,7 @@ export async function tokensCommand(argv: readonly string[]): Promise<void> {
   }
   const chunks = chunkPrompt(tokenizer, prompt, { padId, zeroPadAfterEnd: padId === 0 });
   if (chunks.length === 0) throw new SdError('internal', 'The prompt produced no chunks.');
-  process.stdout.write(JSON.stringify(chunks.map((c) => ({ ids: Array.from(c.ids), multipliers: Array.from(c.multipliers) }))) + '\n');
+  process.stdout.write(
+    JSON.stringify(chunks.map((c) => ({ ids: Array.from(c.ids), multipliers: Array.from(c.multipliers) }))) + '\n',
+  );
 }

@@ -13,7 +13,10 @@ export function downloadPolicyFromQuery(search: string): { policy: DownloadPolic
   const stall = query.get('stall_ms');
   if (stall !== null) {
     if (/^\d+$/.test(stall) && Number(stall) >= 1) policy.stallTimeoutMs = Number(stall);
-    else problems.push(`stall_ms=${stall} ignored: expected a whole number of milliseconds, at least 1 (the default is 30000).`);
+    else
+      problems.push(
+        `stall_ms=${stall} ignored: expected a whole number of milliseconds, at least 1 (the default is 30000).`,
+      );
   }
   const retries = query.get('retries');
   if (retries !== null) {

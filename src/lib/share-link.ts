@@ -82,7 +82,10 @@ export function isModelReference(text: string): boolean {
  * Checks a sampler name against the names the worker knows (its `samplerNames()`). An unknown
  * name is replaced by null, the model's own scheduler, with a problem line naming the choices.
  */
-export function checkSampler(sampler: string | null, known: readonly string[]): { sampler: string | null; problem?: string } {
+export function checkSampler(
+  sampler: string | null,
+  known: readonly string[],
+): { sampler: string | null; problem?: string } {
   if (sampler === null || known.includes(sampler)) return { sampler };
   return {
     sampler: null,
@@ -161,7 +164,20 @@ export function parseShareQuery(search: string): ParsedShareQuery {
 }
 
 /** Parameters this module owns; others in the query (e.g. `hf_endpoint`) are kept as they are. */
-const OWN_PARAMETERS = ['model', 'prompt', 'negative', 'sampler', 'steps', 'cfg', 'seed', 'width', 'height', 'strength', 'batch', 'rng'];
+const OWN_PARAMETERS = [
+  'model',
+  'prompt',
+  'negative',
+  'sampler',
+  'steps',
+  'cfg',
+  'seed',
+  'width',
+  'height',
+  'strength',
+  'batch',
+  'rng',
+];
 
 /**
  * The query string (without "?") that reproduces `s`; sizes still unset and the default RNG are

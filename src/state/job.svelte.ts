@@ -1,5 +1,13 @@
 /// <reference types="svelte" />
-import type { BackendPreference, DownloadPolicy, GenerateSummary, InitImageFile, JobEvent, ModelSummary, Progress } from '../../workers/api.ts';
+import type {
+  BackendPreference,
+  DownloadPolicy,
+  GenerateSummary,
+  InitImageFile,
+  JobEvent,
+  ModelSummary,
+  Progress,
+} from '../../workers/api.ts';
 import type { ShareSettings } from '../lib/share-link.ts';
 import { SdError } from '../core/errors.ts';
 import type { WorkerClient } from '../worker-client.ts';
@@ -40,7 +48,10 @@ function describe(p: Progress): ProgressView {
   switch (p.kind) {
     case 'download': {
       const total = p.totalBytes > 0 ? ` of ${(p.totalBytes / MiB).toFixed(1)} MiB` : '';
-      return { label: `Downloading ${p.file}: ${(p.loadedBytes / MiB).toFixed(1)} MiB${total}`, fraction: p.totalBytes > 0 ? p.loadedBytes / p.totalBytes : 0 };
+      return {
+        label: `Downloading ${p.file}: ${(p.loadedBytes / MiB).toFixed(1)} MiB${total}`,
+        fraction: p.totalBytes > 0 ? p.loadedBytes / p.totalBytes : 0,
+      };
     }
     case 'load':
       return { label: `Loading ${p.component} (${p.index + 1}/${p.count})`, fraction: p.index / p.count };
@@ -113,12 +124,21 @@ export class JobState {
       const { image } = event;
       const url = URL.createObjectURL(new Blob([image.png as Uint8Array<ArrayBuffer>], { type: 'image/png' }));
       const fileName = `sd-${image.seed}-${image.width}x${image.height}.png`;
-      this.results = [{ url, seed: image.seed, width: image.width, height: image.height, infotext: image.infotext, fileName }, ...this.results];
+      this.results = [
+        { url, seed: image.seed, width: image.width, height: image.height, infotext: image.infotext, fileName },
+        ...this.results,
+      ];
     }
   }
 
   /** Generates with `settings`; resolves when the job ends, however it ends. */
-  async run(settings: ShareSettings, initImage: InitImageFile | null, backend: BackendPreference, hubEndpoint?: string, download?: DownloadPolicy): Promise<void> {
+  async run(
+    settings: ShareSettings,
+    initImage: InitImageFile | null,
+    backend: BackendPreference,
+    hubEndpoint?: string,
+    download?: DownloadPolicy,
+  ): Promise<void> {
     if (this.isRunning) return;
     const jobId = `job-${++jobCounter}`;
     this.#jobId = jobId;
@@ -163,7 +183,10 @@ export class JobState {
       if (e instanceof SdError && e.code === 'cancelled') {
         this.notice = `Cancelled (${this.progress?.label ?? 'before the first step'}).`;
       } else {
-        this.error = { code: e instanceof SdError ? e.code : 'internal', message: e instanceof Error ? e.message : String(e) };
+        this.error = {
+          code: e instanceof SdError ? e.code : 'internal',
+          message: e instanceof Error ? e.message : String(e),
+        };
       }
       this.progress = null;
     } finally {

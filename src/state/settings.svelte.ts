@@ -1,6 +1,12 @@
 /// <reference types="svelte" />
 import { openingSettings } from '../lib/model-presets.ts';
-import { checkSampler, DEFAULT_SETTINGS, formatShareQuery, parseShareQuery, type ShareSettings } from '../lib/share-link.ts';
+import {
+  checkSampler,
+  DEFAULT_SETTINGS,
+  formatShareQuery,
+  parseShareQuery,
+  type ShareSettings,
+} from '../lib/share-link.ts';
 
 /**
  * The generation settings the form edits, in sync with the URL query (see share-link.ts): a copied

@@ -65,7 +65,8 @@ export class StoreState {
   persist(): Promise<void> {
     return this.#operate(async () => {
       const manager = storage();
-      if (!manager?.persist) return 'This browser cannot keep storage persistent; stored models may be evicted when the disk fills up.';
+      if (!manager?.persist)
+        return 'This browser cannot keep storage persistent; stored models may be evicted when the disk fills up.';
       const isGranted = await manager.persist();
       return isGranted
         ? 'Storage is persistent: the browser keeps the stored models until you delete them.'
@@ -100,6 +101,9 @@ export class StoreState {
   }
 
   #fail(e: unknown, what: string): void {
-    this.error = e instanceof SdError ? { code: e.code, message: e.message } : { code: 'internal', message: `${what}: ${e instanceof Error ? e.message : String(e)}` };
+    this.error =
+      e instanceof SdError
+        ? { code: e.code, message: e.message }
+        : { code: 'internal', message: `${what}: ${e instanceof Error ? e.message : String(e)}` };
   }
 }

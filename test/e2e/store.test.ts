@@ -58,7 +58,11 @@ function filesSentWhole(entries: readonly LoggedRequest[]): Set<string> {
     const path = filePath(r);
     if (path !== undefined && r.bodyBytes > 0) sent.set(path, (sent.get(path) ?? 0) + r.bodyBytes);
   }
-  return new Set([...sent].filter(([path, bytes]) => bytes >= (hub.files(MODEL).get(path)?.bytes.length ?? Infinity)).map(([path]) => path));
+  return new Set(
+    [...sent]
+      .filter(([path, bytes]) => bytes >= (hub.files(MODEL).get(path)?.bytes.length ?? Infinity))
+      .map(([path]) => path),
+  );
 }
 
 async function generate(p: Page): Promise<void> {
@@ -68,9 +72,15 @@ async function generate(p: Page): Promise<void> {
 }
 
 async function storedModels(p: Page): Promise<{ id: string; bytes: number; text: string }[]> {
-  return p.getByTestId('stored-model').evaluateAll((items) =>
-    items.map((li) => ({ id: li.getAttribute('data-model-id') ?? '', bytes: Number(li.getAttribute('data-bytes')), text: (li as HTMLElement).innerText })),
-  );
+  return p
+    .getByTestId('stored-model')
+    .evaluateAll((items) =>
+      items.map((li) => ({
+        id: li.getAttribute('data-model-id') ?? '',
+        bytes: Number(li.getAttribute('data-bytes')),
+        text: (li as HTMLElement).innerText,
+      })),
+    );
 }
 
 /** Waits until the store panel lists `count` models (it lists again when a job starts and ends). */
@@ -110,94 +120,123 @@ describe('the model store in the page', () => {
     if (log.length > 0) console.log(`browser console:\n${log.slice(-40).join('\n')}`);
   });
 
-  it('downloads through cut connections, a 500, an HTML page and a corrupted byte, generates, lists the model with its size and deletes it', async () => {
-    hub.reset();
-    Object.assign(hub.faults, { cuts: 2, errors500: 1, htmlPages: 1, corruptions: 1, minBodyBytes: 200_000 });
-    await page.goto(pageUrl());
-    await waitForStoredCount(page, 0);
-    const t = Date.now();
-    await generate(page);
-    figures['faultyDownloadAndRunMs'] = Date.now() - t;
-    expect(hub.faults).toMatchObject({ cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0 });
-    // the corrupted file came twice; everything else about once
-    figures['bytesServedOverModelSize'] = Number((hub.bytesSent / modelBytes()).toFixed(3));
-    expect(hub.bytesSent / modelBytes()).toBeLessThan(1.8);
+  it(
+    'downloads through cut connections, a 500, an HTML page and a corrupted byte, generates, lists the model with its size and deletes it',
+    async () => {
+      hub.reset();
+      Object.assign(hub.faults, { cuts: 2, errors500: 1, htmlPages: 1, corruptions: 1, minBodyBytes: 200_000 });
+      await page.goto(pageUrl());
+      await waitForStoredCount(page, 0);
+      const t = Date.now();
+      await generate(page);
+      figures['faultyDownloadAndRunMs'] = Date.now() - t;
+      expect(hub.faults).toMatchObject({ cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0 });
+      // the corrupted file came twice; everything else about once
+      figures['bytesServedOverModelSize'] = Number((hub.bytesSent / modelBytes()).toFixed(3));
+      expect(hub.bytesSent / modelBytes()).toBeLessThan(1.8);
 
-    await waitForStoredCount(page, 1);
-    const [stored] = await storedModels(page);
-    expect(stored?.bytes).toBe(modelBytes());
-    expect(stored?.text).toContain(`test/${MODEL}`);
-    expect(stored?.text).toMatch(/6\.\d+ MB · \d+ files · Hugging Face \(http:\/\/127\.0\.0\.1:\d+\)/);
-    await expect(page.getByTestId('store-usage').innerText()).resolves.toMatch(/^Models: 6\.\d+ MB\. This site uses .+, .+ more available\.$/);
-    await expect(page.getByTestId('store-persistence').getAttribute('data-persisted')).resolves.toMatch(/^(true|false)$/);
+      await waitForStoredCount(page, 1);
+      const [stored] = await storedModels(page);
+      expect(stored?.bytes).toBe(modelBytes());
+      expect(stored?.text).toContain(`test/${MODEL}`);
+      expect(stored?.text).toMatch(/6\.\d+ MB · \d+ files · Hugging Face \(http:\/\/127\.0\.0\.1:\d+\)/);
+      await expect(page.getByTestId('store-usage').innerText()).resolves.toMatch(
+        /^Models: 6\.\d+ MB\. This site uses .+, .+ more available\.$/,
+      );
+      await expect(page.getByTestId('store-persistence').getAttribute('data-persisted')).resolves.toMatch(
+        /^(true|false)$/,
+      );
 
-    // the loaded model is closed and deleted
-    await clickTwice(page, 'delete-model');
-    await waitForStoredCount(page, 0);
-    await expect(page.getByTestId('store-message').innerText()).resolves.toBe(`Deleted test/${MODEL} (${hub.baseUrl}).`);
-    await expect(page.getByTestId('store-empty').count()).resolves.toBe(1);
-  }, TEST_TIMEOUT_MS);
+      // the loaded model is closed and deleted
+      await clickTwice(page, 'delete-model');
+      await waitForStoredCount(page, 0);
+      await expect(page.getByTestId('store-message').innerText()).resolves.toBe(
+        `Deleted test/${MODEL} (${hub.baseUrl}).`,
+      );
+      await expect(page.getByTestId('store-empty').count()).resolves.toBe(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('resumes a download after a page reload without fetching the stored files again', async () => {
-    hub.reset();
-    // weights.pb goes silent after 100 kB: the files before it are stored, the page reloads meanwhile
-    Object.assign(hub.faults, { hangs: 1, hangStage: 'after-headers', hangAfterBytes: 100_000, pathSuffix: 'unet/weights.pb' });
-    await page.goto(pageUrl());
-    await page.getByTestId('generate').click();
-    await expect.poll(() => hub.faults.hangs, { timeout: 60_000, message: 'the download reaches unet/weights.pb' }).toBe(0);
-    // while the job downloads it, the panel lists the model as in use and offers no delete
-    await page.getByTestId('refresh-store').click();
-    await waitForStoredCount(page, 1);
-    await expect.poll(() => page.getByTestId('delete-model').isDisabled()).toBe(true);
-    await expect(page.getByTestId('stored-model').innerText()).resolves.toContain('in use');
-    await expect(page.getByTestId('clear-store').isDisabled()).resolves.toBe(true);
-    const firstRun = [...hub.log];
-    const storedBefore = filesSentWhole(firstRun);
-    expect(storedBefore.size).toBeGreaterThan(3);
-    await page.reload();
-    hub.reset();
-    await generate(page);
-    const secondRun = [...hub.log];
-    // model_index.json is read again with the listing; no other stored file is fetched again
-    const again = [...new Set(secondRun.map(filePath))].filter((p) => p !== undefined && p !== 'model_index.json' && storedBefore.has(p));
-    expect(again).toEqual([]);
-    expect(filesSentWhole(secondRun).has('unet/weights.pb')).toBe(true);
-    const served = firstRun.concat(secondRun).reduce((n, r) => n + r.bodyBytes, 0);
-    figures['reloadBytesServedOverModelSize'] = Number((served / modelBytes()).toFixed(3));
-    expect(served / modelBytes()).toBeLessThan(1.1);
-    await waitForStoredCount(page, 1);
-    expect((await storedModels(page))[0]?.bytes).toBe(modelBytes());
-  }, TEST_TIMEOUT_MS);
+  it(
+    'resumes a download after a page reload without fetching the stored files again',
+    async () => {
+      hub.reset();
+      // weights.pb goes silent after 100 kB: the files before it are stored, the page reloads meanwhile
+      Object.assign(hub.faults, {
+        hangs: 1,
+        hangStage: 'after-headers',
+        hangAfterBytes: 100_000,
+        pathSuffix: 'unet/weights.pb',
+      });
+      await page.goto(pageUrl());
+      await page.getByTestId('generate').click();
+      await expect
+        .poll(() => hub.faults.hangs, { timeout: 60_000, message: 'the download reaches unet/weights.pb' })
+        .toBe(0);
+      // while the job downloads it, the panel lists the model as in use and offers no delete
+      await page.getByTestId('refresh-store').click();
+      await waitForStoredCount(page, 1);
+      await expect.poll(() => page.getByTestId('delete-model').isDisabled()).toBe(true);
+      await expect(page.getByTestId('stored-model').innerText()).resolves.toContain('in use');
+      await expect(page.getByTestId('clear-store').isDisabled()).resolves.toBe(true);
+      const firstRun = [...hub.log];
+      const storedBefore = filesSentWhole(firstRun);
+      expect(storedBefore.size).toBeGreaterThan(3);
+      await page.reload();
+      hub.reset();
+      await generate(page);
+      const secondRun = [...hub.log];
+      // model_index.json is read again with the listing; no other stored file is fetched again
+      const again = [...new Set(secondRun.map(filePath))].filter(
+        (p) => p !== undefined && p !== 'model_index.json' && storedBefore.has(p),
+      );
+      expect(again).toEqual([]);
+      expect(filesSentWhole(secondRun).has('unet/weights.pb')).toBe(true);
+      const served = firstRun.concat(secondRun).reduce((n, r) => n + r.bodyBytes, 0);
+      figures['reloadBytesServedOverModelSize'] = Number((served / modelBytes()).toFixed(3));
+      expect(served / modelBytes()).toBeLessThan(1.1);
+      await waitForStoredCount(page, 1);
+      expect((await storedModels(page))[0]?.bytes).toBe(modelBytes());
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it('reports a stalled download with the stall timeout message, keeps what is stored, and clear-all empties the store', async () => {
-    hub.reset();
-    await page.goto(pageUrl({ stall_ms: '1000', retries: '1' }));
-    await waitForStoredCount(page, 1);
-    await clickTwice(page, 'clear-store');
-    await waitForStoredCount(page, 0);
-    await expect(page.getByTestId('store-message').innerText()).resolves.toBe('Deleted 1 stored model.');
+  it(
+    'reports a stalled download with the stall timeout message, keeps what is stored, and clear-all empties the store',
+    async () => {
+      hub.reset();
+      await page.goto(pageUrl({ stall_ms: '1000', retries: '1' }));
+      await waitForStoredCount(page, 1);
+      await clickTwice(page, 'clear-store');
+      await waitForStoredCount(page, 0);
+      await expect(page.getByTestId('store-message').innerText()).resolves.toBe('Deleted 1 stored model.');
 
-    Object.assign(hub.faults, { hangs: 100, hangStage: 'before-headers', pathSuffix: 'unet/weights.pb' });
-    const t = Date.now();
-    await page.getByTestId('generate').click();
-    try {
-      await page.getByTestId('error').waitFor({ timeout: 60_000 });
-    } catch (e) {
-      throw new Error(`No error shown; the page says: ${await pageState(page)}`, { cause: e });
-    }
-    figures['stallReportedAfterMs'] = Date.now() - t;
-    const host = hub.baseUrl.replace('http://', '');
-    await expect(page.getByTestId('error').getAttribute('data-code')).resolves.toBe('network');
-    const message = await page.getByTestId('error').innerText();
-    expect(message).toContain(`No data from ${host} for 1 s, 2 tries (unet/weights.pb of test/${MODEL}`);
-    expect(message).toContain('check the connection, then press Generate again (or run the command again) to resume; stored chunks are kept.');
-    // two silent attempts of about a second each, not a download hanging for good
-    expect(Date.now() - t).toBeLessThan(30_000);
-    await waitForStoredCount(page, 1);
-    const [partial] = await storedModels(page);
-    expect(partial?.text).toContain('incomplete');
-    expect(partial?.bytes).toBeGreaterThan(0);
-    await clickTwice(page, 'clear-store');
-    await waitForStoredCount(page, 0);
-  }, TEST_TIMEOUT_MS);
+      Object.assign(hub.faults, { hangs: 100, hangStage: 'before-headers', pathSuffix: 'unet/weights.pb' });
+      const t = Date.now();
+      await page.getByTestId('generate').click();
+      try {
+        await page.getByTestId('error').waitFor({ timeout: 60_000 });
+      } catch (e) {
+        throw new Error(`No error shown; the page says: ${await pageState(page)}`, { cause: e });
+      }
+      figures['stallReportedAfterMs'] = Date.now() - t;
+      const host = hub.baseUrl.replace('http://', '');
+      await expect(page.getByTestId('error').getAttribute('data-code')).resolves.toBe('network');
+      const message = await page.getByTestId('error').innerText();
+      expect(message).toContain(`No data from ${host} for 1 s, 2 tries (unet/weights.pb of test/${MODEL}`);
+      expect(message).toContain(
+        'check the connection, then press Generate again (or run the command again) to resume; stored chunks are kept.',
+      );
+      // two silent attempts of about a second each, not a download hanging for good
+      expect(Date.now() - t).toBeLessThan(30_000);
+      await waitForStoredCount(page, 1);
+      const [partial] = await storedModels(page);
+      expect(partial?.text).toContain('incomplete');
+      expect(partial?.bytes).toBeGreaterThan(0);
+      await clickTwice(page, 'clear-store');
+      await waitForStoredCount(page, 0);
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

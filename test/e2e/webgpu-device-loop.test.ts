@@ -7,7 +7,7 @@ import type { DawnDevice } from '../../src/platform/webgpu/dawn.ts';
 import { loadModel, type LoadedModel } from '../../src/core/models/load-model.ts';
 import { generate } from '../../src/core/pipeline/generate.ts';
 import type { Runtime } from '../../src/core/runtime/runtime.ts';
-import { createWebGpuRuntime } from '../../src/platform/ort/web-runtimes.ts';
+import { createWebGpuRuntime, type OrtWeb } from '../../src/platform/ort/web-runtimes.ts';
 import { openTestDevice } from '../unit/platform/webgpu/dawn.ts';
 import { caseRequest, fixtureFiles } from '../unit/pipeline/fixture-models.ts';
 import { compareImages, loadCases, referencePng, TOLERANCE } from '../oracle/cases.ts';
@@ -15,7 +15,7 @@ import { compareImages, loadCases, referencePng, TOLERANCE } from '../oracle/cas
 const TIMEOUT_MS = 240_000;
 
 let dawn: DawnDevice;
-let ort: typeof import('onnxruntime-web/webgpu');
+let ort: OrtWeb;
 let model: LoadedModel;
 
 /** The runtime with the WebGPU latent backend, UNet outputs bound to its buffers or left to the session. */

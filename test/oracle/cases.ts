@@ -38,21 +38,43 @@ export function loadCases(): ReferenceCase[] {
 /** CLI arguments that reproduce a case. */
 export function cliArgs(c: ReferenceCase, out: string): string[] {
   const args = [
-    'generate', '--model', resolve(MODELS, c.model), '--prompt', c.prompt, '--negative-prompt', c.negative_prompt,
-    '--steps', String(c.steps), '--cfg', String(c.cfg), '--seed', String(c.seed),
-    '--width', String(c.width), '--height', String(c.height), '--out', out,
-    '--rng', c.rng ?? 'cpu',
+    'generate',
+    '--model',
+    resolve(MODELS, c.model),
+    '--prompt',
+    c.prompt,
+    '--negative-prompt',
+    c.negative_prompt,
+    '--steps',
+    String(c.steps),
+    '--cfg',
+    String(c.cfg),
+    '--seed',
+    String(c.seed),
+    '--width',
+    String(c.width),
+    '--height',
+    String(c.height),
+    '--out',
+    out,
+    '--rng',
+    c.rng ?? 'cpu',
     // cases without A1111 semantics were computed by diffusers' own prompt handling
-    '--prompt-syntax', c.prompt_semantics ? 'a1111' : 'diffusers',
+    '--prompt-syntax',
+    c.prompt_semantics ? 'a1111' : 'diffusers',
   ];
   if (c.sampler !== null) args.push('--sampler', c.sampler);
-  if (c.init_image !== undefined) args.push('--init-image', resolve(CASES_DIR, `${c.id}.init.png`), '--strength', String(c.strength));
+  if (c.init_image !== undefined)
+    args.push('--init-image', resolve(CASES_DIR, `${c.id}.init.png`), '--strength', String(c.strength));
   return args;
 }
 
 /** Runs the command line tool exactly as a user would (`npm run cli -- ...` runs the same file). */
 export async function runCli(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  return run(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/cli/main.ts'), ...args], { cwd: ROOT, maxBuffer: 1 << 24 });
+  return run(process.execPath, ['--import', 'tsx', resolve(ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: ROOT,
+    maxBuffer: 1 << 24,
+  });
 }
 
 /** Mean and largest absolute difference between two 8-bit images, in levels. */

@@ -25,7 +25,11 @@ function dimsFor(info: ValueInfo, role: string, s: BareLoopShape): number[] {
   return info.shape.map((d, i) => {
     const wanted = known[role]?.[i] ?? (i === 0 ? s.batch : undefined);
     if (typeof d === 'number') return d;
-    if (wanted === undefined) throw new SdError('unknown-contract', `UNet input ${info.name} has a symbolic dimension "${d}" at position ${i} that the bare loop cannot size. Benchmark this model as a pipeline (--model DIR).`);
+    if (wanted === undefined)
+      throw new SdError(
+        'unknown-contract',
+        `UNet input ${info.name} has a symbolic dimension "${d}" at position ${i} that the bare loop cannot size. Benchmark this model as a pipeline (--model DIR).`,
+      );
     return wanted;
   });
 }
@@ -52,7 +56,8 @@ export function bareUnetFeeds(runtime: Runtime, contract: UnetContract, shape: B
     ['timeIds', contract.timeIds],
     ['timestepCond', contract.timestepCond],
   ];
-  for (const [role, info] of roles) if (info) feeds[info.name] = randomFeed(runtime, info, dimsFor(info, role, shape), role);
+  for (const [role, info] of roles)
+    if (info) feeds[info.name] = randomFeed(runtime, info, dimsFor(info, role, shape), role);
   return feeds;
 }
 

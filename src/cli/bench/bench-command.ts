@@ -7,7 +7,15 @@ import type { GenerateRequest } from '../../core/pipeline/request.ts';
 import { BUNDLED_MERGES } from '../bundled.ts';
 import { bareUnetLoop } from './bare-unet-loop.ts';
 import { parseBenchOptions, type BenchOptions } from './bench-options.ts';
-import { bareComparison, memoryReport, overheadSummaries, readCounts, stageSummaries, type BenchReport, type LoadSample } from './bench-report.ts';
+import {
+  bareComparison,
+  memoryReport,
+  overheadSummaries,
+  readCounts,
+  stageSummaries,
+  type BenchReport,
+  type LoadSample,
+} from './bench-report.ts';
 import { createBenchRuntime, type BenchRuntime } from './bench-runtime.ts';
 import { detectGraphFolders, explicitGraphFolders, type GraphFolders } from './graph-folders.ts';
 import { loadGraphsModel } from './graphs-model.ts';
@@ -33,7 +41,11 @@ async function open(options: BenchOptions, graphs: GraphFolders | undefined, ben
   const merges = () => readFile(BUNDLED_MERGES, 'utf8');
   if (graphs) {
     const g = await loadGraphsModel(graphs, runtime, await merges());
-    return { model: g.model, stubbed: g.stubbed, load: { readFilesMs: g.readMs, sessionCreateMs: runtime.createSessionMs } };
+    return {
+      model: g.model,
+      stubbed: g.stubbed,
+      load: { readFilesMs: g.readMs, sessionCreateMs: runtime.createSessionMs },
+    };
   }
   const files = timedModelFiles(options.modelDir as string);
   const model = await loadModel(files, runtime, { fallbackMerges: merges });
@@ -67,7 +79,10 @@ const log = (line: string): void => {
  * work) and `runs` measured ones, and the bare UNet loop on the same session.
  */
 export async function runBench(options: BenchOptions, progress: (line: string) => void = log): Promise<BenchReport> {
-  const graphs = options.unetDir !== undefined ? explicitGraphFolders(options.unetDir, options.vaeDir) : detectGraphFolders(options.modelDir as string);
+  const graphs =
+    options.unetDir !== undefined
+      ? explicitGraphFolders(options.unetDir, options.vaeDir)
+      : detectGraphFolders(options.modelDir as string);
   const bench = await createBenchRuntime(options.backend);
   const { runtime } = bench;
   const request = requestFor(options);
@@ -104,7 +119,13 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     if (options.bareCalls > 0) {
       progress(`bare UNet loop: ${options.bareCalls} calls of batch ${callBatch}`);
       const side = options.size / 8;
-      const times = await bareUnetLoop(model.unet, runtime, { batch: callBatch, latentHeight: side, latentWidth: side, tokens: 77 }, 1, options.bareCalls);
+      const times = await bareUnetLoop(
+        model.unet,
+        runtime,
+        { batch: callBatch, latentHeight: side, latentWidth: side, tokens: 77 },
+        1,
+        options.bareCalls,
+      );
       bareUnet = bareComparison(callBatch, times, stages.unetStepMs, reads.unetCallsPerStep);
     }
     return {
@@ -138,7 +159,11 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
 }
 
 /** `npm run bench`: parses the arguments, runs, and writes the report as JSON to `write` (progress lines to `progress`). */
-export async function benchCommand(argv: readonly string[], write: (text: string) => void, progress: (line: string) => void = log): Promise<BenchReport> {
+export async function benchCommand(
+  argv: readonly string[],
+  write: (text: string) => void,
+  progress: (line: string) => void = log,
+): Promise<BenchReport> {
   const report = await runBench(parseBenchOptions(argv), progress);
   write(`${JSON.stringify(report, null, 2)}\n`);
   return report;

@@ -52,16 +52,32 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   const modelDir = stringArg(args, 'model');
   const unetDir = stringArg(args, 'unet');
   const vaeDir = stringArg(args, 'vae');
-  if (modelDir === undefined && unetDir === undefined) throw new SdError('bad-argument', `Missing --model DIR or --unet DIR.\n${BENCH_USAGE}`);
-  if (vaeDir !== undefined && unetDir === undefined) throw new SdError('bad-argument', '--vae needs --unet: it names the VAE decoder graph that goes with a bare UNet graph.');
+  if (modelDir === undefined && unetDir === undefined)
+    throw new SdError('bad-argument', `Missing --model DIR or --unet DIR.\n${BENCH_USAGE}`);
+  if (vaeDir !== undefined && unetDir === undefined)
+    throw new SdError(
+      'bad-argument',
+      '--vae needs --unet: it names the VAE decoder graph that goes with a bare UNet graph.',
+    );
   const backend = stringArg(args, 'backend') ?? 'cpu';
   if (!(BENCH_BACKENDS as readonly string[]).includes(backend)) {
-    throw new SdError('bad-argument', `--backend "${backend}" is not allowed. Expected one of: ${BENCH_BACKENDS.join(', ')}.`);
+    throw new SdError(
+      'bad-argument',
+      `--backend "${backend}" is not allowed. Expected one of: ${BENCH_BACKENDS.join(', ')}.`,
+    );
   }
   const size = positive('size', numberArg(args, 'size', true), 512, 8);
-  if (size % 8 !== 0) throw new SdError('bad-argument', `--size ${size} is not allowed: use a multiple of 8 (latents are 1/8 of the image side), e.g. ${Math.max(8, Math.round(size / 8) * 8)}.`);
+  if (size % 8 !== 0)
+    throw new SdError(
+      'bad-argument',
+      `--size ${size} is not allowed: use a multiple of 8 (latents are 1/8 of the image side), e.g. ${Math.max(8, Math.round(size / 8) * 8)}.`,
+    );
   const batch = numberArg(args, 'batch', true) ?? 2;
-  if (batch !== 1 && batch !== 2) throw new SdError('bad-argument', `--batch ${batch} is not allowed: use 2 (classifier-free guidance, one UNet call of batch 2) or 1 (no guidance).`);
+  if (batch !== 1 && batch !== 2)
+    throw new SdError(
+      'bad-argument',
+      `--batch ${batch} is not allowed: use 2 (classifier-free guidance, one UNet call of batch 2) or 1 (no guidance).`,
+    );
   const steps = positive('steps', numberArg(args, 'steps', true), 20, 1);
   const runs = positive('runs', numberArg(args, 'runs', true), 3, 1);
   return {

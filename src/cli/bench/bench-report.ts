@@ -96,7 +96,11 @@ const perStep = (samples: readonly RunSample[], pick: (s: RunSample) => number[]
 };
 
 /** The per-stage part of the report from the measured runs. */
-export function stageSummaries(loads: readonly LoadSample[], warmups: readonly RunSample[], runs: readonly RunSample[]): BenchReport['stages'] {
+export function stageSummaries(
+  loads: readonly LoadSample[],
+  warmups: readonly RunSample[],
+  runs: readonly RunSample[],
+): BenchReport['stages'] {
   const ioMs = runs.map((r) => sum(r.unetStepMs) - sum(r.unetRunMs));
   return {
     readFilesMs: summarize(loads.map((l) => l.readFilesMs)),
@@ -116,7 +120,9 @@ export function stageSummaries(loads: readonly LoadSample[], warmups: readonly R
 /** Overhead shares of each run, percent. */
 export function overheadSummaries(runs: readonly RunSample[]): BenchReport['overhead'] {
   return {
-    schedulerAndGuidancePercent: summarize(runs.map((r) => (100 * (r.schedulerMs + sum(r.unetStepMs) - sum(r.unetRunMs))) / r.totalMs)),
+    schedulerAndGuidancePercent: summarize(
+      runs.map((r) => (100 * (r.schedulerMs + sum(r.unetStepMs) - sum(r.unetRunMs))) / r.totalMs),
+    ),
     outsideModelPercent: summarize(runs.map((r) => (100 * (r.totalMs - r.modelRunMs)) / r.totalMs)),
   };
 }
@@ -133,7 +139,12 @@ export function readCounts(runs: readonly RunSample[], isDeviceResident: boolean
 }
 
 /** The bare-loop comparison: the median step against the bare call(s) it makes. */
-export function bareComparison(batch: number, callMs: readonly number[], stepMs: Summary, callsPerStep: number): BenchReport['bareUnet'] {
+export function bareComparison(
+  batch: number,
+  callMs: readonly number[],
+  stepMs: Summary,
+  callsPerStep: number,
+): BenchReport['bareUnet'] {
   const calls = summarize(callMs);
   const floor = calls.median * Math.max(1, callsPerStep);
   return { batch, callMs: calls, stepVsBarePercent: floor > 0 ? round2((100 * stepMs.median) / floor - 100) : 0 };

@@ -37,7 +37,9 @@ export async function createBenchRuntime(backend: BenchBackend): Promise<BenchRu
     const ort = await import('onnxruntime-web/webgpu');
     // CPU-side kernels (shape ops) are tiny; worker threads only add start-up time in Node
     ort.env.wasm.numThreads = 1;
-    const inner = createWebGpuRuntime(ort, gpu.device, { label: `onnxruntime-web ${ort.env.versions.web ?? ''} (webgpu, Dawn)` });
+    const inner = createWebGpuRuntime(ort, gpu.device, {
+      label: `onnxruntime-web ${ort.env.versions.web ?? ''} (webgpu, Dawn)`,
+    });
     return {
       backend,
       runtime: new CountingRuntime(inner, true),
@@ -46,5 +48,8 @@ export async function createBenchRuntime(backend: BenchBackend): Promise<BenchRu
       close: () => gpu.device.destroy(),
     };
   }
-  throw new SdError('bad-argument', `Unknown backend "${String(backend)}". Expected one of: ${BENCH_BACKENDS.join(', ')}.`);
+  throw new SdError(
+    'bad-argument',
+    `Unknown backend "${String(backend)}". Expected one of: ${BENCH_BACKENDS.join(', ')}.`,
+  );
 }

@@ -108,7 +108,11 @@ export class CountingRuntime implements Runtime {
   /** Counters of a session this runtime created or wrapped (a live object, updated as it runs). */
   countersOf(session: InferenceSession): SessionCounters {
     const counters = this.#counters.get(session);
-    if (!counters) throw new SdError('internal', 'countersOf: this session was not created or wrapped by this CountingRuntime; create it through the runtime passed to loadModel.');
+    if (!counters)
+      throw new SdError(
+        'internal',
+        'countersOf: this session was not created or wrapped by this CountingRuntime; create it through the runtime passed to loadModel.',
+      );
     return counters;
   }
 

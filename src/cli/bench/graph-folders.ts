@@ -25,9 +25,17 @@ function subfolders(dir: string): string[] {
 export function detectGraphFolders(dir: string): GraphFolders | undefined {
   const root = resolve(dir);
   if (!existsSync(root) || !statSync(root).isDirectory()) {
-    throw new SdError('missing-file', `Model folder ${root} does not exist: expected a diffusers ONNX layout, or a folder with unet/vae decoder graphs.`);
+    throw new SdError(
+      'missing-file',
+      `Model folder ${root} does not exist: expected a diffusers ONNX layout, or a folder with unet/vae decoder graphs.`,
+    );
   }
-  if (existsSync(join(root, 'model_index.json')) || hasGraph(join(root, 'text_encoder')) || hasGraph(join(root, 'text_encoder_2'))) return undefined;
+  if (
+    existsSync(join(root, 'model_index.json')) ||
+    hasGraph(join(root, 'text_encoder')) ||
+    hasGraph(join(root, 'text_encoder_2'))
+  )
+    return undefined;
   const names = subfolders(root).filter((name) => hasGraph(join(root, name)));
   const unet = names.find((n) => n === 'unet') ?? names.find((n) => /unet/i.test(n));
   const vae = names.find((n) => n === 'vae_decoder') ?? names.find((n) => /vae.*decoder/i.test(n));
@@ -42,9 +50,15 @@ export function detectGraphFolders(dir: string): GraphFolders | undefined {
 
 /** `--unet DIR [--vae DIR]` given directly: each must hold a model.onnx. */
 export function explicitGraphFolders(unetDir: string, vaeDir: string | undefined): GraphFolders {
-  for (const [flag, dir] of [['--unet', unetDir], ['--vae', vaeDir]] as const) {
+  for (const [flag, dir] of [
+    ['--unet', unetDir],
+    ['--vae', vaeDir],
+  ] as const) {
     if (dir !== undefined && !hasGraph(resolve(dir))) {
-      throw new SdError('missing-file', `${flag} ${dir}: no model.onnx there. Expected a folder holding one ONNX graph (and its weights file).`);
+      throw new SdError(
+        'missing-file',
+        `${flag} ${dir}: no model.onnx there. Expected a folder holding one ONNX graph (and its weights file).`,
+      );
     }
   }
   return { unetDir: resolve(unetDir), vaeDir: vaeDir === undefined ? undefined : resolve(vaeDir) };

@@ -48,14 +48,20 @@ function mentions(bytes: Uint8Array, name: string): boolean {
   return false;
 }
 
-async function openGraph(dir: string, runtime: CountingRuntime): Promise<{ session: InferenceSession; readMs: number }> {
+async function openGraph(
+  dir: string,
+  runtime: CountingRuntime,
+): Promise<{ session: InferenceSession; readMs: number }> {
   const files = timedModelFiles(dir);
   const bytes = await files.readBytes('model.onnx');
   const externalData: ExternalDataFile[] = [];
   for (const name of EXTERNAL_DATA_NAMES) {
     if (await files.exists(name)) externalData.push({ path: name, data: await files.readBytes(name) });
     else if (name === 'weights.pb' && mentions(bytes, name)) {
-      throw new SdError('missing-file', `${dir}/model.onnx keeps its weights in weights.pb, which is missing. Write random weights first: python3 shared/bench/make_weights.py ${dir}/model.onnx (3.4 GB for the full UNet).`);
+      throw new SdError(
+        'missing-file',
+        `${dir}/model.onnx keeps its weights in weights.pb, which is missing. Write random weights first: python3 shared/bench/make_weights.py ${dir}/model.onnx (3.4 GB for the full UNet).`,
+      );
     }
   }
   const session = await runtime.createSession(bytes, externalData);
@@ -73,7 +79,8 @@ function stubTextEncoder(runtime: CountingRuntime, hiddenSize: number): Inferenc
     (feeds: Record<string, Tensor>) => {
       const ids = feeds['input_ids']!.data as Int32Array | BigInt64Array;
       const hidden = new Float32Array(ids.length * hiddenSize);
-      for (let i = 0; i < hidden.length; i++) hidden[i] = 0.5 * Math.sin(i * 0.37 + Number(ids[Math.floor(i / hiddenSize)]));
+      for (let i = 0; i < hidden.length; i++)
+        hidden[i] = 0.5 * Math.sin(i * 0.37 + Number(ids[Math.floor(i / hiddenSize)]));
       return { last_hidden_state: runtime.tensor('float32', hidden, [1, ids.length, hiddenSize]) };
     },
   );
@@ -96,7 +103,11 @@ function stubVaeDecoder(runtime: CountingRuntime): InferenceSession {
  * run through `runtime`; the text encoder (and a missing VAE) are stand-ins; the scheduler is SD 1.5's.
  * This lets the real pipeline loop run on full-size graphs that come without the rest of a model.
  */
-export async function loadGraphsModel(folders: GraphFolders, runtime: CountingRuntime, merges: string): Promise<GraphsModel> {
+export async function loadGraphsModel(
+  folders: GraphFolders,
+  runtime: CountingRuntime,
+  merges: string,
+): Promise<GraphsModel> {
   const stubbed = ['text_encoder'];
   const sessions: InferenceSession[] = [];
   let readMs = 0;
@@ -107,7 +118,10 @@ export async function loadGraphsModel(folders: GraphFolders, runtime: CountingRu
     const unet = { session: unetGraph.session, contract: unetContract(unetGraph.session) };
     const hiddenSize = unet.contract.hiddenSize;
     if (hiddenSize === undefined || unet.contract.textEmbeds) {
-      throw new SdError('unknown-contract', `${folders.unetDir}/model.onnx: only SD 1.x/2.x UNets with a fixed hidden size can run without their text encoder. Benchmark this model as a full pipeline (--model DIR).`);
+      throw new SdError(
+        'unknown-contract',
+        `${folders.unetDir}/model.onnx: only SD 1.x/2.x UNets with a fixed hidden size can run without their text encoder. Benchmark this model as a full pipeline (--model DIR).`,
+      );
     }
     let vaeSession: InferenceSession;
     if (folders.vaeDir) {
@@ -123,11 +137,20 @@ export async function loadGraphsModel(folders: GraphFolders, runtime: CountingRu
     const model: LoadedModel = {
       label: folders.unetDir,
       family: 'sd1',
-      textEncoders: [{ tokenizer: ClipTokenizer.fromMerges(merges), padId: 49407, session: encoderSession, contract: textEncoderContract(encoderSession, 'text_encoder') }],
+      textEncoders: [
+        {
+          tokenizer: ClipTokenizer.fromMerges(merges),
+          padId: 49407,
+          session: encoderSession,
+          contract: textEncoderContract(encoderSession, 'text_encoder'),
+        },
+      ],
       unet,
       vaeDecoder: { session: vaeSession, contract: vaeDecoderContract(vaeSession) },
       vaeEncoder() {
-        return Promise.reject(new SdError('bad-argument', 'The benchmark runs txt2img only: bare graphs have no VAE encoder.'));
+        return Promise.reject(
+          new SdError('bad-argument', 'The benchmark runs txt2img only: bare graphs have no VAE encoder.'),
+        );
       },
       schedulerConfig: SD15_SCHEDULER_CONFIG,
       scalingFactor: SD15_SCALING_FACTOR,

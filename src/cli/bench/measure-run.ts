@@ -23,14 +23,22 @@ export interface RunSample {
   modelRunMs: number;
 }
 
-const diff = (a: SessionCounters, b: SessionCounters): SessionCounters => ({ calls: a.calls - b.calls, runMs: a.runMs - b.runMs, hostReads: a.hostReads - b.hostReads });
+const diff = (a: SessionCounters, b: SessionCounters): SessionCounters => ({
+  calls: a.calls - b.calls,
+  runMs: a.runMs - b.runMs,
+  hostReads: a.hostReads - b.hostReads,
+});
 
 /**
  * Runs one txt2img generation through the real pipeline and splits its time by stage. The UNet's
  * counters are read at each denoise progress event, so the model time, calls and output reads of
  * every step are observed rather than inferred.
  */
-export async function measureRun(model: LoadedModel, runtime: CountingRuntime, request: GenerateRequest): Promise<RunSample> {
+export async function measureRun(
+  model: LoadedModel,
+  runtime: CountingRuntime,
+  request: GenerateRequest,
+): Promise<RunSample> {
   runtime.reset();
   const unet = runtime.countersOf(model.unet.session);
   let previous = { ...unet };

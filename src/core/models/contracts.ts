@@ -50,7 +50,11 @@ export interface TextEncoderContract {
  * @param needsHiddenStates SDXL: require `hidden_states.N` outputs (at least two), since the pipeline
  *   conditions on the penultimate one; `last_hidden_state` has the final layer norm applied and would be wrong.
  */
-export function textEncoderContract(session: InferenceSession, component: string, needsHiddenStates = false): TextEncoderContract {
+export function textEncoderContract(
+  session: InferenceSession,
+  component: string,
+  needsHiddenStates = false,
+): TextEncoderContract {
   const inputIds = findInput(session, 'input_ids');
   const hiddenStates: ValueInfo[] = [];
   for (const v of session.outputMetadata) {
@@ -64,7 +68,11 @@ export function textEncoderContract(session: InferenceSession, component: string
     throw contractError(component, session, 'input "input_ids" (int32 or int64)');
   }
   if (needsHiddenStates && hiddenStates[hiddenStates.length - 2] === undefined) {
-    throw contractError(component, session, 'outputs "hidden_states.0" to "hidden_states.N" (SDXL uses the penultimate layer; export with output_hidden_states, as optimum does)');
+    throw contractError(
+      component,
+      session,
+      'outputs "hidden_states.0" to "hidden_states.N" (SDXL uses the penultimate layer; export with output_hidden_states, as optimum does)',
+    );
   }
   // SD 1.x/2.x condition on the final layer after its layer norm, which no hidden_states.N output gives
   if (!needsHiddenStates && !lastHiddenState) {
@@ -97,8 +105,20 @@ export function unetContract(session: InferenceSession): UnetContract {
   const timeIds = findInput(session, 'time_ids');
   const known = new Set(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'timestep_cond']);
   const unknown = session.inputMetadata.filter((v) => !known.has(v.name));
-  if (!sample || !timestep || !encoderHiddenStates || !output || unknown.length > 0 || sample.type === 'int32' || sample.type === 'int64') {
-    throw contractError('unet', session, 'inputs "sample" (float), "timestep", "encoder_hidden_states" (and for SDXL "text_embeds", "time_ids"; for LCM "timestep_cond")');
+  if (
+    !sample ||
+    !timestep ||
+    !encoderHiddenStates ||
+    !output ||
+    unknown.length > 0 ||
+    sample.type === 'int32' ||
+    sample.type === 'int64'
+  ) {
+    throw contractError(
+      'unet',
+      session,
+      'inputs "sample" (float), "timestep", "encoder_hidden_states" (and for SDXL "text_embeds", "time_ids"; for LCM "timestep_cond")',
+    );
   }
   if (Boolean(textEmbeds) !== Boolean(timeIds)) {
     throw contractError('unet', session, 'both "text_embeds" and "time_ids" (SDXL) or neither');
@@ -143,6 +163,7 @@ export function vaeEncoderContract(session: InferenceSession): VaeEncoderContrac
   const input = findInput(session, 'sample');
   const params = findOutput(session, 'latent_parameters');
   const output = params ?? findOutput(session, 'latent_sample') ?? findOutput(session, 'latent_dist');
-  if (!input || !output) throw contractError('vae_encoder', session, 'input "sample" and output "latent_sample" or "latent_parameters"');
+  if (!input || !output)
+    throw contractError('vae_encoder', session, 'input "sample" and output "latent_sample" or "latent_parameters"');
   return { input, output, isParameters: Boolean(params) };
 }

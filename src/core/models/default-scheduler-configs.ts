@@ -29,18 +29,36 @@ export interface DefaultScheduler {
 export const DEFAULT_SCHEDULERS = {
   /** stable-diffusion-v1-5: PNDM (PLMS) without Runge-Kutta warm-up steps. */
   sd1: {
-    config: { _class_name: 'PNDMScheduler', ...SCALED_LINEAR, clip_sample: false, set_alpha_to_one: false, skip_prk_steps: true },
+    config: {
+      _class_name: 'PNDMScheduler',
+      ...SCALED_LINEAR,
+      clip_sample: false,
+      set_alpha_to_one: false,
+      skip_prk_steps: true,
+    },
     description: 'PNDM, epsilon prediction',
   },
   /** stable-diffusion-2-1-base (512 px, epsilon); the 768 px SD 2.x models predict v and need their own config. */
   sd2: {
-    config: { _class_name: 'PNDMScheduler', ...SCALED_LINEAR, clip_sample: false, set_alpha_to_one: false, skip_prk_steps: true },
+    config: {
+      _class_name: 'PNDMScheduler',
+      ...SCALED_LINEAR,
+      clip_sample: false,
+      set_alpha_to_one: false,
+      skip_prk_steps: true,
+    },
     description: 'PNDM, epsilon prediction',
     caveat: 'a 768 px v-prediction model needs its own scheduler_config.json',
   },
   /** stable-diffusion-xl-base-1.0. */
   sdxl: {
-    config: { _class_name: 'EulerDiscreteScheduler', ...SCALED_LINEAR, interpolation_type: 'linear', timestep_spacing: 'leading', use_karras_sigmas: false },
+    config: {
+      _class_name: 'EulerDiscreteScheduler',
+      ...SCALED_LINEAR,
+      interpolation_type: 'linear',
+      timestep_spacing: 'leading',
+      use_karras_sigmas: false,
+    },
     description: 'Euler, leading spacing',
   },
   /** SD-Turbo and SDXL-Turbo: one step from t = 999. */

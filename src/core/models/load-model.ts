@@ -2,7 +2,8 @@ import type { InferenceSession } from 'onnxruntime-common';
 import { SdError } from '../errors.ts';
 import type { Runtime, ExternalDataFile } from '../runtime/runtime.ts';
 import type { RawSchedulerConfig } from '../schedulers/scheduler.ts';
-import { ClipTokenizer, padTokenId } from '../tokenizer/clip-tokenizer.ts';
+import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
+import { padTokenId } from '../tokenizer/pad-token.ts';
 import {
   textEncoderContract,
   unetContract,
@@ -14,9 +15,17 @@ import {
   type VaeEncoderContract,
 } from './contracts.ts';
 import { readJson, type ModelFiles } from './model-files.ts';
-import { EXTERNAL_DATA_NAMES } from '../store/diffusers-layout.ts';
-import { componentGraph, requireInferableComponents, USUAL_COMPONENTS } from '../store/inferred-layout.ts';
-import { assumedPad, assumedScheduler, isTurboName, layoutLine, tokenizerLine, type AssumedPad, type SuggestedSettings } from './model-assumptions.ts';
+import { EXTERNAL_DATA_NAMES } from './diffusers-layout.ts';
+import { componentGraph, requireInferableComponents, USUAL_COMPONENTS } from './inferred-layout.ts';
+import {
+  assumedPad,
+  assumedScheduler,
+  isTurboName,
+  layoutLine,
+  tokenizerLine,
+  type AssumedPad,
+  type SuggestedSettings,
+} from './model-assumptions.ts';
 
 /** SD 1.x, SD 2.x (incl. SD-Turbo) or SDXL (incl. SDXL-Turbo); LCM variants are detected separately. */
 export type ModelFamily = 'sd1' | 'sd2' | 'sdxl';
@@ -61,20 +70,30 @@ export interface LoadOptions {
   onComponent?: (component: string, index: number, count: number) => void;
 }
 
-
 async function requireFile(files: ModelFiles, path: string, what: string): Promise<void> {
   if (!(await files.exists(path))) {
-    throw new SdError('missing-file', `Missing ${path} in ${files.label}: expected ${what} (diffusers ONNX layout). Check the model folder or download it again.`);
+    throw new SdError(
+      'missing-file',
+      `Missing ${path} in ${files.label}: expected ${what} (diffusers ONNX layout). Check the model folder or download it again.`,
+    );
   }
 }
 
-async function createComponentSession(files: ModelFiles, runtime: Runtime, component: string): Promise<InferenceSession> {
+async function createComponentSession(
+  files: ModelFiles,
+  runtime: Runtime,
+  component: string,
+): Promise<InferenceSession> {
   const modelPath = `${component}/model.onnx`;
   await requireFile(files, modelPath, `the ${component} ONNX graph`);
   const externalData: ExternalDataFile[] = [];
   for (const name of EXTERNAL_DATA_NAMES) {
     const path = `${component}/${name}`;
-    if (await files.exists(path)) externalData.push({ path: name, data: files.readBlob ? await files.readBlob(path) : await files.readBytes(path) });
+    if (await files.exists(path))
+      externalData.push({
+        path: name,
+        data: files.readBlob ? await files.readBlob(path) : await files.readBytes(path),
+      });
   }
   const bytes = await files.readBytes(modelPath);
   try {
@@ -82,9 +101,17 @@ async function createComponentSession(files: ModelFiles, runtime: Runtime, compo
   } catch (cause) {
     const text = String(cause instanceof Error ? cause.message : cause);
     if (/com\.microsoft|not (implemented|supported)|unsupported op|Could not find an implementation/i.test(text)) {
-      throw new SdError('unsupported-model', `${files.label}/${modelPath} uses operators ${runtime.name} does not implement (${text.slice(0, 300)}). Models built for CUDA (fused ops) cannot run here; use a plain diffusers/optimum ONNX export.`, { cause });
+      throw new SdError(
+        'unsupported-model',
+        `${files.label}/${modelPath} uses operators ${runtime.name} does not implement (${text.slice(0, 300)}). Models built for CUDA (fused ops) cannot run here; use a plain diffusers/optimum ONNX export.`,
+        { cause },
+      );
     }
-    throw new SdError('unsupported-model', `Could not load ${files.label}/${modelPath} on ${runtime.name}: ${text.slice(0, 500)}`, { cause });
+    throw new SdError(
+      'unsupported-model',
+      `Could not load ${files.label}/${modelPath} on ${runtime.name}: ${text.slice(0, 500)}`,
+      { cause },
+    );
   }
 }
 
@@ -92,21 +119,35 @@ async function createComponentSession(files: ModelFiles, runtime: Runtime, compo
  * The tokenizer in `dir`, or the bundled CLIP tokenizer when the model has none; the pad id from its
  * config files, else `fallbackPad`. `assumed` is the line to report when anything was filled in.
  */
-async function loadTokenizer(files: ModelFiles, dir: string, options: LoadOptions, fallbackPad: AssumedPad): Promise<{ tokenizer: ClipTokenizer; padId: number; assumed?: string }> {
-  const optionalText = async (path: string): Promise<string | undefined> => ((await files.exists(path)) ? files.readText(path) : undefined);
+async function loadTokenizer(
+  files: ModelFiles,
+  dir: string,
+  options: LoadOptions,
+  fallbackPad: AssumedPad,
+): Promise<{ tokenizer: ClipTokenizer; padId: number; assumed?: string }> {
+  const optionalText = async (path: string): Promise<string | undefined> =>
+    (await files.exists(path)) ? files.readText(path) : undefined;
   const vocab = await optionalText(`${dir}/vocab.json`);
   const merges = await optionalText(`${dir}/merges.txt`);
   let tokenizer: ClipTokenizer;
   const isBundled = vocab === undefined || merges === undefined;
   if (!isBundled) tokenizer = ClipTokenizer.fromFiles(vocab, merges);
   else if (options.fallbackMerges) tokenizer = ClipTokenizer.fromMerges(await options.fallbackMerges());
-  else throw new SdError('missing-file', `Missing ${dir}/vocab.json or ${dir}/merges.txt in ${files.label}: expected the CLIP tokenizer files.`);
+  else
+    throw new SdError(
+      'missing-file',
+      `Missing ${dir}/vocab.json or ${dir}/merges.txt in ${files.label}: expected the CLIP tokenizer files.`,
+    );
   const special = await optionalText(`${dir}/special_tokens_map.json`);
   const config = await optionalText(`${dir}/tokenizer_config.json`);
   const hasPadConfig = special !== undefined || config !== undefined;
   const padId = hasPadConfig ? padTokenId(tokenizer, special, config) : fallbackPad.padId;
   if (!isBundled && hasPadConfig) return { tokenizer, padId };
-  return { tokenizer, padId, assumed: tokenizerLine(dir, isBundled, padId, hasPadConfig ? 'as its tokenizer config says' : fallbackPad.why) };
+  return {
+    tokenizer,
+    padId,
+    assumed: tokenizerLine(dir, isBundled, padId, hasPadConfig ? 'as its tokenizer config says' : fallbackPad.why),
+  };
 }
 
 interface ModelIndex {
@@ -135,12 +176,18 @@ export async function loadModel(files: ModelFiles, runtime: Runtime, options: Lo
   }
   const isTurbo = isTurboName(files.label);
   const hasSchedulerConfig = await files.exists('scheduler/scheduler_config.json');
-  const ownSchedulerConfig = hasSchedulerConfig ? await readJson<RawSchedulerConfig>(files, 'scheduler/scheduler_config.json') : undefined;
+  const ownSchedulerConfig = hasSchedulerConfig
+    ? await readJson<RawSchedulerConfig>(files, 'scheduler/scheduler_config.json')
+    : undefined;
   const hasSecondEncoder = await files.exists('text_encoder_2/model.onnx');
   const isXl = index.text_encoder_2 !== undefined || hasSecondEncoder;
   // the SDXL refiner has only the second (OpenCLIP) encoder; its model_index lists text_encoder as null
   const hasFirstEncoder = !isXl || !hasSecondEncoder || (await files.exists('text_encoder/model.onnx'));
-  const encoderDirs = isXl ? (hasFirstEncoder ? ['text_encoder', 'text_encoder_2'] : ['text_encoder_2']) : ['text_encoder'];
+  const encoderDirs = isXl
+    ? hasFirstEncoder
+      ? ['text_encoder', 'text_encoder_2']
+      : ['text_encoder_2']
+    : ['text_encoder'];
   const components = [...encoderDirs, 'unet', 'vae_decoder'];
   const sessions: InferenceSession[] = [];
   const open = async (component: string): Promise<InferenceSession> => {
@@ -158,7 +205,12 @@ export async function loadModel(files: ModelFiles, runtime: Runtime, options: Lo
       const hidden = contract.lastHiddenState?.shape[2];
       const isSecond = dir === 'text_encoder_2';
       // OpenCLIP encoders (SD 2.x, SDXL's second) pad with "!" (id 0) when no tokenizer config says otherwise
-      const fallbackPad = assumedPad({ hiddenSize: typeof hidden === 'number' ? hidden : undefined, isSecond, isXl, isTurbo });
+      const fallbackPad = assumedPad({
+        hiddenSize: typeof hidden === 'number' ? hidden : undefined,
+        isSecond,
+        isXl,
+        isTurbo,
+      });
       const tokDir = isSecond ? 'tokenizer_2' : 'tokenizer';
       const { assumed, ...tokenizer } = await loadTokenizer(files, tokDir, options, fallbackPad);
       if (assumed !== undefined) assumptions.push(assumed);
@@ -168,7 +220,8 @@ export async function loadModel(files: ModelFiles, runtime: Runtime, options: Lo
     const unet = { session: unetSession, contract: unetContract(unetSession) };
     const vaeSession = await open('vae_decoder');
     const vaeDecoder = { session: vaeSession, contract: vaeDecoderContract(vaeSession) };
-    const family: ModelFamily = isXl || unet.contract.textEmbeds ? 'sdxl' : textEncoders[0]?.padId === 0 ? 'sd2' : 'sd1';
+    const family: ModelFamily =
+      isXl || unet.contract.textEmbeds ? 'sdxl' : textEncoders[0]?.padId === 0 ? 'sd2' : 'sd1';
     let schedulerConfig = ownSchedulerConfig;
     let suggested: SuggestedSettings | undefined;
     if (schedulerConfig === undefined) {

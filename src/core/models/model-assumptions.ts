@@ -39,13 +39,19 @@ export interface AssumedPad {
  * (hidden size 1024) pad with `!`; SD 1.x (768) and SDXL's first with `<|endoftext|>`. Other sizes
  * (small test models) follow the name: "turbo" means SD-Turbo (an SD 2.1 model), else SD 1.x.
  */
-export function assumedPad(options: { hiddenSize: number | undefined; isSecond: boolean; isXl: boolean; isTurbo: boolean }): AssumedPad {
+export function assumedPad(options: {
+  hiddenSize: number | undefined;
+  isSecond: boolean;
+  isXl: boolean;
+  isTurbo: boolean;
+}): AssumedPad {
   const { hiddenSize, isSecond, isXl, isTurbo } = options;
   if (isSecond) return { padId: BANG_PAD_ID, why: "SDXL's second text encoder" };
   if (isXl) return { padId: EOS_PAD_ID, why: "SDXL's first text encoder" };
   if (hiddenSize === 1024) return { padId: BANG_PAD_ID, why: 'SD 2.x: text encoder hidden size 1024' };
   if (hiddenSize === 768) return { padId: EOS_PAD_ID, why: 'SD 1.x: text encoder hidden size 768' };
-  const size = hiddenSize === undefined ? 'an unknown text encoder hidden size' : `text encoder hidden size ${hiddenSize}`;
+  const size =
+    hiddenSize === undefined ? 'an unknown text encoder hidden size' : `text encoder hidden size ${hiddenSize}`;
   return isTurbo
     ? { padId: BANG_PAD_ID, why: `SD-Turbo: "turbo" in the name; ${size} is neither 768 nor 1024` }
     : { padId: EOS_PAD_ID, why: `SD 1.x assumed: ${size} is neither 768 nor 1024` };
@@ -60,7 +66,9 @@ function padName(padId: number): string {
  * pad token are missing.
  */
 export function tokenizerLine(dir: string, isBundled: boolean, padId: number, why: string): string {
-  return isBundled ? `no ${dir}: bundled CLIP tokenizer, padding with ${padName(padId)} (${why})` : `no ${dir} config: padding with ${padName(padId)} (${why})`;
+  return isBundled
+    ? `no ${dir}: bundled CLIP tokenizer, padding with ${padName(padId)} (${why})`
+    : `no ${dir} config: padding with ${padName(padId)} (${why})`;
 }
 
 /** The line for a model without model_index.json. */
@@ -82,9 +90,17 @@ export interface AssumedScheduler {
 export function assumedScheduler(family: Family, isTurbo: boolean): AssumedScheduler {
   if (isTurbo) {
     const { config, description } = DEFAULT_SCHEDULERS.turbo;
-    return { config, line: `no scheduler config: ${description} (${family === 'sdxl' ? 'SDXL-Turbo' : 'SD-Turbo'}); suggested 1 step, CFG 0`, suggested: { steps: 1, cfg: 0 } };
+    return {
+      config,
+      line: `no scheduler config: ${description} (${family === 'sdxl' ? 'SDXL-Turbo' : 'SD-Turbo'}); suggested 1 step, CFG 0`,
+      suggested: { steps: 1, cfg: 0 },
+    };
   }
   const chosen: DefaultScheduler = DEFAULT_SCHEDULERS[family];
   const caveat = chosen.caveat === undefined ? '' : `; ${chosen.caveat}`;
-  return { config: chosen.config, line: `no scheduler config: ${chosen.description} (${FAMILY_NAMES[family]} standard${caveat})`, suggested: undefined };
+  return {
+    config: chosen.config,
+    line: `no scheduler config: ${chosen.description} (${FAMILY_NAMES[family]} standard${caveat})`,
+    suggested: undefined,
+  };
 }

@@ -1,5 +1,5 @@
 import { SdError } from '../errors.ts';
-import type { BlobLike } from '../store/platform.ts';
+import type { BlobLike } from '../io/blob-like.ts';
 
 /**
  * Read access to a model folder in the diffusers ONNX layout, wherever it lives: a local folder
@@ -26,6 +26,10 @@ export async function readJson<T>(files: ModelFiles, path: string): Promise<T> {
   try {
     return JSON.parse(text) as T;
   } catch (cause) {
-    throw new SdError('unsupported-model', `${files.label}/${path} is not valid JSON (${String(cause)}). Re-download the model or fix the file.`, { cause });
+    throw new SdError(
+      'unsupported-model',
+      `${files.label}/${path} is not valid JSON (${String(cause)}). Re-download the model or fix the file.`,
+      { cause },
+    );
   }
 }

@@ -101,7 +101,12 @@ export class GraphBuilder {
   }
 
   /** Adds a node with one output and returns the output's name. */
-  op(opType: string, inputs: readonly string[], attributes: Readonly<Record<string, AttributeInput>> = {}, options: NodeOptions = {}): string {
+  op(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Readonly<Record<string, AttributeInput>> = {},
+    options: NodeOptions = {},
+  ): string {
     const output = options.output ?? this.fresh(opType);
     this.claim(output);
     this.addNode(opType, inputs, [output], attributes, options.domain);
@@ -109,7 +114,13 @@ export class GraphBuilder {
   }
 
   /** Adds a node with `outputCount` outputs and returns their names. */
-  opMulti(opType: string, inputs: readonly string[], outputCount: number, attributes: Readonly<Record<string, AttributeInput>> = {}, domain?: string): string[] {
+  opMulti(
+    opType: string,
+    inputs: readonly string[],
+    outputCount: number,
+    attributes: Readonly<Record<string, AttributeInput>> = {},
+    domain?: string,
+  ): string[] {
     const outputs = Array.from({ length: outputCount }, () => this.fresh(opType));
     outputs.forEach((o) => this.claim(o));
     this.addNode(opType, inputs, outputs, attributes, domain);
@@ -121,7 +132,13 @@ export class GraphBuilder {
     const opsets: Record<string, number> = { '': ONNX_OPSET };
     if (this.nodes.some((n) => n.domain === 'com.microsoft')) opsets['com.microsoft'] = MICROSOFT_OPSET;
     return encodeOnnxModel({
-      graph: { name: this.name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs },
+      graph: {
+        name: this.name,
+        nodes: this.nodes,
+        initializers: this.initializers,
+        inputs: this.inputs,
+        outputs: this.outputs,
+      },
       opsets,
       metadata,
     });
@@ -132,7 +149,13 @@ export class GraphBuilder {
     return { nodes: this.nodes.length, initializers: this.initializers.length };
   }
 
-  private addNode(opType: string, inputs: readonly string[], outputs: string[], attributes: Readonly<Record<string, AttributeInput>>, domain?: string): void {
+  private addNode(
+    opType: string,
+    inputs: readonly string[],
+    outputs: string[],
+    attributes: Readonly<Record<string, AttributeInput>>,
+    domain?: string,
+  ): void {
     const attrs: Record<string, OnnxAttribute> = {};
     for (const [k, v] of Object.entries(attributes)) attrs[k] = toAttribute(opType, k, v);
     this.nodes.push({ opType, domain, name: `${outputs[0]}_node`, inputs, outputs, attributes: attrs });
@@ -144,7 +167,10 @@ export class GraphBuilder {
 
   private claim(name: string): void {
     if (this.names.has(name)) {
-      throw new SdError('internal', `The graph "${this.name}" already has a value named "${name}"; every value name must be unique.`);
+      throw new SdError(
+        'internal',
+        `The graph "${this.name}" already has a value named "${name}"; every value name must be unique.`,
+      );
     }
     this.names.add(name);
   }
@@ -156,7 +182,10 @@ function toAttribute(opType: string, name: string, v: AttributeInput): OnnxAttri
   if (typeof v === 'bigint') return { type: 'int', value: v };
   const values = (typeof v === 'number' ? [v] : v) as readonly number[];
   if (!values.every(Number.isInteger)) {
-    throw new SdError('internal', `Attribute "${name}" of ${opType} is ${JSON.stringify(v)}: plain numbers are ints; wrap floats with float() or floats().`);
+    throw new SdError(
+      'internal',
+      `Attribute "${name}" of ${opType} is ${JSON.stringify(v)}: plain numbers are ints; wrap floats with float() or floats().`,
+    );
   }
   return typeof v === 'number' ? { type: 'int', value: v } : { type: 'ints', value: values };
 }

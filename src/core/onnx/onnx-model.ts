@@ -8,12 +8,36 @@ import { ProtobufWriter } from './protobuf-writer.ts';
  */
 
 /** Element types, named as onnxruntime's JavaScript `Tensor.type`. */
-export type OnnxDataType = 'float32' | 'uint8' | 'int8' | 'uint16' | 'int16' | 'int32' | 'int64' | 'bool' | 'float16' | 'float64' | 'uint32' | 'uint64' | 'bfloat16';
+export type OnnxDataType =
+  | 'float32'
+  | 'uint8'
+  | 'int8'
+  | 'uint16'
+  | 'int16'
+  | 'int32'
+  | 'int64'
+  | 'bool'
+  | 'float16'
+  | 'float64'
+  | 'uint32'
+  | 'uint64'
+  | 'bfloat16';
 
 /** `TensorProto.DataType` codes. */
 export const ONNX_DATA_TYPE: Readonly<Record<OnnxDataType, number>> = {
-  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9,
-  float16: 10, float64: 11, uint32: 12, uint64: 13, bfloat16: 16,
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  uint16: 4,
+  int16: 5,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  float64: 11,
+  uint32: 12,
+  uint64: 13,
+  bfloat16: 16,
 };
 
 /**
@@ -97,10 +121,14 @@ export function encodeOnnxModel(model: OnnxModel): Uint8Array {
       o.varint(2, version);
     });
   }
-  for (const [key, value] of Object.entries(model.metadata ?? {})) w.message(14, (e) => e.string(1, key).string(2, value));
+  for (const [key, value] of Object.entries(model.metadata ?? {}))
+    w.message(14, (e) => e.string(1, key).string(2, value));
   const bytes = w.finish();
   if (bytes.byteLength >= 2 ** 31) {
-    throw new SdError('internal', `The ONNX graph "${model.graph.name}" is ${bytes.byteLength} bytes; protobuf files must stay under 2 GiB. Move its large initializers to external data.`);
+    throw new SdError(
+      'internal',
+      `The ONNX graph "${model.graph.name}" is ${bytes.byteLength} bytes; protobuf files must stay under 2 GiB. Move its large initializers to external data.`,
+    );
   }
   return bytes;
 }
@@ -170,7 +198,8 @@ function writeValueInfo(w: ProtobufWriter, v: OnnxValueInfo): void {
     type.message(1, (tensor) => {
       tensor.varint(1, ONNX_DATA_TYPE[v.dataType]);
       tensor.message(2, (shape) => {
-        for (const d of v.shape) shape.message(1, (dim) => (typeof d === 'number' ? dim.varint(1, d) : dim.string(2, d)));
+        for (const d of v.shape)
+          shape.message(1, (dim) => (typeof d === 'number' ? dim.varint(1, d) : dim.string(2, d)));
       });
     }),
   );

@@ -23,7 +23,8 @@ export interface Conditioning {
 }
 
 function chunksFor(encoder: TextEncoder, text: string, syntax: PromptSyntax): PromptChunk[] {
-  if (syntax === 'a1111') return chunkPrompt(encoder.tokenizer, text, { padId: encoder.padId, zeroPadAfterEnd: encoder.padId === 0 });
+  if (syntax === 'a1111')
+    return chunkPrompt(encoder.tokenizer, text, { padId: encoder.padId, zeroPadAfterEnd: encoder.padId === 0 });
   return [{ ids: encoder.tokenizer.tokenize77(text, encoder.padId), multipliers: new Float32Array(77).fill(1) }];
 }
 
@@ -67,7 +68,9 @@ async function runEncoder(
   ids: Int32Array,
   names: { hidden: string; pooled: string | undefined },
 ): Promise<{ hidden: Float32Array; pooled: Float32Array | undefined }> {
-  const feeds = { [encoder.contract.inputIds.name]: idsTensor(runtime, encoder.contract.inputIds.type, ids, [1, ids.length]) };
+  const feeds = {
+    [encoder.contract.inputIds.name]: idsTensor(runtime, encoder.contract.inputIds.type, ids, [1, ids.length]),
+  };
   const fetches = names.pooled ? [names.hidden, names.pooled] : [names.hidden];
   const out = await session.run(feeds, fetches);
   const hidden = await readFloats(out[names.hidden]!);
@@ -77,7 +80,12 @@ async function runEncoder(
 }
 
 /** Encodes one prompt with every text encoder of the model (two for SDXL, features concatenated). */
-export async function encodePrompt(model: LoadedModel, runtime: Runtime, text: string, syntax: PromptSyntax): Promise<Conditioning> {
+export async function encodePrompt(
+  model: LoadedModel,
+  runtime: Runtime,
+  text: string,
+  syntax: PromptSyntax,
+): Promise<Conditioning> {
   const isXl = model.family === 'sdxl';
   const perEncoder: { chunks: Float32Array[]; size: number; pooled?: Float32Array }[] = [];
   for (const encoder of model.textEncoders) {
@@ -115,5 +123,10 @@ export async function encodePrompt(model: LoadedModel, runtime: Runtime, text: s
 
 /** Zero conditioning of the same shape (SDXL's `force_zeros_for_empty_prompt`). */
 export function zerosLike(c: Conditioning): Conditioning {
-  return { hidden: new Float32Array(c.hidden.length), tokens: c.tokens, hiddenSize: c.hiddenSize, pooled: c.pooled && new Float32Array(c.pooled.length) };
+  return {
+    hidden: new Float32Array(c.hidden.length),
+    tokens: c.tokens,
+    hiddenSize: c.hiddenSize,
+    pooled: c.pooled && new Float32Array(c.pooled.length),
+  };
 }

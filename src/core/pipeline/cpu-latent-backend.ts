@@ -2,14 +2,26 @@ import type { Tensor } from 'onnxruntime-common';
 import { SdError } from '../errors.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { floatTensor, readFloats } from '../runtime/tensor-data.ts';
-import type { CombineOptions, FloatType, LatentBackend, LatentBackendOptions, SourceId, WeightedSum } from './latent-backend.ts';
+import type {
+  CombineOptions,
+  FloatType,
+  LatentBackend,
+  LatentBackendOptions,
+  SourceId,
+  WeightedSum,
+} from '../runtime/latent-backend.ts';
 
 /**
  * Σ_j c_j · src_j in float32, in source order, one rounding per multiply and per add, then times
  * `scale` (one more rounding): the arithmetic the WebGPU kernel does (a GPU may fuse a multiply-add,
  * which moves the last bit).
  */
-export function weightedSum(sum: WeightedSum, values: (id: SourceId) => Float32Array, length: number, scale = 1): Float32Array {
+export function weightedSum(
+  sum: WeightedSum,
+  values: (id: SourceId) => Float32Array,
+  length: number,
+  scale = 1,
+): Float32Array {
   const acc = new Float32Array(length);
   sum.sources.forEach((id, j) => {
     const c = sum.coefficients[j] as number;
@@ -65,9 +77,14 @@ export class CpuLatentBackend implements LatentBackend {
   async adoptOutput(tensor: Tensor, halves: number): Promise<SourceId[]> {
     const all = await readFloats(tensor);
     if (all.length !== this.length * halves) {
-      throw new SdError('internal', `A model output of ${all.length} values cannot be ${halves} latents of ${this.length}.`);
+      throw new SdError(
+        'internal',
+        `A model output of ${all.length} values cannot be ${halves} latents of ${this.length}.`,
+      );
     }
-    const ids = Array.from({ length: halves }, (_, h) => this.upload(all.subarray(h * this.length, (h + 1) * this.length)));
+    const ids = Array.from({ length: halves }, (_, h) =>
+      this.upload(all.subarray(h * this.length, (h + 1) * this.length)),
+    );
     tensor.dispose();
     return ids;
   }
@@ -84,7 +101,6 @@ export class CpuLatentBackend implements LatentBackend {
   dispose(): void {
     this.sources.clear();
   }
-
 
   private get(id: SourceId): Float32Array {
     const src = this.sources.get(id);

@@ -1,5 +1,12 @@
 import type { RandomSource } from '../rng/random-source.ts';
-import { checkCancelled, isPreviewDue, reportStep, scaleLatents, startLatents, type LoopContext } from './loop-context.ts';
+import {
+  checkCancelled,
+  isPreviewDue,
+  reportStep,
+  scaleLatents,
+  startLatents,
+  type LoopContext,
+} from './loop-context.ts';
 import { now } from './timings.ts';
 
 /** The model as the CPU loop calls it: guided noise prediction for CPU latents. */
@@ -14,7 +21,12 @@ export interface CpuDenoiser {
  * @param start what `startLatents` takes: `[noise]` (txt2img) or `[init latents, noise]` (img2img)
  * @returns the final latents, Float32Array [1, 4, h, w] (scaled by the VAE factor)
  */
-export async function denoiseOnCpu(ctx: LoopContext, denoiser: CpuDenoiser, rng: RandomSource, start: readonly Float32Array[]): Promise<Float32Array> {
+export async function denoiseOnCpu(
+  ctx: LoopContext,
+  denoiser: CpuDenoiser,
+  rng: RandomSource,
+  start: readonly Float32Array[],
+): Promise<Float32Array> {
   const { scheduler, begin, shape, timings } = ctx;
   const calls = scheduler.timesteps.length;
   let latents = startLatents(scheduler, begin, start);

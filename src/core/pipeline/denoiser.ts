@@ -8,7 +8,7 @@ import type { Conditioning } from './conditioning.ts';
 import type { CpuDenoiser } from './cpu-loop.ts';
 import type { DeviceDenoiser } from './device-loop.ts';
 import { guide, guidanceScale } from './guidance.ts';
-import type { FloatType } from './latent-backend.ts';
+import type { FloatType } from '../runtime/latent-backend.ts';
 
 /** Text conditioning for both sides of classifier-free guidance. */
 export interface GuidanceInputs {
@@ -78,8 +78,14 @@ const NEGATIVE_AESTHETIC_SCORE = 2.5;
  * crop top-left (0, 0), then the target size, or for refiner UNets (5 values) the aesthetic score.
  * Sizes are in image pixels, height first.
  */
-export function sdxlTimeIds(width: number, height: number, withAestheticScore: boolean, isNegative: boolean): Float32Array {
-  if (withAestheticScore) return Float32Array.of(height, width, 0, 0, isNegative ? NEGATIVE_AESTHETIC_SCORE : AESTHETIC_SCORE);
+export function sdxlTimeIds(
+  width: number,
+  height: number,
+  withAestheticScore: boolean,
+  isNegative: boolean,
+): Float32Array {
+  if (withAestheticScore)
+    return Float32Array.of(height, width, 0, 0, isNegative ? NEGATIVE_AESTHETIC_SCORE : AESTHETIC_SCORE);
   return Float32Array.of(height, width, 0, 0, height, width);
 }
 
@@ -124,11 +130,17 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
     const idsLength = contract.timeIds?.shape[1];
     const aesthetic = typeof idsLength === 'number' ? idsLength === 5 : model.requiresAestheticsScore;
     const cond: Side = { cond: inputs.cond, timeIds: sdxlTimeIds(width, height, aesthetic, false) };
-    const uncond: Side | undefined = inputs.uncond && { cond: inputs.uncond, timeIds: sdxlTimeIds(width, height, aesthetic, true) };
+    const uncond: Side | undefined = inputs.uncond && {
+      cond: inputs.uncond,
+      timeIds: sdxlTimeIds(width, height, aesthetic, true),
+    };
     for (const side of [inputs.cond, inputs.uncond]) if (side) checkConditioning(contract.encoderHiddenStates, side);
     // exports with a fixed batch of 1 cannot take [uncond, cond] in one call
     const fixedBatch = (v: ValueInfo | undefined): boolean => v !== undefined && v.shape[0] === 1;
-    const canBatch = !fixedBatch(contract.sample) && !fixedBatch(contract.encoderHiddenStates) && inputs.uncond?.tokens === inputs.cond.tokens;
+    const canBatch =
+      !fixedBatch(contract.sample) &&
+      !fixedBatch(contract.encoderHiddenStates) &&
+      inputs.uncond?.tokens === inputs.cond.tokens;
     this.passSides = !uncond ? [[cond]] : canBatch ? [[uncond, cond]] : [[uncond], [cond]];
     this.passes = this.passSides.map((p) => p.length);
     this.constantFeeds = this.passSides.map(() => undefined);
@@ -145,11 +157,17 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
   async predict(sample: Float32Array, shape: readonly number[], timestep: number): Promise<Float32Array> {
     const halves: Float32Array[] = [];
     for (const [pass, batch] of this.passes.entries()) {
-      const input = floatTensor(this.runtime, this.model.unet.contract.sample.type, concat(new Array<Float32Array>(batch).fill(sample)), [batch, ...shape.slice(1)]);
+      const input = floatTensor(
+        this.runtime,
+        this.model.unet.contract.sample.type,
+        concat(new Array<Float32Array>(batch).fill(sample)),
+        [batch, ...shape.slice(1)],
+      );
       const tensor = await this.run(pass, input, timestep);
       const all = (await readFloats(tensor)).slice();
       tensor.dispose();
-      for (let i = 0; i < batch; i++) halves.push(all.subarray((i * all.length) / batch, ((i + 1) * all.length) / batch));
+      for (let i = 0; i < batch; i++)
+        halves.push(all.subarray((i * all.length) / batch, ((i + 1) * all.length) / batch));
     }
     return halves.length === 2 ? guide(halves[0]!, halves[1]!, this.guidanceScale) : halves[0]!;
   }
@@ -180,12 +198,19 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
     const batch = sides.length;
     const first = sides[0]!.cond;
     const feeds: Record<string, Tensor> = {
-      [contract.encoderHiddenStates.name]: this.constant(contract.encoderHiddenStates.type, concat(sides.map((s) => s.cond.hidden)), [batch, first.tokens, first.hiddenSize]),
+      [contract.encoderHiddenStates.name]: this.constant(
+        contract.encoderHiddenStates.type,
+        concat(sides.map((s) => s.cond.hidden)),
+        [batch, first.tokens, first.hiddenSize],
+      ),
     };
     if (contract.textEmbeds && contract.timeIds) {
       const pooled = sides.map((s) => s.cond.pooled);
       if (pooled.some((p) => p === undefined)) {
-        throw new SdError('unknown-contract', 'The UNet takes "text_embeds" (SDXL) but the text encoder gave no pooled output ("text_embeds" of text_encoder_2). Use a complete SDXL export.');
+        throw new SdError(
+          'unknown-contract',
+          'The UNet takes "text_embeds" (SDXL) but the text encoder gave no pooled output ("text_embeds" of text_encoder_2). Use a complete SDXL export.',
+        );
       }
       const p = concat(pooled as Float32Array[]);
       feeds[contract.textEmbeds.name] = this.constant(contract.textEmbeds.type, p, [batch, p.length / batch]);
@@ -194,7 +219,10 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
     }
     if (contract.timestepCond && this.lcmEmbedding) {
       const e = this.lcmEmbedding;
-      feeds[contract.timestepCond.name] = this.constant(contract.timestepCond.type, concat(sides.map(() => e)), [batch, e.length]);
+      feeds[contract.timestepCond.name] = this.constant(contract.timestepCond.type, concat(sides.map(() => e)), [
+        batch,
+        e.length,
+      ]);
     }
     this.constantFeeds[pass] = feeds;
     return feeds;
@@ -214,7 +242,10 @@ function latentType(info: ValueInfo): FloatType {
 function checkConditioning(info: ValueInfo, c: Conditioning): void {
   const [, tokens, width] = info.shape;
   if (typeof width === 'number' && width !== c.hiddenSize) {
-    throw new SdError('unknown-contract', `The text encoder(s) give ${c.hiddenSize} features per token but the UNet expects ${width}: the text encoder and UNet do not belong to the same model. Re-download the model.`);
+    throw new SdError(
+      'unknown-contract',
+      `The text encoder(s) give ${c.hiddenSize} features per token but the UNet expects ${width}: the text encoder and UNet do not belong to the same model. Re-download the model.`,
+    );
   }
   // a UNet exported with a fixed token length (77) cannot take chunked prompts
   if (typeof tokens === 'number' && tokens !== c.tokens) {

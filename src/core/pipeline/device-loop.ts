@@ -1,7 +1,7 @@
 import type { Tensor } from 'onnxruntime-common';
 import { SdError } from '../errors.ts';
 import type { RandomSource } from '../rng/random-source.ts';
-import type { FloatType, LatentBackend, SourceId, WeightedSum } from './latent-backend.ts';
+import type { FloatType, LatentBackend, SourceId, WeightedSum } from '../runtime/latent-backend.ts';
 import type { LinearPlan } from './linear-plan.ts';
 import { checkCancelled, isPreviewDue, reportStep, type LoopContext } from './loop-context.ts';
 import { now } from './timings.ts';
@@ -67,7 +67,11 @@ export async function denoiseOnDevice(
     for (const [k, call] of plan.calls.entries()) {
       checkCancelled(ctx.hooks);
       const s0 = now();
-      const input = backend.combine(weighted(call.sample, ids), { scale: call.inputScale, replicas, type: denoiser.sampleType });
+      const input = backend.combine(weighted(call.sample, ids), {
+        scale: call.inputScale,
+        replicas,
+        type: denoiser.sampleType,
+      });
       const s1 = now();
       try {
         for (const [pass, batch] of denoiser.passes.entries()) {
@@ -80,12 +84,19 @@ export async function denoiseOnDevice(
       }
       const s2 = now();
       // the scheduler's draws of this call, in its order (the values are the CPU loop's)
-      for (let next = plan.sources[ids.length]; next?.kind === 'draw' && next.call === k; next = plan.sources[ids.length]) {
+      for (
+        let next = plan.sources[ids.length];
+        next?.kind === 'draw' && next.call === k;
+        next = plan.sources[ids.length]
+      ) {
         ids.push(backend.upload(rng.randn(next.shape)));
       }
       const next = plan.sources[ids.length];
       if (next && (next.kind === 'start' || next.call <= k)) {
-        throw new SdError('internal', `Model call ${k + 1} made ${ids.length} latent sources; the plan has more (${next.kind}) for it.`);
+        throw new SdError(
+          'internal',
+          `Model call ${k + 1} made ${ids.length} latent sources; the plan has more (${next.kind}) for it.`,
+        );
       }
       const s3 = now();
       timings.unetStepMs.push(s2 - s1);

@@ -12,7 +12,7 @@ import { Denoiser, type ConstantInput, type GuidanceInputs } from './denoiser.ts
 import { denoiseOnDevice } from './device-loop.ts';
 import { guidanceScale } from './guidance.ts';
 import { resizeRgb, rgbToVaeInput, vaeOutputToRgb } from './image.ts';
-import type { FloatType, LatentBackend } from './latent-backend.ts';
+import type { FloatType, LatentBackend } from '../runtime/latent-backend.ts';
 import type { LinearPlan } from './linear-plan.ts';
 import { planDeviceLoop } from './linearity.ts';
 import { checkCancelled, scaleLatents, type LoopContext, type LoopHooks } from './loop-context.ts';
@@ -78,7 +78,13 @@ interface InitPosterior {
   logvar: Float32Array | undefined;
 }
 
-async function encodeInitImage(model: LoadedModel, runtime: Runtime, image: RgbImage, width: number, height: number): Promise<InitPosterior> {
+async function encodeInitImage(
+  model: LoadedModel,
+  runtime: Runtime,
+  image: RgbImage,
+  width: number,
+  height: number,
+): Promise<InitPosterior> {
   const { session, contract } = await model.vaeEncoder();
   const rgb = resizeRgb(image.rgb, image.width, image.height, width, height);
   const input = floatTensor(runtime, contract.input.type, rgbToVaeInput(rgb, width, height), [1, 3, height, width]);
@@ -99,7 +105,12 @@ async function encodeInitImage(model: LoadedModel, runtime: Runtime, image: RgbI
  * is used as it is and draws nothing, as diffusers does for an encoder that returns latents directly;
  * the reference img2img case was made that way.
  */
-function initLatentsFor(posterior: InitPosterior, rng: RandomSource, shape: readonly number[], scalingFactor: number): Float32Array {
+function initLatentsFor(
+  posterior: InitPosterior,
+  rng: RandomSource,
+  shape: readonly number[],
+  scalingFactor: number,
+): Float32Array {
   const { mean, logvar } = posterior;
   const factor = Math.fround(scalingFactor);
   if (!logvar) return scaleLatents(mean, factor);
@@ -116,7 +127,12 @@ function initLatentsFor(posterior: InitPosterior, rng: RandomSource, shape: read
 /** The VAE decoder input from CPU latents: diffusers divides by the factor (not a multiply by its inverse, which can differ in the last bit). */
 function vaeInput(model: LoadedModel, runtime: Runtime, latents: Float32Array, shape: readonly number[]): Tensor {
   const factor = Math.fround(model.scalingFactor);
-  return floatTensor(runtime, model.vaeDecoder.contract.input.type, latents.map((v) => v / factor), shape);
+  return floatTensor(
+    runtime,
+    model.vaeDecoder.contract.input.type,
+    latents.map((v) => v / factor),
+    shape,
+  );
 }
 
 /** Decodes the VAE input [1, 4, h, w] (disposed here) to 8-bit RGB. */
@@ -151,7 +167,14 @@ const MAX_SOURCE_BYTES = 256 * 2 ** 20;
  * Opens the runtime's latent backend when it has one and the loop can run there; otherwise says why not.
  * The plan depends on the scheduler, steps, strength and guidance, not on the seed: one serves the batch.
  */
-function openDeviceLoop(model: LoadedModel, runtime: Runtime, r: GenerateRequest, guidance: GuidanceInputs, begin: number, shape: readonly number[]): DeviceLoop | string {
+function openDeviceLoop(
+  model: LoadedModel,
+  runtime: Runtime,
+  r: GenerateRequest,
+  guidance: GuidanceInputs,
+  begin: number,
+  shape: readonly number[],
+): DeviceLoop | string {
   if (!runtime.latentBackend) return 'the runtime keeps no latents on a device';
   const vaeType = model.vaeDecoder.contract.input.type;
   if (vaeType !== 'float32' && vaeType !== 'float16') return `the VAE decoder takes ${vaeType} latents`;
@@ -178,7 +201,10 @@ function openDeviceLoop(model: LoadedModel, runtime: Runtime, r: GenerateRequest
 /** Model inputs that stay the same for a generation go to the backend's device; the CPU path keeps plain tensors. */
 function constantInputs(runtime: Runtime, backend: LatentBackend | undefined): ConstantInput | undefined {
   if (!backend) return undefined;
-  return (type, values, dims) => (type === 'float32' || type === 'float16' ? backend.constant(type, values, dims) : floatTensor(runtime, type, values, dims));
+  return (type, values, dims) =>
+    type === 'float32' || type === 'float16'
+      ? backend.constant(type, values, dims)
+      : floatTensor(runtime, type, values, dims);
 }
 
 /**
@@ -186,7 +212,12 @@ function constantInputs(runtime: Runtime, backend: LatentBackend | undefined): C
  * classifier-free guidance, VAE decoding to 8-bit RGB. Image i of a batch is generated exactly as
  * a single image with seed + i, so every image can be reproduced alone.
  */
-export async function generate(model: LoadedModel, runtime: Runtime, request: GenerateRequest, hooks: GenerateHooks = {}): Promise<GenerateResult> {
+export async function generate(
+  model: LoadedModel,
+  runtime: Runtime,
+  request: GenerateRequest,
+  hooks: GenerateHooks = {},
+): Promise<GenerateResult> {
   validateRequest(request);
   const r = request;
   const timings = emptyTimings();
@@ -197,7 +228,10 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
   const probe = createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
   const begin = r.initImage ? img2imgBeginIndex(r.steps, r.strength ?? 1, probe.order) : 0;
   if (begin >= probe.timesteps.length) {
-    throw new SdError('bad-argument', `strength ${r.strength} with ${r.steps} steps leaves no denoising step: raise strength or steps (steps x strength must be at least 1).`);
+    throw new SdError(
+      'bad-argument',
+      `strength ${r.strength} with ${r.steps} steps leaves no denoising step: raise strength or steps (steps x strength must be at least 1).`,
+    );
   }
 
   hooks.onProgress?.({ kind: 'encode', image: 0, images: r.batchSize });
@@ -220,14 +254,28 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
       const seed = r.seed + BigInt(index);
       const rng: RandomSource = createRandomSource(r.rng, seed);
       // the unstepped probe serves the first image; schedulers are stateful, so later images get their own
-      const scheduler = index === 0 ? probe : createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
+      const scheduler =
+        index === 0 ? probe : createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
       // diffusers' order of draws: the posterior sample (if any), then the noise at timesteps[begin]
       const init = posterior && initLatentsFor(posterior, rng, shape, model.scalingFactor);
       const startArrays = init ? [init, rng.randn(shape)] : [rng.randn(shape)];
-      const ctx: LoopContext = { scheduler, begin, shape, hooks, timings, image: index, images: r.batchSize, previewEvery: r.previewEvery ?? 0 };
-      const input = typeof device === 'string'
-        ? vaeInput(model, runtime, await denoiseOnCpu(ctx, denoiser, rng, startArrays), shape)
-        : await denoiseOnDevice(ctx, denoiser, device.backend, device.plan, rng, startArrays, { scale: 1 / Math.fround(model.scalingFactor), type: device.vaeType });
+      const ctx: LoopContext = {
+        scheduler,
+        begin,
+        shape,
+        hooks,
+        timings,
+        image: index,
+        images: r.batchSize,
+        previewEvery: r.previewEvery ?? 0,
+      };
+      const input =
+        typeof device === 'string'
+          ? vaeInput(model, runtime, await denoiseOnCpu(ctx, denoiser, rng, startArrays), shape)
+          : await denoiseOnDevice(ctx, denoiser, device.backend, device.plan, rng, startArrays, {
+              scale: 1 / Math.fround(model.scalingFactor),
+              type: device.vaeType,
+            });
 
       checkCancelled(hooks);
       hooks.onProgress?.({ kind: 'decode', image: index, images: r.batchSize });
@@ -243,9 +291,14 @@ export async function generate(model: LoadedModel, runtime: Runtime, request: Ge
     }
     timings.totalMs = now() - start;
     const calls = (probe.timesteps.length - begin) * r.batchSize;
-    const loop: LoopReport = typeof device === 'string'
-      ? { kind: 'cpu', reason: runtime.latentBackend ? device : undefined, latentReads: calls * (guidance.uncond ? 2 : 1) }
-      : { kind: 'device', latentReads: device.backend.readCount };
+    const loop: LoopReport =
+      typeof device === 'string'
+        ? {
+            kind: 'cpu',
+            reason: runtime.latentBackend ? device : undefined,
+            latentReads: calls * (guidance.uncond ? 2 : 1),
+          }
+        : { kind: 'device', latentReads: device.backend.readCount };
     return { images, timings, loop };
   } finally {
     backend?.dispose();

@@ -52,7 +52,13 @@ export function rgbToVaeInput(rgb: Uint8Array, width: number, height: number): F
  * Bilinear resize of an 8-bit RGB image (half-pixel centres). Used when an init image's size differs
  * from the requested one; diffusers would use PIL's Lanczos, so results then differ slightly from it.
  */
-export function resizeRgb(rgb: Uint8Array, width: number, height: number, toWidth: number, toHeight: number): Uint8Array {
+export function resizeRgb(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  toWidth: number,
+  toHeight: number,
+): Uint8Array {
   if (width === toWidth && height === toHeight) return rgb;
   const out = new Uint8Array(toWidth * toHeight * 3);
   const sx = width / toWidth;

@@ -92,7 +92,13 @@ export function walkLoop(spec: LoopSpec, arrays: SourceArrays): Walk {
     const halves = Array.from({ length: spec.halves }, (_, half) => next({ kind: 'output', call, half }));
     const modelOutput = halves.length === 2 ? guide(halves[0]!, halves[1]!, spec.guidanceScale) : halves[0]!;
     const out = scheduler.step({ modelOutput, stepIndex: i, sample: latents, shape: spec.shape, rng });
-    calls.push({ stepIndex: i, timestep: scheduler.timesteps[i] as number, sample: latents, inputScale, preview: out.denoised ?? out.prevSample });
+    calls.push({
+      stepIndex: i,
+      timestep: scheduler.timesteps[i] as number,
+      sample: latents,
+      inputScale,
+      preview: out.denoised ?? out.prevSample,
+    });
     latents = out.prevSample;
   }
   return { sources, calls, final: latents };
@@ -130,7 +136,11 @@ function planWithRoom(spec: LoopSpec, room: number): LinearPlan {
   });
   const n = walk.sources.length;
   const fit = (v: Float32Array): Float32Array => {
-    if (v.length !== room) throw new SdError('internal', `The scheduler returned ${v.length} values for ${room} inputs: it is not elementwise.`);
+    if (v.length !== room)
+      throw new SdError(
+        'internal',
+        `The scheduler returned ${v.length} values for ${room} inputs: it is not elementwise.`,
+      );
     return v.slice(0, n);
   };
   const calls = walk.calls.map((c) => ({ ...c, sample: fit(c.sample), preview: fit(c.preview), dead: [] as number[] }));

@@ -65,8 +65,26 @@ export function isPreviewDue(ctx: LoopContext, step: number, steps: number): boo
  * Emits the `denoise` progress event of one model call.
  * @param previewLatents Float32Array [1, 4, h, w] to preview (x0 estimate or latents), when due
  */
-export function reportStep(ctx: LoopContext, step: number, steps: number, loopStartMs: number, previewLatents: Float32Array | undefined): void {
+export function reportStep(
+  ctx: LoopContext,
+  step: number,
+  steps: number,
+  loopStartMs: number,
+  previewLatents: Float32Array | undefined,
+): void {
   const { shape } = ctx;
-  const preview = previewLatents && { rgb: latentPreview(previewLatents, shape[3] as number, shape[2] as number), width: shape[3] as number, height: shape[2] as number };
-  ctx.hooks.onProgress?.({ kind: 'denoise', image: ctx.image, images: ctx.images, step, steps, elapsedMs: now() - loopStartMs, preview });
+  const preview = previewLatents && {
+    rgb: latentPreview(previewLatents, shape[3] as number, shape[2] as number),
+    width: shape[3] as number,
+    height: shape[2] as number,
+  };
+  ctx.hooks.onProgress?.({
+    kind: 'denoise',
+    image: ctx.image,
+    images: ctx.images,
+    step,
+    steps,
+    elapsedMs: now() - loopStartMs,
+    preview,
+  });
 }

@@ -45,25 +45,40 @@ export function validateRequest(r: GenerateRequest): void {
   const bad = (message: string): never => {
     throw new SdError('bad-argument', message);
   };
-  for (const [name, v] of [['width', r.width], ['height', r.height]] as const) {
+  for (const [name, v] of [
+    ['width', r.width],
+    ['height', r.height],
+  ] as const) {
     if (!isInt(v) || v < 8 || v > MAX_SIDE || v % 8 !== 0) {
-      bad(`${name} ${v} is not allowed: use a multiple of 8 from 8 to ${MAX_SIDE} (e.g. ${Math.max(8, Math.min(MAX_SIDE, Math.round((Number.isFinite(v) ? v : 512) / 8) * 8))}).`);
+      bad(
+        `${name} ${v} is not allowed: use a multiple of 8 from 8 to ${MAX_SIDE} (e.g. ${Math.max(8, Math.min(MAX_SIDE, Math.round((Number.isFinite(v) ? v : 512) / 8) * 8))}).`,
+      );
     }
   }
-  if (!isInt(r.steps) || r.steps < 1 || r.steps > 1000) bad(`steps ${r.steps} is not allowed: use a whole number from 1 to 1000.`);
-  if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > 100) bad(`cfg ${r.cfg} is not allowed: use a number from 0 to 100 (7 is typical; at most 1 disables guidance).`);
-  if (!isInt(r.batchSize) || r.batchSize < 1 || r.batchSize > MAX_BATCH) bad(`batch size ${r.batchSize} is not allowed: use a whole number from 1 to ${MAX_BATCH}.`);
-  if (r.seed < 0n || r.seed > 0xffffffffffffffffn) bad(`seed ${r.seed} is not allowed: use a whole number from 0 to 18446744073709551615.`);
+  if (!isInt(r.steps) || r.steps < 1 || r.steps > 1000)
+    bad(`steps ${r.steps} is not allowed: use a whole number from 1 to 1000.`);
+  if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > 100)
+    bad(`cfg ${r.cfg} is not allowed: use a number from 0 to 100 (7 is typical; at most 1 disables guidance).`);
+  if (!isInt(r.batchSize) || r.batchSize < 1 || r.batchSize > MAX_BATCH)
+    bad(`batch size ${r.batchSize} is not allowed: use a whole number from 1 to ${MAX_BATCH}.`);
+  if (r.seed < 0n || r.seed > 0xffffffffffffffffn)
+    bad(`seed ${r.seed} is not allowed: use a whole number from 0 to 18446744073709551615.`);
   else if (r.seed + BigInt(r.batchSize) - 1n > 0xffffffffffffffffn) {
-    bad(`seed ${r.seed} with batch size ${r.batchSize} is not allowed: image i uses seed + i, which must stay at most 18446744073709551615; lower the seed.`);
+    bad(
+      `seed ${r.seed} with batch size ${r.batchSize} is not allowed: image i uses seed + i, which must stay at most 18446744073709551615; lower the seed.`,
+    );
   }
   if (r.rng !== 'cpu' && r.rng !== 'gpu') bad(`rng "${String(r.rng)}" is not allowed: use cpu or gpu.`);
   if (r.initImage) {
     const s = r.strength;
-    if (s === undefined || !Number.isFinite(s) || s <= 0 || s > 1) bad(`strength ${String(s)} is not allowed: img2img needs a strength in (0, 1], e.g. 0.75.`);
+    if (s === undefined || !Number.isFinite(s) || s <= 0 || s > 1)
+      bad(`strength ${String(s)} is not allowed: img2img needs a strength in (0, 1], e.g. 0.75.`);
     const { rgb, width, height } = r.initImage;
-    if (rgb.length !== width * height * 3) bad(`The init image has ${rgb.length} bytes; ${width}x${height} RGB needs ${width * height * 3}.`);
+    if (rgb.length !== width * height * 3)
+      bad(`The init image has ${rgb.length} bytes; ${width}x${height} RGB needs ${width * height * 3}.`);
   } else if (r.strength !== undefined) {
-    bad(`strength ${r.strength} was given without an init image: strength only applies to img2img; add an init image or drop strength.`);
+    bad(
+      `strength ${r.strength} was given without an init image: strength only applies to img2img; add an init image or drop strength.`,
+    );
   }
 }

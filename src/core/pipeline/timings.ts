@@ -13,7 +13,15 @@ export interface StageTimings {
 }
 
 export function emptyTimings(): StageTimings {
-  return { textEncoderMs: 0, unetStepMs: [], schedulerMs: 0, vaeEncodeMs: 0, vaeDecodeMs: 0, callbackMs: 0, totalMs: 0 };
+  return {
+    textEncoderMs: 0,
+    unetStepMs: [],
+    schedulerMs: 0,
+    vaeEncodeMs: 0,
+    vaeDecodeMs: 0,
+    callbackMs: 0,
+    totalMs: 0,
+  };
 }
 
 /** A monotonic clock in ms; `performance.now` exists in browsers, workers and Node. */

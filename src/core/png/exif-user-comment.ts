@@ -9,7 +9,20 @@ const EXIF_IFD_POINTER = 0x8769;
 const PREFIX_LENGTH = 8;
 /** Bytes per IFD entry: tag, type, count, value or offset. */
 const ENTRY_LENGTH = 12;
-const TYPE_SIZES: Readonly<Record<number, number>> = { 1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8 };
+const TYPE_SIZES: Readonly<Record<number, number>> = {
+  1: 1,
+  2: 1,
+  3: 2,
+  4: 4,
+  5: 8,
+  6: 1,
+  7: 1,
+  8: 2,
+  9: 4,
+  10: 8,
+  11: 4,
+  12: 8,
+};
 
 /** The bytes of one tag in the IFD at `ifdOffset` of a TIFF block, or undefined. */
 function tagBytes(tiff: DataView, ifdOffset: number, tag: number, isLittle: boolean): Uint8Array | undefined {
@@ -42,7 +55,11 @@ function utf16(bytes: Uint8Array, isLittle: boolean): string {
 function isLittleEndianText(bytes: Uint8Array, fallback: boolean): boolean {
   let evenZeros = 0;
   let oddZeros = 0;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) (i % 2 === 0 ? evenZeros++ : oddZeros++);
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] !== 0) continue;
+    if (i % 2 === 0) evenZeros++;
+    else oddZeros++;
+  }
   return evenZeros === oddZeros ? fallback : oddZeros > evenZeros;
 }
 
@@ -78,7 +95,12 @@ export function exifUserComment(exif: Uint8Array): string | undefined {
   const tiff = new DataView(block.buffer, block.byteOffset, block.byteLength);
   const ifd0 = tiff.getUint32(4, isLittle);
   const pointer = tagBytes(tiff, ifd0, EXIF_IFD_POINTER, isLittle);
-  const exifIfd = pointer && pointer.length >= 4 ? new DataView(pointer.buffer, pointer.byteOffset, 4).getUint32(0, isLittle) : undefined;
-  const comment = (exifIfd === undefined ? undefined : tagBytes(tiff, exifIfd, USER_COMMENT, isLittle)) ?? tagBytes(tiff, ifd0, USER_COMMENT, isLittle);
+  const exifIfd =
+    pointer && pointer.length >= 4
+      ? new DataView(pointer.buffer, pointer.byteOffset, 4).getUint32(0, isLittle)
+      : undefined;
+  const comment =
+    (exifIfd === undefined ? undefined : tagBytes(tiff, exifIfd, USER_COMMENT, isLittle)) ??
+    tagBytes(tiff, ifd0, USER_COMMENT, isLittle);
   return comment === undefined || comment.length < PREFIX_LENGTH ? undefined : decodeUserComment(comment, isLittle);
 }

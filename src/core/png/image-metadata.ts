@@ -70,7 +70,10 @@ export function readImageMetadata(bytes: Uint8Array): ImageMetadata {
   const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8;
   const isWebp = ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 4) === 'WEBP';
   if (!isJpeg && !isWebp) {
-    throw new SdError('bad-image', `Not a PNG, JPEG or WebP file (${bytes.length} bytes, unknown signature). Use an image saved by AUTOMATIC1111, Forge, SD.Next, ComfyUI or this tool.`);
+    throw new SdError(
+      'bad-image',
+      `Not a PNG, JPEG or WebP file (${bytes.length} bytes, unknown signature). Use an image saved by AUTOMATIC1111, Forge, SD.Next, ComfyUI or this tool.`,
+    );
   }
   const exif = isJpeg ? jpegExif(bytes) : webpExif(bytes);
   const comment = exif && exifUserComment(exif);
@@ -83,7 +86,9 @@ export function readImageMetadata(bytes: Uint8Array): ImageMetadata {
  */
 export function missingInfotextMessage(name: string, meta: ImageMetadata): string {
   if (meta.comfyPrompt !== undefined || meta.comfyWorkflow !== undefined) {
-    const chunks = [meta.comfyPrompt !== undefined && '"prompt"', meta.comfyWorkflow !== undefined && '"workflow"'].filter(Boolean).join(' and ');
+    const chunks = [meta.comfyPrompt !== undefined && '"prompt"', meta.comfyWorkflow !== undefined && '"workflow"']
+      .filter(Boolean)
+      .join(' and ');
     return `${name} carries a ComfyUI workflow (${chunks} JSON) and no AUTOMATIC1111 "parameters" text, so there are no settings to read here. Open it in ComfyUI, or use an image saved by AUTOMATIC1111, Forge, SD.Next or this tool.`;
   }
   const where = meta.format === 'png' ? 'no "parameters" text chunk' : 'no EXIF UserComment';

@@ -108,7 +108,10 @@ function templatePrefix(line: string): (typeof TEMPLATE_PREFIXES)[number] | unde
  */
 function splitTemplates(lines: string[]): Map<string, string> {
   const templates = new Map<string, string>();
-  const at = lines.findIndex((line, i) => i > 0 && templatePrefix(line.trim()) !== undefined && countParamPairs(lines[i - 1]!) >= MIN_PARAM_PAIRS);
+  const at = lines.findIndex(
+    (line, i) =>
+      i > 0 && templatePrefix(line.trim()) !== undefined && countParamPairs(lines[i - 1]!) >= MIN_PARAM_PAIRS,
+  );
   if (at < 0) return templates;
   let key = '';
   for (const raw of lines.splice(at)) {

@@ -58,7 +58,15 @@ const SCHEDULE_TYPES = [
  * Samplers whose "Automatic" schedule in A1111 1.9+ is not the plain one (Karras or Exponential). For
  * these the plain combined name is written as "Schedule type: Uniform" so A1111 reproduces it.
  */
-const NON_UNIFORM_DEFAULTS = new Set(['DPM++ 2M', 'DPM++ SDE', 'DPM++ 2M SDE', 'DPM++ 2S a', 'DPM++ 3M SDE', 'DPM2', 'DPM2 a']);
+const NON_UNIFORM_DEFAULTS = new Set([
+  'DPM++ 2M',
+  'DPM++ SDE',
+  'DPM++ 2M SDE',
+  'DPM++ 2S a',
+  'DPM++ 3M SDE',
+  'DPM2',
+  'DPM2 a',
+]);
 
 const SIZE_PATTERN = /^(\d+)x(\d+)$/;
 const INTEGER_PATTERN = /^[+-]?\d+$/;
@@ -121,7 +129,11 @@ function decimal(value: string): number | undefined {
 }
 
 /** Reads a number with `parse` and stores it, or returns what was expected. */
-function numberField(parse: (v: string) => number | undefined, expected: string, store: (p: Partial<InfotextParams>, n: number) => void): FieldReader {
+function numberField(
+  parse: (v: string) => number | undefined,
+  expected: string,
+  store: (p: Partial<InfotextParams>, n: number) => void,
+): FieldReader {
   return (p, v) => {
     const n = parse(v);
     if (n === undefined) return expected;

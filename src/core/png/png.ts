@@ -20,6 +20,8 @@ const SIGNATURE_LENGTH = 8;
 const CHUNK_OVERHEAD = 12;
 const IHDR_END = SIGNATURE_LENGTH + CHUNK_OVERHEAD + 13;
 const MAX_KEYWORD_LENGTH = 79;
+// every character a tEXt chunk can hold, NUL included (a keyword separator is checked elsewhere)
+// eslint-disable-next-line no-control-regex
 const LATIN1 = /^[\u0000-\u00ff]*$/;
 
 const CRC_TABLE = (() => {
@@ -88,7 +90,12 @@ function textChunk(keyword: string, value: string): Uint8Array {
  * @param rgb Uint8Array `[height, width, 3]`.
  * @throws SdError 'bad-image' when the size does not match the pixels, 'bad-argument' for a bad keyword.
  */
-export function encodePng(rgb: Uint8Array, width: number, height: number, text: Record<string, string> = {}): Uint8Array {
+export function encodePng(
+  rgb: Uint8Array,
+  width: number,
+  height: number,
+  text: Record<string, string> = {},
+): Uint8Array {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
     throw new SdError('bad-image', `Bad PNG size ${width}x${height}: width and height must be positive integers.`);
   }
@@ -185,7 +192,10 @@ function toRgb8(png: DecodedPng): Uint8Array {
     shift = png.depth === 16 ? 8 : 0;
   }
   if (samples.length < pixels * channels) {
-    throw new SdError('bad-image', `PNG pixel data is short: ${samples.length} samples for ${width}x${height}x${channels}.`);
+    throw new SdError(
+      'bad-image',
+      `PNG pixel data is short: ${samples.length} samples for ${width}x${height}x${channels}.`,
+    );
   }
   const isGray = channels < 3;
   const rgb = new Uint8Array(pixels * 3);
@@ -206,9 +216,13 @@ export function decodePng(bytes: Uint8Array): DecodedRgbPng {
     png = decode(bytes, { checkCrc: true });
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    throw new SdError('bad-image', `Not a readable PNG (${bytes.length} bytes): ${reason}. Use an 8- or 16-bit PNG file.`, {
-      cause: e,
-    });
+    throw new SdError(
+      'bad-image',
+      `Not a readable PNG (${bytes.length} bytes): ${reason}. Use an 8- or 16-bit PNG file.`,
+      {
+        cause: e,
+      },
+    );
   }
   return { width: png.width, height: png.height, rgb: toRgb8(png), text: readText(bytes) };
 }

@@ -70,7 +70,11 @@ function tokenizeLine(tokenizer: ClipTokenizer, text: string): { chunks: RawChun
     for (const token of tokenizer.encode(fragment)) {
       if (token === comma) {
         lastComma = chunk.tokens.length;
-      } else if (chunk.tokens.length === CHUNK_LENGTH && lastComma !== -1 && chunk.tokens.length - lastComma <= COMMA_BACKTRACK) {
+      } else if (
+        chunk.tokens.length === CHUNK_LENGTH &&
+        lastComma !== -1 &&
+        chunk.tokens.length - lastComma <= COMMA_BACKTRACK
+      ) {
         const breakAt = lastComma + 1;
         const moved: RawChunk = { tokens: chunk.tokens.slice(breakAt), multipliers: chunk.multipliers.slice(breakAt) };
         chunk.tokens.length = breakAt;

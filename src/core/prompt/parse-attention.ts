@@ -49,7 +49,9 @@ function digitValue(digit: string): number {
 
 /** Python's `float()` on the weight text (`[+-]?[.\d]+`); undefined where Python would raise. */
 function parseWeight(weight: string): number | undefined {
-  const ascii = weight.replace(/\p{Nd}/gu, (digit) => (digit >= '0' && digit <= '9' ? digit : String(digitValue(digit))));
+  const ascii = weight.replace(/\p{Nd}/gu, (digit) =>
+    digit >= '0' && digit <= '9' ? digit : String(digitValue(digit)),
+  );
   return /^[+-]?(?:\d+\.?\d*|\.\d+)$/.test(ascii) ? Number(ascii) : undefined;
 }
 

@@ -53,9 +53,6 @@ export function createRandomSource(kind: RandomSourceKind, seed: bigint): Random
     case 'gpu':
       return new PhiloxGenerator(seed);
     default:
-      throw new SdError(
-        'bad-argument',
-        `Unknown random source "${String(kind)}". Expected one of: cpu, gpu.`,
-      );
+      throw new SdError('bad-argument', `Unknown random source "${String(kind)}". Expected one of: cpu, gpu.`);
   }
 }

@@ -1,6 +1,6 @@
 import type { InferenceSession, Tensor } from 'onnxruntime-common';
-import type { LatentBackend, LatentBackendOptions } from '../pipeline/latent-backend.ts';
-import type { BlobLike } from '../store/platform.ts';
+import type { LatentBackend, LatentBackendOptions } from './latent-backend.ts';
+import type { BlobLike } from '../io/blob-like.ts';
 
 /** One external weights file of an ONNX model; `path` equals the location string inside the .onnx. */
 export interface ExternalDataFile {
@@ -21,7 +21,11 @@ export interface Runtime {
   /** Human-readable name, e.g. "onnxruntime-node (cpu)" or "onnxruntime-web (webgpu)". */
   readonly name: string;
   createSession(model: Uint8Array, externalData: readonly ExternalDataFile[]): Promise<InferenceSession>;
-  tensor(type: ElementType, data: Float32Array | Uint16Array | Int32Array | BigInt64Array, dims: readonly number[]): Tensor;
+  tensor(
+    type: ElementType,
+    data: Float32Array | Uint16Array | Int32Array | BigInt64Array,
+    dims: readonly number[],
+  ): Tensor;
   /**
    * Where the denoising loop can keep its latents between model calls (WebGPU: GPU buffers on the
    * sessions' device), one backend per generation. Absent: the loop runs on CPU arrays.
@@ -32,7 +36,11 @@ export interface Runtime {
 /** The parts of an onnxruntime module (node or web) the adapter uses. */
 export interface OrtModule {
   InferenceSession: { create(model: Uint8Array, options?: InferenceSession.SessionOptions): Promise<InferenceSession> };
-  Tensor: new (type: ElementType, data: Float32Array | Uint16Array | Int32Array | BigInt64Array, dims: readonly number[]) => Tensor;
+  Tensor: new (
+    type: ElementType,
+    data: Float32Array | Uint16Array | Int32Array | BigInt64Array,
+    dims: readonly number[],
+  ) => Tensor;
 }
 
 /** Wraps an onnxruntime module with fixed session options. */
@@ -50,7 +58,8 @@ export function createOrtRuntime(
       if (externalData.length > 0) {
         const files = [];
         for (const f of externalData) {
-          const data = f.data instanceof Uint8Array || acceptsBlobs ? f.data : new Uint8Array(await f.data.arrayBuffer());
+          const data =
+            f.data instanceof Uint8Array || acceptsBlobs ? f.data : new Uint8Array(await f.data.arrayBuffer());
           // a BlobLike here is the platform's Blob, which onnxruntime-web accepts as it is
           files.push({ path: f.path, data: data as Uint8Array });
         }

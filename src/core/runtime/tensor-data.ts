@@ -15,7 +15,12 @@ export function fromHalfBits(bits: Uint16Array): Float32Array {
 }
 
 /** A float tensor in the element type the model declares (float32 or float16). */
-export function floatTensor(runtime: Runtime, type: ElementType, values: Float32Array, dims: readonly number[]): Tensor {
+export function floatTensor(
+  runtime: Runtime,
+  type: ElementType,
+  values: Float32Array,
+  dims: readonly number[],
+): Tensor {
   if (type === 'float32') return runtime.tensor('float32', values, dims);
   if (type === 'float16') return runtime.tensor('float16', toHalfBits(values), dims);
   throw new SdError('unknown-contract', `Expected a float32 or float16 input, the model declares ${type}.`);
@@ -24,7 +29,12 @@ export function floatTensor(runtime: Runtime, type: ElementType, values: Float32
 /** Token ids as the model's integer type (int32 or int64). */
 export function idsTensor(runtime: Runtime, type: ElementType, ids: Int32Array, dims: readonly number[]): Tensor {
   if (type === 'int32') return runtime.tensor('int32', ids, dims);
-  if (type === 'int64') return runtime.tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), dims);
+  if (type === 'int64')
+    return runtime.tensor(
+      'int64',
+      BigInt64Array.from(ids, (v) => BigInt(v)),
+      dims,
+    );
   throw new SdError('unknown-contract', `Expected input_ids of type int32 or int64, the model declares ${type}.`);
 }
 

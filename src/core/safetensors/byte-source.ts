@@ -1,5 +1,5 @@
 import { SdError } from '../errors.ts';
-import type { BlobLike } from '../store/platform.ts';
+import type { BlobLike } from '../io/blob-like.ts';
 
 /**
  * Random access to the bytes of one file, so a multi-gigabyte checkpoint is read by ranges and
@@ -41,7 +41,12 @@ export function blobByteSource(blob: BlobLike): ByteSource {
  * Reads exactly `length` bytes at `offset`, or throws an `integrity` error naming the file, the
  * range and how much of it exists (the file was truncated, typically an interrupted download).
  */
-export async function readExactly(source: ByteSource, offset: number, length: number, fileName: string): Promise<Uint8Array> {
+export async function readExactly(
+  source: ByteSource,
+  offset: number,
+  length: number,
+  fileName: string,
+): Promise<Uint8Array> {
   if (offset + length > source.size) throw truncatedError(fileName, offset + length, source.size);
   const bytes = await source.read(offset, length);
   if (bytes.byteLength !== length) throw truncatedError(fileName, offset + length, offset + bytes.byteLength);

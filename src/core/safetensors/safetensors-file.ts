@@ -48,9 +48,13 @@ export class SafetensorsFile {
     const headerBytes = view.getUint32(0, true);
     if (high !== 0 || headerBytes > MAX_HEADER_BYTES) {
       const shown = high === 0 ? String(headerBytes) : `${high} · 2^32 + ${headerBytes}`;
-      throw badHeader(fileName, `its header length ${shown} is over the ${MAX_HEADER_BYTES}-byte limit (the first bytes are not a safetensors header)`);
+      throw badHeader(
+        fileName,
+        `its header length ${shown} is over the ${MAX_HEADER_BYTES}-byte limit (the first bytes are not a safetensors header)`,
+      );
     }
-    if (headerBytes < 2) throw badHeader(fileName, `its header length ${headerBytes} is too small to hold a JSON object`);
+    if (headerBytes < 2)
+      throw badHeader(fileName, `its header length ${headerBytes} is too small to hold a JSON object`);
     const dataStart = 8 + headerBytes;
     if (dataStart > source.size) throw truncatedError(fileName, dataStart, source.size);
     const headerText = decodeHeader(await readExactly(source, 8, headerBytes, fileName), fileName);
@@ -91,14 +95,21 @@ export class SafetensorsFile {
     const begin = start * elementBytes;
     const length = count === undefined ? info.byteLength - begin : count * elementBytes;
     if (begin < 0 || length < 0 || begin + length > info.byteLength) {
-      throw new SdError('bad-argument', `Elements [${start}, ${start + (count ?? 0)}) are outside tensor "${name}" (${info.byteLength / elementBytes} elements).`);
+      throw new SdError(
+        'bad-argument',
+        `Elements [${start}, ${start + (count ?? 0)}) are outside tensor "${name}" (${info.byteLength / elementBytes} elements).`,
+      );
     }
     return readExactly(this.source, info.offset + begin, length, this.fileName);
   }
 }
 
 function decodeHeader(bytes: Uint8Array, fileName: string): string {
-  const Decoder = (globalThis as unknown as { TextDecoder: new (label: string, options: { fatal: boolean }) => { decode(b: Uint8Array): string } }).TextDecoder;
+  const Decoder = (
+    globalThis as unknown as {
+      TextDecoder: new (label: string, options: { fatal: boolean }) => { decode(b: Uint8Array): string };
+    }
+  ).TextDecoder;
   try {
     return new Decoder('utf-8', { fatal: true }).decode(bytes);
   } catch {

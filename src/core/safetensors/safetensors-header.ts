@@ -33,7 +33,12 @@ export interface SafetensorsHeader {
  * @param dataStart absolute offset of the data section, 8 + header length.
  * @param fileSize total file size in bytes, to detect truncated files.
  */
-export function parseSafetensorsHeader(header: unknown, dataStart: number, fileSize: number, fileName: string): SafetensorsHeader {
+export function parseSafetensorsHeader(
+  header: unknown,
+  dataStart: number,
+  fileSize: number,
+  fileName: string,
+): SafetensorsHeader {
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw badHeader(fileName, 'its header is not a JSON object of tensors');
   }
@@ -80,10 +85,16 @@ function parseEntry(name: string, entry: unknown, dataStart: number, fileName: s
     );
   }
   if (!Array.isArray(shape) || !shape.every(isCount)) {
-    throw badHeader(fileName, `tensor "${name}" has shape ${JSON.stringify(shape)}; expected a list of non-negative integers`);
+    throw badHeader(
+      fileName,
+      `tensor "${name}" has shape ${JSON.stringify(shape)}; expected a list of non-negative integers`,
+    );
   }
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
-    throw badHeader(fileName, `tensor "${name}" has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] byte offsets`);
+    throw badHeader(
+      fileName,
+      `tensor "${name}" has data_offsets ${JSON.stringify(offsets)}; expected [begin, end] byte offsets`,
+    );
   }
   const [begin, end] = offsets as [number, number];
   const elementCount = (shape as number[]).reduce((n, d) => n * d, 1);

@@ -74,6 +74,9 @@ export function floatBytesToFloat32(dtype: SafetensorsDtype, bytes: Uint8Array, 
       return out;
     }
     default:
-      throw new SdError('unsupported-model', `Cannot convert ${dtype} weights to float32. Expected one of: F16, BF16, F32.`);
+      throw new SdError(
+        'unsupported-model',
+        `Cannot convert ${dtype} weights to float32. Expected one of: F16, BF16, F32.`,
+      );
   }
 }

@@ -40,7 +40,9 @@ export function createAbortSource(): AbortSource {
 export function cancelledError(what: string, signal: AbortSignalLike): SdError {
   const reason = signal.reason;
   if (reason instanceof SdError) return reason;
-  return new SdError('cancelled', `${what} was stopped. The parts already stored are kept: start it again to resume.`, { cause: reason });
+  return new SdError('cancelled', `${what} was stopped. The parts already stored are kept: start it again to resume.`, {
+    cause: reason,
+  });
 }
 
 export function throwIfAborted(signal: AbortSignalLike | undefined, what: string): void {
@@ -52,11 +54,19 @@ export function throwIfAborted(signal: AbortSignalLike | undefined, what: string
  * loser is not cancelled here; `onLateValue` receives a value that arrives after the abort (e.g.
  * to cancel the body of a response nobody reads).
  */
-export function raceAbort<T>(promise: Promise<T>, signal: AbortSignalLike | undefined, what: string, onLateValue?: (value: T) => void): Promise<T> {
+export function raceAbort<T>(
+  promise: Promise<T>,
+  signal: AbortSignalLike | undefined,
+  what: string,
+  onLateValue?: (value: T) => void,
+): Promise<T> {
   if (!signal) return promise;
   if (signal.aborted) {
     // the operation already started: its outcome must still be observed, or a rejection goes unhandled
-    promise.then((value) => onLateValue?.(value), () => undefined);
+    promise.then(
+      (value) => onLateValue?.(value),
+      () => undefined,
+    );
     return Promise.reject(cancelledError(what, signal));
   }
   return new Promise<T>((resolve, reject) => {

@@ -1,6 +1,6 @@
 import type { ModelFiles } from '../models/model-files.ts';
-import { EXTERNAL_DATA_NAMES } from './diffusers-layout.ts';
-import type { BlobLike } from './platform.ts';
+import { EXTERNAL_DATA_NAMES } from '../models/diffusers-layout.ts';
+import type { BlobLike } from '../io/blob-like.ts';
 
 /**
  * {@link ModelFiles} that can also hand out a file as a Blob without reading it: the stored model

@@ -1,6 +1,17 @@
 import { SdError } from '../errors.ts';
-import { chunkCount, chunkKey, fileKey, KEY_CHUNK, KEY_FILE, KEY_MODEL, modelKey, type FileRecord, type ModelRecord } from './records.ts';
-import type { BlobFactory, BlobLike, KeyValueStore, StoreKey } from './platform.ts';
+import {
+  chunkCount,
+  chunkKey,
+  fileKey,
+  KEY_CHUNK,
+  KEY_FILE,
+  KEY_MODEL,
+  modelKey,
+  type FileRecord,
+  type ModelRecord,
+} from './records.ts';
+import type { BlobLike } from '../io/blob-like.ts';
+import type { BlobFactory, KeyValueStore, StoreKey } from './platform.ts';
 
 /** Keys of the store grouped by model and file: which chunks exist, without reading any. */
 export interface StoreInventory {
@@ -110,9 +121,17 @@ export class ChunkStore {
       await this.kv.set(key, value);
     } catch (cause) {
       if (isQuotaError(cause)) {
-        throw new SdError('quota', `The browser refused to store ${what}: its storage quota for this site is used up. Delete stored models you no longer need (or other sites' data), then resume the download.`, { cause });
+        throw new SdError(
+          'quota',
+          `The browser refused to store ${what}: its storage quota for this site is used up. Delete stored models you no longer need (or other sites' data), then resume the download.`,
+          { cause },
+        );
       }
-      throw new SdError('internal', `Could not write ${what} to the model store (${String(cause)}). Private windows and some browsers block IndexedDB; try a normal window.`, { cause });
+      throw new SdError(
+        'internal',
+        `Could not write ${what} to the model store (${String(cause)}). Private windows and some browsers block IndexedDB; try a normal window.`,
+        { cause },
+      );
     }
   }
 }

@@ -75,7 +75,10 @@ export async function downloadFile(ctx: FileDownloadContext, job: FileJob): Prom
     ctx.onBytes(-(record.sizeBytes ?? 0));
     await chunks.deleteFile(modelId, spec.path, inventory, record);
     if (integrityFailures >= maxIntegrityRetries) {
-      throw new SdError('integrity', `${spec.path} of ${job.label} arrived with ${problem}, ${integrityFailures + 1} times; it was discarded. The file on the server differs from its listing (it may have changed, or a proxy alters it): start the download again, or delete the model and download it anew.`);
+      throw new SdError(
+        'integrity',
+        `${spec.path} of ${job.label} arrived with ${problem}, ${integrityFailures + 1} times; it was discarded. The file on the server differs from its listing (it may have changed, or a proxy alters it): start the download again, or delete the model and download it anew.`,
+      );
     }
     record = freshRecord(spec, job.chunkBytes, ctx.now());
   }
@@ -91,14 +94,23 @@ async function resumeHasher(ctx: FileDownloadContext, job: FileJob, record: File
   const hasher = await FileHasher.create(gitSize);
   for (let i = 0; i < record.storedChunks; i++) {
     const bytes = await ctx.chunks.readChunk(job.modelId, job.spec.path, i);
-    if (!bytes) throw new SdError('missing-file', `Part ${i + 1} of ${job.spec.path} vanished from the store while resuming. Start the download again.`);
+    if (!bytes)
+      throw new SdError(
+        'missing-file',
+        `Part ${i + 1} of ${job.spec.path} vanished from the store while resuming. Start the download again.`,
+      );
     hasher.update(bytes);
   }
   return hasher;
 }
 
 /** Downloads a partial file from where it stopped to its end; returns its digest. */
-async function fetchRemainder(ctx: FileDownloadContext, job: FileJob, record: FileRecord, present: ReadonlySet<number> | undefined): Promise<FileDigest> {
+async function fetchRemainder(
+  ctx: FileDownloadContext,
+  job: FileJob,
+  record: FileRecord,
+  present: ReadonlySet<number> | undefined,
+): Promise<FileDigest> {
   const { chunks } = ctx;
   const { modelId, spec } = job;
   // chunks the browser evicted since they were stored end the usable prefix
@@ -157,7 +169,12 @@ async function fetchRemainder(ctx: FileDownloadContext, job: FileJob, record: Fi
 }
 
 /** On pause or failure, stores the bytes of the unfinished chunk so a resume need not fetch them again. */
-async function keepPending(ctx: FileDownloadContext, job: FileJob, record: FileRecord, download: RangeDownload): Promise<void> {
+async function keepPending(
+  ctx: FileDownloadContext,
+  job: FileJob,
+  record: FileRecord,
+  download: RangeDownload,
+): Promise<void> {
   const { chunkIndex, bytes } = download.pending();
   if (bytes.length === 0 || chunkIndex !== record.storedChunks) return;
   try {
@@ -172,7 +189,10 @@ async function keepPending(ctx: FileDownloadContext, job: FileJob, record: FileR
 
 function requireUrl(job: FileJob): string {
   if (job.spec.url === undefined) {
-    throw new SdError('missing-file', `${job.spec.path} of ${job.label} is incomplete in the store and was imported from a local folder, so it cannot be downloaded. Import the folder again.`);
+    throw new SdError(
+      'missing-file',
+      `${job.spec.path} of ${job.label} is incomplete in the store and was imported from a local folder, so it cannot be downloaded. Import the folder again.`,
+    );
   }
   return job.spec.url;
 }
@@ -182,16 +202,29 @@ function requireUrl(job: FileJob): string {
  * checks the whole file against its recorded SHA-256. False when the result does not match (the
  * caller then fetches the whole file again).
  */
-async function repairChunks(ctx: FileDownloadContext, job: FileJob, record: FileRecord, missing: readonly number[]): Promise<boolean> {
+async function repairChunks(
+  ctx: FileDownloadContext,
+  job: FileJob,
+  record: FileRecord,
+  missing: readonly number[],
+): Promise<boolean> {
   const { modelId, spec } = job;
   const sizeBytes = record.sizeBytes ?? 0;
-  for (let i = 0; i < missing.length; ) {
+  for (let i = 0; i < missing.length;) {
     let j = i;
     while (missing[j + 1] === (missing[j] as number) + 1) j++;
     const first = missing[i] as number;
     const end = Math.min(((missing[j] as number) + 1) * record.chunkBytes, sizeBytes);
     const download = new RangeDownload(
-      { url: requireUrl(job), path: spec.path, label: job.label, chunkBytes: record.chunkBytes, chunkStart: first * record.chunkBytes, end, sizeBytes },
+      {
+        url: requireUrl(job),
+        path: spec.path,
+        label: job.label,
+        chunkBytes: record.chunkBytes,
+        chunkStart: first * record.chunkBytes,
+        end,
+        sizeBytes,
+      },
       { onChunk: (index, bytes) => ctx.chunks.putChunk(modelId, spec.path, index, bytes), onBytes: ctx.onBytes },
       ctx,
     );

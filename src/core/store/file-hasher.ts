@@ -72,8 +72,10 @@ export class FileHasher {
 
 /** Why a file of `sizeBytes` bytes hashing to `digest` is not the file `spec` describes; undefined when it is. */
 export function describeMismatch(spec: FileSpec, sizeBytes: number, digest: FileDigest): string | undefined {
-  if (spec.sizeBytes !== undefined && sizeBytes !== spec.sizeBytes) return `${sizeBytes} bytes instead of ${spec.sizeBytes}`;
-  if (spec.sha256 !== undefined && digest.sha256 !== spec.sha256.toLowerCase()) return `SHA-256 ${digest.sha256} instead of ${spec.sha256}`;
+  if (spec.sizeBytes !== undefined && sizeBytes !== spec.sizeBytes)
+    return `${sizeBytes} bytes instead of ${spec.sizeBytes}`;
+  if (spec.sha256 !== undefined && digest.sha256 !== spec.sha256.toLowerCase())
+    return `SHA-256 ${digest.sha256} instead of ${spec.sha256}`;
   if (spec.gitOid !== undefined && digest.gitOid !== undefined && digest.gitOid !== spec.gitOid.toLowerCase()) {
     return `git blob id ${digest.gitOid} instead of ${spec.gitOid}`;
   }

@@ -2,7 +2,7 @@ import { SdError } from '../errors.ts';
 import type { ChunkStore, StoreInventory } from './chunk-store.ts';
 import { describeMismatch, FileHasher } from './file-hasher.ts';
 import type { FileJob } from './file-download.ts';
-import type { BlobLike } from './platform.ts';
+import type { BlobLike } from '../io/blob-like.ts';
 import { chunkCount, freshRecord, sameSpec, type FileRecord } from './records.ts';
 
 export interface ImportContext {
@@ -36,7 +36,10 @@ export async function importFile(ctx: ImportContext, job: FileJob, data: Uint8Ar
   for (let i = 0; i < chunkCount(sizeBytes, record.chunkBytes); i++) {
     const start = i * record.chunkBytes;
     const end = Math.min(sizeBytes, start + record.chunkBytes);
-    const bytes = data instanceof Uint8Array ? data.subarray(start, end) : new Uint8Array(await data.slice(start, end).arrayBuffer());
+    const bytes =
+      data instanceof Uint8Array
+        ? data.subarray(start, end)
+        : new Uint8Array(await data.slice(start, end).arrayBuffer());
     hasher.update(bytes);
     await chunks.putChunk(modelId, spec.path, i, bytes);
     record.storedChunks = i + 1;
@@ -46,7 +49,10 @@ export async function importFile(ctx: ImportContext, job: FileJob, data: Uint8Ar
   const problem = describeMismatch(spec, sizeBytes, digest);
   if (problem !== undefined) {
     await chunks.deleteFile(modelId, spec.path, inventory, record);
-    throw new SdError('integrity', `${spec.path} of ${job.label} has ${problem}; it was not stored. Check the file (or fetch the model again).`);
+    throw new SdError(
+      'integrity',
+      `${spec.path} of ${job.label} has ${problem}; it was not stored. Check the file (or fetch the model again).`,
+    );
   }
   record.state = 'complete';
   record.sha256 = digest.sha256;

@@ -67,10 +67,16 @@ export function checkStatus(response: HttpResponse, url: string, label: string):
   if (status === 200 || status === 206) return;
   const what = `${url} answered ${status} ${response.statusText}`.trim();
   if (status === 404 || status === 410) {
-    throw new SdError('missing-file', `${what}: the file is not there. Check the model address (${label}), revision and subfolder.`);
+    throw new SdError(
+      'missing-file',
+      `${what}: the file is not there. Check the model address (${label}), revision and subfolder.`,
+    );
   }
   if (status === 401 || status === 403) {
-    throw new SdError('network', `${what}: the repository is private or gated. Use a public model, or a copy of it on a static host.`);
+    throw new SdError(
+      'network',
+      `${what}: the repository is private or gated. Use a public model, or a copy of it on a static host.`,
+    );
   }
   if (status >= 500 || status === 429 || status === 408) throw new TransientError(`${what}.`);
   throw new SdError('network', `${what}, which the downloader cannot use. Check the model address (${label}).`);

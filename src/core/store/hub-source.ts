@@ -37,12 +37,25 @@ function describe(source: HubSource): string {
   return `${source.repo}@${source.revision}${sub} on ${source.endpoint}`;
 }
 
-async function fetchPage(fetch: HttpFetch, url: string, source: HubSource, signal: AbortSignalLike | undefined): Promise<{ entries: HubTreeEntry[]; next?: string }> {
+async function fetchPage(
+  fetch: HttpFetch,
+  url: string,
+  source: HubSource,
+  signal: AbortSignalLike | undefined,
+): Promise<{ entries: HubTreeEntry[]; next?: string }> {
   const what = `Listing ${source.repo}`;
-  const response = await raceAbort(fetch(url, signal ? { signal } : {}), signal, what, (late) => void discardBody(late));
+  const response = await raceAbort(
+    fetch(url, signal ? { signal } : {}),
+    signal,
+    what,
+    (late) => void discardBody(late),
+  );
   if (response.status === 404) {
     await discardBody(response);
-    throw new SdError('missing-file', `${describe(source)} was not found (${url} answered 404). Check the repository id, the revision and the subfolder; private repositories cannot be used.`);
+    throw new SdError(
+      'missing-file',
+      `${describe(source)} was not found (${url} answered 404). Check the repository id, the revision and the subfolder; private repositories cannot be used.`,
+    );
   }
   checkStatus(response, url, source.repo);
   const text = await raceAbort(response.text(), signal, what);
@@ -66,7 +79,7 @@ export async function listHubFiles(fetch: HttpFetch, source: HubSource, signal?:
   const prefix = source.subfolder === '' ? '' : `${source.subfolder}/`;
   const files: FileSpec[] = [];
   const seenPages = new Set<string>();
-  for (let url: string | undefined = hubTreeUrl(source); url !== undefined; ) {
+  for (let url: string | undefined = hubTreeUrl(source); url !== undefined;) {
     // a server that links a page to itself would otherwise keep us here forever
     if (seenPages.has(url)) break;
     seenPages.add(url);
@@ -77,7 +90,8 @@ export async function listHubFiles(fetch: HttpFetch, source: HubSource, signal?:
       const size = entry.lfs?.size ?? entry.size;
       if (typeof size === 'number') spec.sizeBytes = size;
       if (entry.lfs) {
-        if (typeof entry.lfs.oid === 'string' && /^[0-9a-f]{64}$/i.test(entry.lfs.oid)) spec.sha256 = entry.lfs.oid.toLowerCase();
+        if (typeof entry.lfs.oid === 'string' && /^[0-9a-f]{64}$/i.test(entry.lfs.oid))
+          spec.sha256 = entry.lfs.oid.toLowerCase();
       } else if (typeof entry.oid === 'string' && /^[0-9a-f]{40}$/i.test(entry.oid)) {
         spec.gitOid = entry.oid.toLowerCase();
       }

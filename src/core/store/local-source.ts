@@ -1,11 +1,11 @@
 import { strFromU8 } from 'fflate';
 import { SdError } from '../errors.ts';
 import type { BlobModelFiles } from './blob-model-files.ts';
-import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from './diffusers-layout.ts';
-import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from './inferred-layout.ts';
+import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from '../models/diffusers-layout.ts';
+import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from '../models/inferred-layout.ts';
 import type { ModelPlan } from './model-plan.ts';
 import { modelIdOf, type ModelSourceDescriptor } from './model-source.ts';
-import type { BlobLike } from './platform.ts';
+import type { BlobLike } from '../io/blob-like.ts';
 
 /** A file of a folder the user picked or dropped: its path inside the folder and its contents (a File). */
 export interface LocalFileEntry {
@@ -30,7 +30,10 @@ export function normalizeLocalEntries(entries: readonly LocalFileEntry[], name: 
   const paths = clean.map((e) => e.path);
   const root = shallowestRoot(paths, MODEL_INDEX) ?? shallowestRoot(paths, componentGraph('unet'));
   if (root === undefined) {
-    throw new SdError('missing-file', `The folder ${name} has no ${MODEL_INDEX} and no unet/model.onnx: pick the folder of a diffusers ONNX model (the one holding model_index.json or unet/, text_encoder/, vae_decoder/ with a model.onnx each).`);
+    throw new SdError(
+      'missing-file',
+      `The folder ${name} has no ${MODEL_INDEX} and no unet/model.onnx: pick the folder of a diffusers ONNX model (the one holding model_index.json or unet/, text_encoder/, vae_decoder/ with a model.onnx each).`,
+    );
   }
   return clean.filter((e) => e.path.startsWith(root)).map((e) => ({ path: e.path.slice(root.length), file: e.file }));
 }
@@ -67,7 +70,9 @@ export async function planLocalModel(entries: readonly LocalFileEntry[], name: s
   const byPath = new Map(normalizeLocalEntries(entries, name).map((e) => [e.path, e.file]));
   const index = byPath.get(MODEL_INDEX);
   const found = USUAL_COMPONENTS.filter((c) => byPath.has(componentGraph(c)));
-  const layout = index ? layoutFiles(strFromU8(new Uint8Array(await index.arrayBuffer())), name) : inferredLayoutFiles(found, name);
+  const layout = index
+    ? layoutFiles(strFromU8(new Uint8Array(await index.arrayBuffer())), name)
+    : inferredLayoutFiles(found, name);
   requireLayoutFiles(layout, (path) => byPath.has(path), name);
   const source: ModelSourceDescriptor = { kind: 'local', name };
   const blobs = new Map<string, BlobLike>();

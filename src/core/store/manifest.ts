@@ -28,7 +28,10 @@ export const MANIFEST_NAME = 'sd-model-manifest.json';
 const FORMAT = 'sd-model-manifest';
 
 function invalid(label: string, why: string): SdError {
-  return new SdError('missing-file', `${label}/${MANIFEST_NAME} is not a valid model manifest: ${why}. Fix or remove it (without it the folder is read through model_index.json).`);
+  return new SdError(
+    'missing-file',
+    `${label}/${MANIFEST_NAME} is not a valid model manifest: ${why}. Fix or remove it (without it the folder is read through model_index.json).`,
+  );
 }
 
 /** Parses and checks a manifest; throws 'missing-file' naming the first bad entry. */
@@ -46,12 +49,18 @@ export function parseManifest(text: string, label: string): ManifestFile[] {
   const seen = new Set<string>();
   return manifest.files.map((entry: Partial<ManifestFile>, i) => {
     const { path, size, sha256 } = entry;
-    if (typeof path !== 'string' || path === '' || path.startsWith('/') || path.split('/').some((s) => s === '..' || s === '.' || s === '')) {
+    if (
+      typeof path !== 'string' ||
+      path === '' ||
+      path.startsWith('/') ||
+      path.split('/').some((s) => s === '..' || s === '.' || s === '')
+    ) {
       throw invalid(label, `files[${i}].path ${JSON.stringify(path)} must be a relative path like "unet/model.onnx"`);
     }
     if (seen.has(path)) throw invalid(label, `files[${i}].path "${path}" is listed twice`);
     seen.add(path);
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw invalid(label, `files[${i}].size ${JSON.stringify(size)} must be a byte count`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+      throw invalid(label, `files[${i}].size ${JSON.stringify(size)} must be a byte count`);
     if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-f]{64}$/i.test(sha256))) {
       throw invalid(label, `files[${i}].sha256 must be 64 hex digits`);
     }
@@ -61,5 +70,9 @@ export function parseManifest(text: string, label: string): ManifestFile[] {
 
 /** Builds a manifest (files sorted by path), e.g. for a script that publishes a model folder. */
 export function buildManifest(files: readonly ManifestFile[]): ModelManifest {
-  return { format: FORMAT, version: 1, files: [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)) };
+  return {
+    format: FORMAT,
+    version: 1,
+    files: [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+  };
 }

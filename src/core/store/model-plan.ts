@@ -1,10 +1,10 @@
 import { strFromU8 } from 'fflate';
 import { SdError } from '../errors.ts';
-import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from './diffusers-layout.ts';
+import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from '../models/diffusers-layout.ts';
 import { listHubFiles } from './hub-source.ts';
-import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from './inferred-layout.ts';
+import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from '../models/inferred-layout.ts';
 import { labelOf, modelIdOf, type ModelSourceDescriptor } from './model-source.ts';
-import type { BlobLike } from './platform.ts';
+import type { BlobLike } from '../io/blob-like.ts';
 import type { FileSpec } from './records.ts';
 import { withRetries } from './retry.ts';
 import { fetchSmallFile, listStaticFiles, type FetchedFile, type SourceContext } from './static-source.ts';
@@ -28,8 +28,14 @@ type RemoteSource = Extract<ModelSourceDescriptor, { kind: 'hub' | 'url' }>;
  * says the pipeline needs (so PyTorch weights and safety checkers in the same repository are not
  * downloaded). Without an index, the layout is inferred from the ONNX models the listing shows.
  */
-async function planHub(ctx: SourceContext, source: Extract<ModelSourceDescriptor, { kind: 'hub' }>, label: string): Promise<Pick<ModelPlan, 'files' | 'fetched'>> {
-  const listing = await withRetries(ctx, `Listing the files of ${label}`, () => listHubFiles(ctx.fetch, source, ctx.signal));
+async function planHub(
+  ctx: SourceContext,
+  source: Extract<ModelSourceDescriptor, { kind: 'hub' }>,
+  label: string,
+): Promise<Pick<ModelPlan, 'files' | 'fetched'>> {
+  const listing = await withRetries(ctx, `Listing the files of ${label}`, () =>
+    listHubFiles(ctx.fetch, source, ctx.signal),
+  );
   const byPath = new Map(listing.map((f) => [f.path, f]));
   const indexSpec = byPath.get(MODEL_INDEX);
   const found = USUAL_COMPONENTS.filter((c) => byPath.has(componentGraph(c)));
@@ -40,10 +46,14 @@ async function planHub(ctx: SourceContext, source: Extract<ModelSourceDescriptor
   }
   if (!indexSpec?.url) {
     const folders = [...new Set(listing.map((f) => f.path.split('/')[0]))].slice(0, 12).join(', ');
-    throw new SdError('missing-file', `${label} has no ${MODEL_INDEX}${source.subfolder === '' ? '' : ` in ${source.subfolder}/`} and no ONNX models in the usual folders (unet/, text_encoder/, vae_decoder/; it holds: ${folders}). Give the subfolder or revision that contains a diffusers ONNX export, e.g. org/name/onnx or org/name@onnx.`);
+    throw new SdError(
+      'missing-file',
+      `${label} has no ${MODEL_INDEX}${source.subfolder === '' ? '' : ` in ${source.subfolder}/`} and no ONNX models in the usual folders (unet/, text_encoder/, vae_decoder/; it holds: ${folders}). Give the subfolder or revision that contains a diffusers ONNX export, e.g. org/name/onnx or org/name@onnx.`,
+    );
   }
   const indexBytes = await fetchSmallFile(ctx, indexSpec.url, MODEL_INDEX, label, indexSpec);
-  if (!indexBytes) throw new SdError('missing-file', `${indexSpec.url} was listed but could not be fetched (404). Try again later.`);
+  if (!indexBytes)
+    throw new SdError('missing-file', `${indexSpec.url} was listed but could not be fetched (404). Try again later.`);
   const layout = layoutFiles(strFromU8(indexBytes), label);
   requireLayoutFiles(layout, (path) => byPath.has(path), label);
   const files = layout.flatMap((f) => byPath.get(f.path) ?? []);
@@ -54,6 +64,7 @@ async function planHub(ctx: SourceContext, source: Extract<ModelSourceDescriptor
 export async function planRemoteModel(ctx: SourceContext, source: RemoteSource): Promise<ModelPlan> {
   const id = modelIdOf(source);
   const label = labelOf(source);
-  const found = source.kind === 'hub' ? await planHub(ctx, source, label) : await listStaticFiles(ctx, source.baseUrl, label);
+  const found =
+    source.kind === 'hub' ? await planHub(ctx, source, label) : await listStaticFiles(ctx, source.baseUrl, label);
   return { id, label, source, ...found };
 }

@@ -33,7 +33,10 @@ const HUB_ID = /^([A-Za-z0-9][\w.-]*\/[\w.-]+)((?:\/[\w.-]+)*)\/?(?:@(.+))?$/;
 function normalizeEndpoint(endpoint: string): string {
   const trimmed = endpoint.trim().replace(/\/+$/, '');
   if (!/^https?:\/\/[^/\s?#]+(\/[^\s?#]*)?$/i.test(trimmed)) {
-    throw new SdError('bad-argument', `Hub endpoint "${endpoint}" is not an http(s) URL. Use e.g. https://huggingface.co or https://hf-mirror.com.`);
+    throw new SdError(
+      'bad-argument',
+      `Hub endpoint "${endpoint}" is not an http(s) URL. Use e.g. https://huggingface.co or https://hf-mirror.com.`,
+    );
   }
   return trimmed;
 }
@@ -51,9 +54,18 @@ export function parseModelSource(text: string, hubEndpoint: string = DEFAULT_HUB
   }
   const m = HUB_ID.exec(value);
   if (!m || value.includes('..')) {
-    throw new SdError('bad-argument', `Model "${value}" is neither a Hugging Face repository id nor an http(s) URL. Use e.g. stable-diffusion-v1-5/stable-diffusion-v1-5@onnx, org/name/subfolder@main, or https://host/models/sd15/.`);
+    throw new SdError(
+      'bad-argument',
+      `Model "${value}" is neither a Hugging Face repository id nor an http(s) URL. Use e.g. stable-diffusion-v1-5/stable-diffusion-v1-5@onnx, org/name/subfolder@main, or https://host/models/sd15/.`,
+    );
   }
-  return { kind: 'hub', endpoint: normalizeEndpoint(hubEndpoint), repo: m[1] as string, subfolder: (m[2] ?? '').replace(/^\//, ''), revision: m[3] ?? 'main' };
+  return {
+    kind: 'hub',
+    endpoint: normalizeEndpoint(hubEndpoint),
+    repo: m[1] as string,
+    subfolder: (m[2] ?? '').replace(/^\//, ''),
+    revision: m[3] ?? 'main',
+  };
 }
 
 /**

@@ -75,7 +75,10 @@ export class ModelStore {
   constructor(private readonly options: ModelStoreOptions) {
     const chunkBytes = options.chunkBytes ?? DEFAULT_CHUNK_BYTES;
     if (!Number.isSafeInteger(chunkBytes) || chunkBytes < 1 || chunkBytes > DEFAULT_CHUNK_BYTES) {
-      throw new SdError('bad-argument', `chunkBytes ${chunkBytes} is out of range: expected a whole number of bytes from 1 to ${DEFAULT_CHUNK_BYTES} (64 MiB).`);
+      throw new SdError(
+        'bad-argument',
+        `chunkBytes ${chunkBytes} is out of range: expected a whole number of bytes from 1 to ${DEFAULT_CHUNK_BYTES} (64 MiB).`,
+      );
     }
     this.chunkBytes = chunkBytes;
     this.chunks = new ChunkStore(options.kv, options.createBlob);
@@ -92,9 +95,15 @@ export class ModelStore {
    */
   async download(source: ModelSourceDescriptor, options: DownloadOptions = {}): Promise<StoredModel> {
     if (source.kind === 'local') {
-      throw new SdError('bad-argument', `Model ${source.name} comes from a local folder: import it with importFolder (files cannot be downloaded from a local folder).`);
+      throw new SdError(
+        'bad-argument',
+        `Model ${source.name} comes from a local folder: import it with importFolder (files cannot be downloaded from a local folder).`,
+      );
     }
-    const plan = await planRemoteModel({ fetch: this.options.fetch, retry: this.retry, sleep: this.sleep, ...signalOf(options) }, source);
+    const plan = await planRemoteModel(
+      { fetch: this.options.fetch, retry: this.retry, sleep: this.sleep, ...signalOf(options) },
+      source,
+    );
     return this.fill(plan, options);
   }
 
@@ -107,7 +116,11 @@ export class ModelStore {
   }
 
   /** Copies a picked or dropped folder into the store (hashing every file) and returns it opened. */
-  async importFolder(entries: readonly LocalFileEntry[], name: string, options: DownloadOptions = {}): Promise<StoredModel> {
+  async importFolder(
+    entries: readonly LocalFileEntry[],
+    name: string,
+    options: DownloadOptions = {},
+  ): Promise<StoredModel> {
     return this.fill(await planLocalModel(entries, name), options);
   }
 
@@ -124,18 +137,29 @@ export class ModelStore {
    */
   async open(modelId: string, options: OpenOptions = {}): Promise<StoredModel> {
     const record = await this.chunks.getModel(modelId);
-    if (!record) throw new SdError('missing-file', `No model "${modelId}" in the store. Download it first (stored models: see the model list).`);
+    if (!record)
+      throw new SdError(
+        'missing-file',
+        `No model "${modelId}" in the store. Download it first (stored models: see the model list).`,
+      );
     const { files, damaged } = await this.inspect(record);
     if (damaged.length === 0) return new StoredModel(this.chunks, this.options.createBlob, record, files);
     const what = `${record.label} is stored, but ${damaged.join(', ')} ${damaged.length === 1 ? 'is' : 'are'} incomplete (evicted by the browser or never finished)`;
     if (options.repair === false || record.source.kind === 'local') {
-      const advice = record.source.kind === 'local' ? 'Import the folder again.' : 'Open it again while online to fetch only the missing parts.';
+      const advice =
+        record.source.kind === 'local'
+          ? 'Import the folder again.'
+          : 'Open it again while online to fetch only the missing parts.';
       throw new SdError('missing-file', `${what}. ${advice}`);
     }
     try {
-      return await this.fill({ id: record.id, label: record.label, source: record.source, files: record.files, fetched: [] }, options);
+      return await this.fill(
+        { id: record.id, label: record.label, source: record.source, files: record.files, fetched: [] },
+        options,
+      );
     } catch (e) {
-      if (e instanceof SdError && e.code === 'network') throw new SdError('network', `${what}, and fetching the missing parts failed: ${e.message}`, { cause: e });
+      if (e instanceof SdError && e.code === 'network')
+        throw new SdError('network', `${what}, and fetching the missing parts failed: ${e.message}`, { cause: e });
       throw e;
     }
   }
@@ -156,7 +180,16 @@ export class ModelStore {
         stored += storedBytes(file);
       }
       const { label, source, isComplete, updatedAtMs } = record;
-      infos.push({ id, label, source, fileCount: record.files.length, sizeBytes, storedBytes: stored, isComplete, updatedAtMs });
+      infos.push({
+        id,
+        label,
+        source,
+        fileCount: record.files.length,
+        sizeBytes,
+        storedBytes: stored,
+        isComplete,
+        updatedAtMs,
+      });
     }
     return infos.sort((a, b) => b.updatedAtMs - a.updatedAtMs);
   }
@@ -202,7 +235,15 @@ export class ModelStore {
     const tracker = new ProgressTracker(plan.id, this.now, options.onProgress, this.options.progressIntervalMs);
     const previous = await this.chunks.getModel(plan.id);
     const nowMs = this.now();
-    const record: ModelRecord = { id: plan.id, label: plan.label, source: plan.source, files: plan.files, isComplete: false, createdAtMs: previous?.createdAtMs ?? nowMs, updatedAtMs: nowMs };
+    const record: ModelRecord = {
+      id: plan.id,
+      label: plan.label,
+      source: plan.source,
+      files: plan.files,
+      isComplete: false,
+      createdAtMs: previous?.createdAtMs ?? nowMs,
+      updatedAtMs: nowMs,
+    };
     await this.chunks.putModel(record);
     let totalBytes = 0;
     let stored = 0;
@@ -222,7 +263,11 @@ export class ModelStore {
     const fetched = new Map(plan.fetched.map((f) => [f.spec.path, f.bytes]));
     for (const spec of plan.files) {
       const before = await this.chunks.getFile(plan.id, spec.path);
-      tracker.startFile(spec.path, before && sameSpec(before.spec, spec) ? storedBytes(before) : 0, spec.sizeBytes ?? before?.sizeBytes ?? 0);
+      tracker.startFile(
+        spec.path,
+        before && sameSpec(before.spec, spec) ? storedBytes(before) : 0,
+        spec.sizeBytes ?? before?.sizeBytes ?? 0,
+      );
       const done = await this.locks.request(fileLockName(plan.id, spec.path), signalOf(options), async () => {
         const ctx: FileDownloadContext = {
           fetch: this.options.fetch,
@@ -256,8 +301,11 @@ export class ModelStore {
     const inventory = await this.chunks.inventory();
     const listed = new Set(plan.files.map((f) => f.path));
     const storedPaths = new Set(inventory.chunks.get(plan.id)?.keys());
-    for (const key of inventory.all) if (key[0] === KEY_FILE && key[1] === plan.id && typeof key[2] === 'string') storedPaths.add(key[2]);
-    for (const path of storedPaths) if (!listed.has(path)) await this.chunks.deleteFile(plan.id, path, inventory, await this.chunks.getFile(plan.id, path));
+    for (const key of inventory.all)
+      if (key[0] === KEY_FILE && key[1] === plan.id && typeof key[2] === 'string') storedPaths.add(key[2]);
+    for (const path of storedPaths)
+      if (!listed.has(path))
+        await this.chunks.deleteFile(plan.id, path, inventory, await this.chunks.getFile(plan.id, path));
   }
 }
 

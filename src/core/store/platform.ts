@@ -1,7 +1,9 @@
+import type { BlobLike } from '../io/blob-like.ts';
+
 /**
  * What the model store needs from its host, declared here so the core stays free of DOM and Node
  * types (it is checked against lib ES2022 only). Browsers pass `fetch`, `Blob`, IndexedDB (through
- * idb-keyval), `navigator.storage` and `navigator.locks` (see src/store/); Node tests pass
+ * idb-keyval), `navigator.storage` and `navigator.locks` (see src/platform/store/); Node tests pass
  * fake-indexeddb, Node's own `fetch` and `Blob`, and fakes for the rest.
  */
 
@@ -17,16 +19,6 @@ export interface KeyValueStore {
   set(key: StoreKey, value: unknown): Promise<void>;
   del(key: StoreKey): Promise<void>;
   keys(): Promise<StoreKey[]>;
-}
-
-/**
- * The part of the DOM `Blob` the store uses. A stored chunk is a Blob: browsers keep its bytes on
- * disk, and a file assembled from chunk Blobs references them without copying.
- */
-export interface BlobLike {
-  readonly size: number;
-  arrayBuffer(): Promise<ArrayBuffer>;
-  slice(start?: number, end?: number): BlobLike;
 }
 
 /** `(parts) => new Blob(parts)`: builds a Blob from bytes and other Blobs (referenced, not copied). */

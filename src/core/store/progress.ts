@@ -40,7 +40,17 @@ export class ProgressTracker {
     private readonly callback: StoreProgressCallback | undefined,
     private readonly intervalMs = 200,
   ) {
-    this.state = { modelId, phase: 'listing', fileLoadedBytes: 0, fileTotalBytes: 0, loadedBytes: 0, totalBytes: 0, filesDone: 0, fileCount: 0, bytesPerSecond: 0 };
+    this.state = {
+      modelId,
+      phase: 'listing',
+      fileLoadedBytes: 0,
+      fileTotalBytes: 0,
+      loadedBytes: 0,
+      totalBytes: 0,
+      filesDone: 0,
+      fileCount: 0,
+      bytesPerSecond: 0,
+    };
   }
 
   /** Sets the model's totals once its file list is known. */

@@ -25,7 +25,12 @@ export function formatBytes(bytes: number): string {
  * that could be deleted (`others` is asked only when the download does not fit). Browsers report the quota loosely (Chrome pads usage, Safari may
  * report less than it allows), so this is a check against the estimate, not a guarantee.
  */
-export async function checkQuota(storage: StorageManagerLike | undefined, neededBytes: number, label: string, others: () => Promise<readonly StoredModelSize[]>): Promise<void> {
+export async function checkQuota(
+  storage: StorageManagerLike | undefined,
+  neededBytes: number,
+  label: string,
+  others: () => Promise<readonly StoredModelSize[]>,
+): Promise<void> {
   if (!storage || neededBytes <= 0) return;
   const { usage, quota } = await storage.estimate();
   if (quota === undefined) return;

@@ -1,6 +1,14 @@
 import { SdError } from '../errors.ts';
 import { raceAbort, throwIfAborted } from './abort.ts';
-import { checkStatus, contentLength, discardBody, isHtmlResponse, looksLikeHtml, parseContentRange, TransientError } from './http.ts';
+import {
+  checkStatus,
+  contentLength,
+  discardBody,
+  isHtmlResponse,
+  looksLikeHtml,
+  parseContentRange,
+  TransientError,
+} from './http.ts';
 import type { AbortSignalLike, HttpBodyReader, HttpFetch, HttpResponse } from './platform.ts';
 import { backoffMs, DEFAULT_STALL_TIMEOUT_MS, type RetryPolicy } from './retry.ts';
 import { formatSeconds, hostOf, StallError, StallWatch } from './stall-watch.ts';
@@ -101,10 +109,18 @@ export class RangeDownload {
         failures++;
         if (failures > this.ctx.retry.maxRetries) {
           if (error instanceof StallError) {
-            throw new SdError('network', `No data from ${error.host} for ${formatSeconds(error.timeoutMs)}, ${failures} tries (${this.request.path} of ${this.request.label}): check the connection, then press Generate again (or run the command again) to resume; stored chunks are kept.`, { cause: error });
+            throw new SdError(
+              'network',
+              `No data from ${error.host} for ${formatSeconds(error.timeoutMs)}, ${failures} tries (${this.request.path} of ${this.request.label}): check the connection, then press Generate again (or run the command again) to resume; stored chunks are kept.`,
+              { cause: error },
+            );
           }
           const reason = error instanceof Error ? error.message : String(error);
-          throw new SdError('network', `Could not download ${this.request.url} (${this.request.path} of ${this.request.label}): ${reason} Gave up after ${failures} attempts without progress. Check the connection and start the download again: the ${this.position} bytes received so far are kept.`, { cause: error });
+          throw new SdError(
+            'network',
+            `Could not download ${this.request.url} (${this.request.path} of ${this.request.label}): ${reason} Gave up after ${failures} attempts without progress. Check the connection and start the download again: the ${this.position} bytes received so far are kept.`,
+            { cause: error },
+          );
         }
         await raceAbort(this.ctx.sleep(backoffMs(this.ctx.retry, failures)), this.ctx.signal, what);
       }
@@ -133,7 +149,11 @@ export class RangeDownload {
 
   /** One request, closed when its connection stays silent for the stall timeout (a {@link StallError}). */
   private async attempt(): Promise<void> {
-    const watch = new StallWatch(this.ctx.retry.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS, hostOf(this.request.url), this.ctx.signal);
+    const watch = new StallWatch(
+      this.ctx.retry.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS,
+      hostOf(this.request.url),
+      this.ctx.signal,
+    );
     try {
       await this.send(watch);
     } catch (error) {
@@ -184,7 +204,8 @@ export class RangeDownload {
         // always readable and must then be the length asked for
         const length = contentLength(response);
         const limit = this.limit;
-        if (length !== undefined && limit !== undefined && length !== limit - start) return `the server sent ${length} bytes for range ${start}-${limit - 1}.`;
+        if (length !== undefined && limit !== undefined && length !== limit - start)
+          return `the server sent ${length} bytes for range ${start}-${limit - 1}.`;
       } else if (!range || range.start !== start) {
         return `the server sent range ${header} instead of bytes ${start}-.`;
       }
@@ -198,7 +219,8 @@ export class RangeDownload {
     if (totalBytes !== undefined) {
       if (this.sizeBytes === undefined) {
         this.sizeBytes = totalBytes;
-        if (this.buffer.length > totalBytes - this.chunkStart) this.buffer = this.buffer.slice(0, Math.max(this.filled, totalBytes - this.chunkStart));
+        if (this.buffer.length > totalBytes - this.chunkStart)
+          this.buffer = this.buffer.slice(0, Math.max(this.filled, totalBytes - this.chunkStart));
         this.sink.onSize?.(totalBytes);
       } else if (totalBytes !== this.sizeBytes) {
         return `the server says the file has ${totalBytes} bytes, but ${this.sizeBytes} were expected (an error page, or the file changed).`;
@@ -207,7 +229,12 @@ export class RangeDownload {
     return skip;
   }
 
-  private async readBody(reader: HttpBodyReader, skipBytes: number, isFileStart: boolean, watch: StallWatch): Promise<void> {
+  private async readBody(
+    reader: HttpBodyReader,
+    skipBytes: number,
+    isFileStart: boolean,
+    watch: StallWatch,
+  ): Promise<void> {
     let skip = skipBytes;
     let isFirst = isFileStart;
     const what = `The download of ${this.request.path}`;
@@ -223,13 +250,16 @@ export class RangeDownload {
           bytes = bytes.subarray(dropped);
         }
         if (bytes.length === 0) continue;
-        if (isFirst && looksLikeHtml(bytes)) throw new TransientError('the server sent an HTML page instead of the file.');
+        if (isFirst && looksLikeHtml(bytes))
+          throw new TransientError('the server sent an HTML page instead of the file.');
         isFirst = false;
         const limit = this.limit;
         if (limit !== undefined && this.position + bytes.length > limit) {
           if (this.request.end === undefined) {
             this.discardPending();
-            throw new TransientError(`the server sent more than the expected ${limit} bytes (an error page, or the file changed).`);
+            throw new TransientError(
+              `the server sent more than the expected ${limit} bytes (an error page, or the file changed).`,
+            );
           }
           // a run that stops before the end of the file: the rest of the body is not ours
           await this.accept(bytes.subarray(0, limit - this.position));
@@ -245,7 +275,8 @@ export class RangeDownload {
     }
     if (skip > 0) throw new TransientError('the connection closed before the requested range.');
     const limit = this.limit;
-    if (limit !== undefined && this.position < limit) throw new TransientError(`the connection closed after ${this.position} of ${limit} bytes.`);
+    if (limit !== undefined && this.position < limit)
+      throw new TransientError(`the connection closed after ${this.position} of ${limit} bytes.`);
     if (this.sizeBytes === undefined) {
       // no length was announced: the end of the body is the end of the file
       this.sizeBytes = this.position;

@@ -60,7 +60,14 @@ export function sameSpec(a: FileSpec, b: FileSpec): boolean {
 
 /** The record of a file nothing of which is stored yet. */
 export function freshRecord(spec: FileSpec, chunkBytes: number, nowMs: number): FileRecord {
-  const record: FileRecord = { spec, chunkBytes, state: 'partial', storedChunks: 0, partialBytes: 0, updatedAtMs: nowMs };
+  const record: FileRecord = {
+    spec,
+    chunkBytes,
+    state: 'partial',
+    storedChunks: 0,
+    partialBytes: 0,
+    updatedAtMs: nowMs,
+  };
   if (spec.sizeBytes !== undefined) record.sizeBytes = spec.sizeBytes;
   return record;
 }

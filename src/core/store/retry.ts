@@ -20,7 +20,12 @@ export interface RetryPolicy {
 /** How long a download connection may stay silent before it is closed and tried again. */
 export const DEFAULT_STALL_TIMEOUT_MS = 30_000;
 
-export const DEFAULT_RETRY: RetryPolicy = { maxRetries: 5, baseDelayMs: 1000, maxDelayMs: 30_000, stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS };
+export const DEFAULT_RETRY: RetryPolicy = {
+  maxRetries: 5,
+  baseDelayMs: 1000,
+  maxDelayMs: 30_000,
+  stallTimeoutMs: DEFAULT_STALL_TIMEOUT_MS,
+};
 
 /** Wait before retry number `attempt` (1-based): exponential, capped, with ±25% jitter so tabs do not retry in step. */
 export function backoffMs(policy: RetryPolicy, attempt: number, random: () => number = Math.random): number {
@@ -49,7 +54,11 @@ export async function withRetries<T>(ctx: RetryContext, what: string, attempt: (
       if (error instanceof SdError) throw error;
       if (failures > ctx.retry.maxRetries) {
         const reason = error instanceof Error ? error.message : String(error);
-        throw new SdError('network', `${what} failed ${failures} times (last: ${reason}). Check the connection and try again.`, { cause: error });
+        throw new SdError(
+          'network',
+          `${what} failed ${failures} times (last: ${reason}). Check the connection and try again.`,
+          { cause: error },
+        );
       }
       await raceAbort(ctx.sleep(backoffMs(ctx.retry, failures)), ctx.signal, what);
     }

@@ -68,7 +68,8 @@ export class StallWatch {
   /** Bytes arrived: the silence starts again from now. */
   touch(): void {
     this.suspend();
-    if (this.isStopped || this.source.signal.aborted || !(this.timeoutMs > 0) || !Number.isFinite(this.timeoutMs)) return;
+    if (this.isStopped || this.source.signal.aborted || !(this.timeoutMs > 0) || !Number.isFinite(this.timeoutMs))
+      return;
     this.timer = timers.setTimeout(() => {
       this.timer = undefined;
       this.stalled = new StallError(this.host, this.timeoutMs);

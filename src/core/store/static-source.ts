@@ -1,10 +1,18 @@
 import { strFromU8 } from 'fflate';
 import { SdError } from '../errors.ts';
 import { raceAbort } from './abort.ts';
-import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from './diffusers-layout.ts';
-import { checkStatus, contentLength, discardBody, isHtmlResponse, looksLikeHtml, parseContentRange, TransientError } from './http.ts';
+import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from '../models/diffusers-layout.ts';
+import {
+  checkStatus,
+  contentLength,
+  discardBody,
+  isHtmlResponse,
+  looksLikeHtml,
+  parseContentRange,
+  TransientError,
+} from './http.ts';
 import { checkBytes } from './file-hasher.ts';
-import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from './inferred-layout.ts';
+import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from '../models/inferred-layout.ts';
 import { MANIFEST_NAME, parseManifest } from './manifest.ts';
 import { joinUrl } from './model-source.ts';
 import type { HttpFetch, HttpResponse } from './platform.ts';
@@ -29,7 +37,12 @@ export interface SourceListing {
 
 const PROBE_CONCURRENCY = 4;
 
-function request(ctx: SourceContext, url: string, init: { method?: 'GET' | 'HEAD'; headers?: Record<string, string> }, what: string): Promise<HttpResponse> {
+function request(
+  ctx: SourceContext,
+  url: string,
+  init: { method?: 'GET' | 'HEAD'; headers?: Record<string, string> },
+  what: string,
+): Promise<HttpResponse> {
   const options = ctx.signal ? { ...init, signal: ctx.signal } : init;
   return raceAbort(ctx.fetch(url, options), ctx.signal, what, (late) => void discardBody(late));
 }
@@ -39,7 +52,14 @@ function request(ctx: SourceContext, url: string, init: { method?: 'GET' | 'HEAD
  * server says it is not there (404, 410, or an HTML page). The file must match `expected`
  * (size, hashes) when given; a mismatch, or an HTML page instead of an expected file, is retried.
  */
-export function fetchSmallFile(ctx: SourceContext, url: string, path: string, label: string, expected?: FileSpec, htmlRetries = 0): Promise<Uint8Array | undefined> {
+export function fetchSmallFile(
+  ctx: SourceContext,
+  url: string,
+  path: string,
+  label: string,
+  expected?: FileSpec,
+  htmlRetries = 0,
+): Promise<Uint8Array | undefined> {
   const expectedBytes = expected?.sizeBytes;
   const what = `Fetching ${path} of ${label}`;
   let htmlAnswers = 0;
@@ -59,7 +79,8 @@ export function fetchSmallFile(ctx: SourceContext, url: string, path: string, la
       throw new TransientError(`${url} sent an HTML page instead of ${path}.`);
     }
     const bytes = new Uint8Array(await raceAbort(response.arrayBuffer(), ctx.signal, what));
-    if (expectedBytes !== undefined && bytes.length !== expectedBytes) throw new TransientError(`${url} sent ${bytes.length} bytes, ${expectedBytes} expected.`);
+    if (expectedBytes !== undefined && bytes.length !== expectedBytes)
+      throw new TransientError(`${url} sent ${bytes.length} bytes, ${expectedBytes} expected.`);
     if (looksLikeHtml(bytes)) {
       if (isAbsentHtml()) return undefined;
       throw new TransientError(`${url} sent an HTML page instead of ${path}.`);
@@ -74,7 +95,12 @@ export function fetchSmallFile(ctx: SourceContext, url: string, path: string, la
  * Whether a file exists on a static host, and its size: a HEAD request, or where HEAD is refused,
  * a GET of its first byte (`Range: bytes=0-0`; the size is then the total in Content-Range).
  */
-async function probe(ctx: SourceContext, url: string, path: string, label: string): Promise<{ sizeBytes?: number } | undefined> {
+async function probe(
+  ctx: SourceContext,
+  url: string,
+  path: string,
+  label: string,
+): Promise<{ sizeBytes?: number } | undefined> {
   const what = `Checking ${path} of ${label}`;
   return withRetries(ctx, what, async () => {
     let response = await request(ctx, url, { method: 'HEAD' }, what);
@@ -85,7 +111,10 @@ async function probe(ctx: SourceContext, url: string, path: string, label: strin
     if (response.status === 404 || response.status === 410) return undefined;
     checkStatus(response, url, label);
     const isHtml = isHtmlResponse(response, path);
-    const size = response.status === 206 ? parseContentRange(response.headers.get('content-range'))?.totalBytes : contentLength(response);
+    const size =
+      response.status === 206
+        ? parseContentRange(response.headers.get('content-range'))?.totalBytes
+        : contentLength(response);
     await discardBody(response);
     if (isHtml) return undefined;
     return size === undefined ? {} : { sizeBytes: size };
@@ -127,13 +156,26 @@ export async function listStaticFiles(ctx: SourceContext, baseUrl: string, label
   if (!indexBytes) return probeInferredLayout(ctx, baseUrl, label);
   const indexSpec: FileSpec = { path: MODEL_INDEX, url: indexUrl, sizeBytes: indexBytes.length };
   const layout = layoutFiles(strFromU8(indexBytes), label).filter((f) => f.path !== MODEL_INDEX);
-  const files = [indexSpec, ...(await probeFiles(ctx, baseUrl, layout.map((f) => f.path), label))];
+  const files = [
+    indexSpec,
+    ...(await probeFiles(
+      ctx,
+      baseUrl,
+      layout.map((f) => f.path),
+      label,
+    )),
+  ];
   requireLayoutFiles(layout, (path) => files.some((f) => f.path === path), label);
   return { files, fetched: [{ spec: indexSpec, bytes: indexBytes }] };
 }
 
 /** The files among `paths` the host has, with their sizes where it tells them. */
-async function probeFiles(ctx: SourceContext, baseUrl: string, paths: readonly string[], label: string): Promise<FileSpec[]> {
+async function probeFiles(
+  ctx: SourceContext,
+  baseUrl: string,
+  paths: readonly string[],
+  label: string,
+): Promise<FileSpec[]> {
   const probes = await mapLimited(paths, PROBE_CONCURRENCY, (path) => probe(ctx, joinUrl(baseUrl, path), path, label));
   return paths.flatMap((path, i) => {
     const found = probes[i];
@@ -153,8 +195,22 @@ async function probeInferredLayout(ctx: SourceContext, baseUrl: string, label: s
   const graphs = await probeFiles(ctx, baseUrl, USUAL_COMPONENTS.map(componentGraph), label);
   const found = USUAL_COMPONENTS.filter((c) => graphs.some((f) => f.path === componentGraph(c)));
   if (found.length === 0) {
-    throw new SdError('missing-file', `${label} has no ${MODEL_INDEX}, no ${MANIFEST_NAME} and no ONNX models in the usual folders (${USUAL_COMPONENTS.map((c) => `${c}/`).join(', ')}; all answered 404): expected a folder in the diffusers ONNX layout. Check the address.`);
+    throw new SdError(
+      'missing-file',
+      `${label} has no ${MODEL_INDEX}, no ${MANIFEST_NAME} and no ONNX models in the usual folders (${USUAL_COMPONENTS.map((c) => `${c}/`).join(', ')}; all answered 404): expected a folder in the diffusers ONNX layout. Check the address.`,
+    );
   }
   const rest = inferredLayoutFiles(found, label).filter((f) => !graphs.some((g) => g.path === f.path));
-  return { files: [...graphs, ...(await probeFiles(ctx, baseUrl, rest.map((f) => f.path), label))], fetched: [] };
+  return {
+    files: [
+      ...graphs,
+      ...(await probeFiles(
+        ctx,
+        baseUrl,
+        rest.map((f) => f.path),
+        label,
+      )),
+    ],
+    fetched: [],
+  };
 }

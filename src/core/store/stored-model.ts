@@ -2,7 +2,8 @@ import { strFromU8 } from 'fflate';
 import { SdError } from '../errors.ts';
 import type { BlobModelFiles } from './blob-model-files.ts';
 import type { ChunkStore } from './chunk-store.ts';
-import type { BlobFactory, BlobLike } from './platform.ts';
+import type { BlobLike } from '../io/blob-like.ts';
+import type { BlobFactory } from './platform.ts';
 import { chunkCount, type FileRecord, type ModelRecord } from './records.ts';
 
 /**
@@ -60,14 +61,18 @@ export class StoredModel implements BlobModelFiles {
   async readBlob(path: string): Promise<BlobLike> {
     const record = this.fileRecord(path);
     const parts: BlobLike[] = [];
-    for (let i = 0; i < chunkCount(record.sizeBytes ?? 0, record.chunkBytes); i++) parts.push(await this.chunk(path, i));
+    for (let i = 0; i < chunkCount(record.sizeBytes ?? 0, record.chunkBytes); i++)
+      parts.push(await this.chunk(path, i));
     return this.createBlob(parts);
   }
 
   private fileRecord(path: string): FileRecord {
     const record = this.files.get(path);
     if (record?.state !== 'complete') {
-      throw new SdError('missing-file', `${this.label} has no ${path} in the store${record ? ' (its download is incomplete)' : ''}. Download the model again to complete it.`);
+      throw new SdError(
+        'missing-file',
+        `${this.label} has no ${path} in the store${record ? ' (its download is incomplete)' : ''}. Download the model again to complete it.`,
+      );
     }
     return record;
   }
@@ -75,7 +80,10 @@ export class StoredModel implements BlobModelFiles {
   private async chunk(path: string, index: number): Promise<BlobLike> {
     const blob = await this.chunks.getChunk(this.id, path, index);
     if (!blob) {
-      throw new SdError('missing-file', `Part ${index + 1} of ${path} of ${this.label} is gone from the store (the browser evicted it). Open the model again while online: only the missing parts are fetched.`);
+      throw new SdError(
+        'missing-file',
+        `Part ${index + 1} of ${path} of ${this.label} is gone from the store (the browser evicted it). Open the model again while online: only the missing parts are fetched.`,
+      );
     }
     return blob;
   }

@@ -9,8 +9,6 @@
  */
 import { SdError } from '../errors.ts';
 
-export { padTokenId } from './pad-token.ts';
-
 const BOS_TOKEN = '<|startoftext|>';
 const EOS_TOKEN = '<|endoftext|>';
 const WORD_END = '</w>';
@@ -46,7 +44,11 @@ const PRE_TOKEN = new RegExp(`'s|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^${SPACE}\
  * form `ς` that `String.prototype.toLowerCase` picks at the end of a word, hence the pre-step.
  */
 function normalize(text: string): string {
-  return text.normalize('NFC').replace(SPACE_RUN, ' ').replace(/\u03a3/g, '\u03c3').toLowerCase();
+  return text
+    .normalize('NFC')
+    .replace(SPACE_RUN, ' ')
+    .replace(/\u03a3/g, '\u03c3')
+    .toLowerCase();
 }
 
 /**
@@ -108,7 +110,10 @@ function toByteChars(word: string): string {
  * whatever it holds, as upstream does (it is the `#version` header in every real file).
  */
 function parseMerges(mergesTxt: string): string[] {
-  const lines = mergesTxt.trim().split(/\r\n?|\n/).slice(1, 1 + MAX_MERGES);
+  const lines = mergesTxt
+    .trim()
+    .split(/\r\n?|\n/)
+    .slice(1, 1 + MAX_MERGES);
   lines.forEach((line, i) => {
     const space = line.indexOf(' ');
     if (space < 1 || space === line.length - 1 || line.indexOf(' ', space + 1) !== -1) {
@@ -139,7 +144,10 @@ function parseVocab(vocabJson: string): Map<string, number> {
   for (const token in entries) {
     const id = entries[token];
     if (typeof id !== 'number' || !Number.isInteger(id)) {
-      throw new SdError('unsupported-model', `vocab.json maps "${token}" to ${JSON.stringify(id)}; ids must be integers. ${fix}`);
+      throw new SdError(
+        'unsupported-model',
+        `vocab.json maps "${token}" to ${JSON.stringify(id)}; ids must be integers. ${fix}`,
+      );
     }
     vocab.set(token, id);
   }

@@ -15,7 +15,9 @@ function readPadToken(json: string | undefined, fileName: string): string | unde
   try {
     parsed = JSON.parse(json);
   } catch (cause) {
-    throw new SdError('unsupported-model', `${fileName} is not valid JSON. Check the model's tokenizer folder.`, { cause });
+    throw new SdError('unsupported-model', `${fileName} is not valid JSON. Check the model's tokenizer folder.`, {
+      cause,
+    });
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const pad: unknown = (parsed as Record<string, unknown>)['pad_token'];
@@ -37,7 +39,11 @@ function readPadToken(json: string | undefined, fileName: string): string | unde
  * @param specialTokensMapJson contents of `tokenizer/special_tokens_map.json`, if the model has it
  * @param tokenizerConfigJson contents of `tokenizer/tokenizer_config.json`, if the model has it
  */
-export function padTokenId(tokenizer: ClipTokenizer, specialTokensMapJson?: string, tokenizerConfigJson?: string): number {
+export function padTokenId(
+  tokenizer: ClipTokenizer,
+  specialTokensMapJson?: string,
+  tokenizerConfigJson?: string,
+): number {
   const token =
     readPadToken(specialTokensMapJson, 'special_tokens_map.json') ??
     readPadToken(tokenizerConfigJson, 'tokenizer_config.json') ??

@@ -1,9 +1,10 @@
 /// <reference types="@webgpu/types" />
+import type * as OrtWebModule from 'onnxruntime-web/webgpu';
 import { createOrtRuntime, type OrtModule, type Runtime } from '../../core/runtime/runtime.ts';
 import { WebGpuLatentBackend, type GpuTensorClass } from '../webgpu/webgpu-latent-backend.ts';
 
 /** onnxruntime-web's WebGPU build; it also carries the WASM (CPU) execution provider. */
-export type OrtWeb = typeof import('onnxruntime-web/webgpu');
+export type OrtWeb = typeof OrtWebModule;
 
 export interface WebGpuRuntimeOptions {
   /** How the runtime names itself in reports (default "onnxruntime-web (webgpu)"). */
@@ -22,12 +23,25 @@ export interface WebGpuRuntimeOptions {
  */
 export function createWebGpuRuntime(ort: OrtWeb, device: GPUDevice, options: WebGpuRuntimeOptions = {}): Runtime {
   const { label = 'onnxruntime-web (webgpu)', preallocateOutputs = true } = options;
-  const base = createOrtRuntime(ort as unknown as OrtModule, label, { executionProviders: [{ name: 'webgpu', device }] }, { acceptsBlobs: true });
+  const base = createOrtRuntime(
+    ort as unknown as OrtModule,
+    label,
+    { executionProviders: [{ name: 'webgpu', device }] },
+    { acceptsBlobs: true },
+  );
   const tensors = ort.Tensor as unknown as GpuTensorClass;
-  return { ...base, latentBackend: (backendOptions) => new WebGpuLatentBackend(device, tensors, backendOptions, preallocateOutputs) };
+  return {
+    ...base,
+    latentBackend: (backendOptions) => new WebGpuLatentBackend(device, tensors, backendOptions, preallocateOutputs),
+  };
 }
 
 /** Sessions on the CPU through onnxruntime-web's WebAssembly kernels. */
 export function createWasmRuntime(ort: OrtWeb): Runtime {
-  return createOrtRuntime(ort as unknown as OrtModule, 'onnxruntime-web (wasm)', { executionProviders: ['wasm'] }, { acceptsBlobs: true });
+  return createOrtRuntime(
+    ort as unknown as OrtModule,
+    'onnxruntime-web (wasm)',
+    { executionProviders: ['wasm'] },
+    { acceptsBlobs: true },
+  );
 }

@@ -24,7 +24,9 @@ function webLocks(locks: LockManager): LockManagerLike {
   return {
     async request<T>(name: string, options: { signal?: AbortSignalLike }, callback: () => Promise<T>): Promise<T> {
       // the lock is held until the callback's promise settles; its value comes back unwrapped
-      return (await locks.request(name, options.signal ? { signal: toDomSignal(options.signal) } : {}, () => callback())) as T;
+      return (await locks.request(name, options.signal ? { signal: toDomSignal(options.signal) } : {}, () =>
+        callback(),
+      )) as T;
     },
   };
 }
@@ -39,7 +41,7 @@ export function browserStorePlatform(): StorePlatform {
     kv: createIdbKeyValueStore(),
     createBlob: (parts) => new Blob(parts as BlobPart[]),
   };
-  const nav = (globalThis as { navigator?: Partial<Pick<Navigator, 'storage' | 'locks'>> }).navigator;
+  const nav = (globalThis as { navigator?: { storage?: StorageManager; locks?: LockManager } }).navigator;
   if (nav?.storage) platform.storage = nav.storage;
   if (nav?.locks) platform.locks = webLocks(nav.locks);
   return platform;

@@ -15,6 +15,7 @@ export function createIdbKeyValueStore(databaseName = MODEL_STORE_DB, storeName 
     get: (key) => get([...key], store),
     set: (key, value) => set([...key], value, store),
     del: (key) => del([...key], store),
-    keys: async () => (await keys<IDBValidKey>(store)).filter((k): k is (string | number)[] => Array.isArray(k)) as StoreKey[],
+    keys: async () =>
+      (await keys<IDBValidKey>(store)).filter((k): k is (string | number)[] => Array.isArray(k)) as StoreKey[],
   };
 }

@@ -21,7 +21,9 @@ export function folderName(entries: readonly LocalFileEntry[], fallback = 'local
 interface DirectoryHandleLike {
   readonly kind: 'directory';
   readonly name: string;
-  values(): AsyncIterable<DirectoryHandleLike | { readonly kind: 'file'; readonly name: string; getFile(): Promise<File> }>;
+  values(): AsyncIterable<
+    DirectoryHandleLike | { readonly kind: 'file'; readonly name: string; getFile(): Promise<File> }
+  >;
 }
 
 /** Every file under a handle from `showDirectoryPicker()` (Chromium), recursively. */
@@ -61,11 +63,14 @@ export async function entriesFromDataTransfer(data: DataTransfer): Promise<Local
       const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
       entries.push({ path: prefix + entry.name, file });
     } else if (entry.isDirectory) {
-      for (const child of await readAllEntries((entry as FileSystemDirectoryEntry).createReader())) await walk(child, `${prefix}${entry.name}/`);
+      for (const child of await readAllEntries((entry as FileSystemDirectoryEntry).createReader()))
+        await walk(child, `${prefix}${entry.name}/`);
     }
   };
   // entries must be taken synchronously, before the drop event handler returns
-  const roots = Array.from(data.items, (item) => item.webkitGetAsEntry()).filter((e): e is FileSystemEntry => e !== null);
+  const roots = Array.from(data.items, (item) => item.webkitGetAsEntry()).filter(
+    (e): e is FileSystemEntry => e !== null,
+  );
   for (const root of roots) await walk(root, '');
   return entries;
 }

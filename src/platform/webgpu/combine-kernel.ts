@@ -20,8 +20,13 @@ const FLAG_ACCUMULATE = 1;
 const FLAG_FINAL = 2;
 const FLAG_HALF_OUTPUT = 4;
 
-const sourceBindings = Array.from({ length: SOURCES_PER_PASS }, (_, j) => `@group(0) @binding(${3 + j}) var<storage, read> s${j}: array<u32>;`).join('\n');
-const sourceCases = Array.from({ length: SOURCES_PER_PASS }, (_, j) => `    case ${j}u: { return s${j}[i]; }`).join('\n');
+const sourceBindings = Array.from(
+  { length: SOURCES_PER_PASS },
+  (_, j) => `@group(0) @binding(${3 + j}) var<storage, read> s${j}: array<u32>;`,
+).join('\n');
+const sourceCases = Array.from({ length: SOURCES_PER_PASS }, (_, j) => `    case ${j}u: { return s${j}[i]; }`).join(
+  '\n',
+);
 
 export const COMBINE_WGSL = /* wgsl */ `
 struct Params {
@@ -122,7 +127,11 @@ export function packParams(o: {
 
 /** The kernel's pipeline and bind group layout on a device. */
 export function createCombinePipeline(device: GPUDevice): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
-  const storage = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({ binding, visibility: GPUShaderStage.COMPUTE, buffer: { type } });
+  const storage = (binding: number, type: GPUBufferBindingType): GPUBindGroupLayoutEntry => ({
+    binding,
+    visibility: GPUShaderStage.COMPUTE,
+    buffer: { type },
+  });
   const layout = device.createBindGroupLayout({
     label: 'latent combine',
     entries: [

@@ -19,7 +19,14 @@ type WriteBuffer = GPUQueue['writeBuffer'];
  */
 function copySharedWrites(queueClass: { prototype: GPUQueue }): void {
   const write = queueClass.prototype.writeBuffer as (...a: unknown[]) => undefined;
-  const patched = function (this: GPUQueue, buffer: GPUBuffer, offset: number, data: BufferSource, dataOffset = 0, size?: number): undefined {
+  const patched = function (
+    this: GPUQueue,
+    buffer: GPUBuffer,
+    offset: number,
+    data: ArrayBufferView | ArrayBuffer,
+    dataOffset = 0,
+    size?: number,
+  ): undefined {
     if (ArrayBuffer.isView(data) && data.buffer instanceof SharedArrayBuffer) {
       // dataOffset and size count elements of a typed array, bytes of a DataView
       const unit = 'BYTES_PER_ELEMENT' in data ? (data.BYTES_PER_ELEMENT as number) : 1;

@@ -38,8 +38,12 @@ const RAISED_LIMITS = [
 
 /** The adapter, or why there is none (the page shows the reason next to the WASM backend). */
 export async function requestGpuAdapter(): Promise<GpuAdapter | { reason: string }> {
-  const gpu = (globalThis.navigator as Navigator | undefined)?.gpu;
-  if (!gpu) return { reason: 'this browser exposes no WebGPU (navigator.gpu is missing; it needs a secure context, https or localhost)' };
+  const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+  if (!gpu)
+    return {
+      reason:
+        'this browser exposes no WebGPU (navigator.gpu is missing; it needs a secure context, https or localhost)',
+    };
   let adapter: GPUAdapter | null;
   try {
     adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });

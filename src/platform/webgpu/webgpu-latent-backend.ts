@@ -1,16 +1,33 @@
 /// <reference types="@webgpu/types" />
 import type { Tensor } from 'onnxruntime-common';
 import { SdError } from '../../core/errors.ts';
-import type { CombineOptions, FloatType, LatentBackend, LatentBackendOptions, SourceId, WeightedSum } from '../../core/pipeline/latent-backend.ts';
+import type {
+  CombineOptions,
+  FloatType,
+  LatentBackend,
+  LatentBackendOptions,
+  SourceId,
+  WeightedSum,
+} from '../../core/runtime/latent-backend.ts';
 import { readFloats, toHalfBits } from '../../core/runtime/tensor-data.ts';
-import { createCombinePipeline, packParams, PARAMS_STRIDE, SOURCES_PER_PASS, WORKGROUP_SIZE, type PassSource } from './combine-kernel.ts';
+import {
+  createCombinePipeline,
+  packParams,
+  PARAMS_STRIDE,
+  SOURCES_PER_PASS,
+  WORKGROUP_SIZE,
+  type PassSource,
+} from './combine-kernel.ts';
 
 /**
  * The `Tensor` class of the onnxruntime module whose sessions take the tensors (onnxruntime-web's own:
  * a session checks pre-allocated outputs with `instanceof`).
  */
 export interface GpuTensorClass {
-  fromGpuBuffer(buffer: GPUBuffer, options: { dataType: FloatType; dims: readonly number[]; dispose?: () => void }): Tensor;
+  fromGpuBuffer(
+    buffer: GPUBuffer,
+    options: { dataType: FloatType; dims: readonly number[]; dispose?: () => void },
+  ): Tensor;
 }
 
 /** Usage of every latent-sized buffer: bound as storage by the kernel and by onnxruntime, copied both ways. */
@@ -64,14 +81,16 @@ export class WebGpuLatentBackend implements LatentBackend {
   ) {
     this.latentShape = [...latentShape];
     this.length = latentShape.reduce((a, b) => a * b, 1);
-    if (this.length % 2 !== 0) throw new SdError('internal', `Latents of ${this.length} values: the kernel needs an even count.`);
+    if (this.length % 2 !== 0)
+      throw new SdError('internal', `Latents of ${this.length} values: the kernel needs an even count.`);
     ({ pipeline: this.pipeline, layout: this.layout } = createCombinePipeline(device));
     this.empty = this.take(16, storageUsage());
     this.params = this.take(PARAMS_STRIDE * 4, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   }
 
   upload(values: Float32Array): SourceId {
-    if (values.length !== this.length) throw new SdError('internal', `A latent source needs ${this.length} values, got ${values.length}.`);
+    if (values.length !== this.length)
+      throw new SdError('internal', `A latent source needs ${this.length} values, got ${values.length}.`);
     const buffer = this.take(values.byteLength, storageUsage());
     // latents are made by the pipeline in ordinary memory, never in a SharedArrayBuffer
     this.device.queue.writeBuffer(buffer, 0, values as Float32Array<ArrayBuffer>);
@@ -82,7 +101,11 @@ export class WebGpuLatentBackend implements LatentBackend {
     const bytes = this.length * replicas * (type === 'float16' ? 2 : 4);
     const buffer = this.take(bytes, storageUsage());
     this.run(sum, buffer, scale, replicas, type === 'float16');
-    return this.tensors.fromGpuBuffer(buffer, { dataType: type, dims: [replicas, ...this.latentShape.slice(1)], dispose: () => this.give(buffer) });
+    return this.tensors.fromGpuBuffer(buffer, {
+      dataType: type,
+      dims: [replicas, ...this.latentShape.slice(1)],
+      dispose: () => this.give(buffer),
+    });
   }
 
   constant(type: FloatType, values: Float32Array, dims: readonly number[]): Tensor {
@@ -105,19 +128,26 @@ export class WebGpuLatentBackend implements LatentBackend {
 
   async adoptOutput(tensor: Tensor, halves: number): Promise<SourceId[]> {
     if (tensor.size !== this.length * halves) {
-      throw new SdError('internal', `A model output of ${tensor.size} values cannot be ${halves} latents of ${this.length}.`);
+      throw new SdError(
+        'internal',
+        `A model output of ${tensor.size} values cannot be ${halves} latents of ${this.length}.`,
+      );
     }
     if (tensor.location !== 'gpu-buffer') {
       // the session read it back: upload it again, and count the read
       const values = await readFloats(tensor);
       this.readCount += halves;
-      const ids = Array.from({ length: halves }, (_, h) => this.upload(values.subarray(h * this.length, (h + 1) * this.length)));
+      const ids = Array.from({ length: halves }, (_, h) =>
+        this.upload(values.subarray(h * this.length, (h + 1) * this.length)),
+      );
       tensor.dispose();
       return ids;
     }
     const owner = { refs: halves, free: () => tensor.dispose() };
     const buffer = tensor.gpuBuffer as GPUBuffer;
-    return Array.from({ length: halves }, (_, h) => this.add({ buffer, offset: h * this.length, isHalf: tensor.type === 'float16', owner }));
+    return Array.from({ length: halves }, (_, h) =>
+      this.add({ buffer, offset: h * this.length, isHalf: tensor.type === 'float16', owner }),
+    );
   }
 
   async read(sum: WeightedSum): Promise<Float32Array> {
@@ -181,7 +211,8 @@ export class WebGpuLatentBackend implements LatentBackend {
       this.give(this.params);
       this.params = this.take(passes * 2 * PARAMS_STRIDE, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
     }
-    const scratch = passes > 1 ? [this.take(this.length * 4, storageUsage()), this.take(this.length * 4, storageUsage())] : [];
+    const scratch =
+      passes > 1 ? [this.take(this.length * 4, storageUsage()), this.take(this.length * 4, storageUsage())] : [];
     const encoder = this.device.createCommandEncoder({ label: 'latent combine' });
     for (let p = 0; p < passes; p++) {
       const chunk = terms.slice(p * SOURCES_PER_PASS, (p + 1) * SOURCES_PER_PASS);
@@ -194,7 +225,10 @@ export class WebGpuLatentBackend implements LatentBackend {
         { binding: 0, resource: { buffer: this.params, offset: p * PARAMS_STRIDE, size: params.byteLength } },
         { binding: 1, resource: { buffer: accIn } },
         { binding: 2, resource: { buffer: target } },
-        ...Array.from({ length: SOURCES_PER_PASS }, (_, j) => ({ binding: 3 + j, resource: { buffer: chunk[j]?.buffer ?? this.empty } })),
+        ...Array.from({ length: SOURCES_PER_PASS }, (_, j) => ({
+          binding: 3 + j,
+          resource: { buffer: chunk[j]?.buffer ?? this.empty },
+        })),
       ];
       const pass = encoder.beginComputePass();
       pass.setPipeline(this.pipeline);

@@ -24,7 +24,9 @@ export const CHROMIUM_FLAGS = [
 export function chromiumPath(): string {
   const path = process.env['CHROME_PATH'] ?? '/usr/bin/chromium';
   if (!existsSync(path)) {
-    throw new Error(`No Chromium at ${path}: install Debian's chromium (apt-get install chromium; .ci/run does) or set CHROME_PATH.`);
+    throw new Error(
+      `No Chromium at ${path}: install Debian's chromium (apt-get install chromium; .ci/run does) or set CHROME_PATH.`,
+    );
   }
   return path;
 }

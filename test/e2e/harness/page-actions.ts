@@ -42,10 +42,18 @@ export function pageNow(page: Page): Promise<number> {
 }
 
 /** The longest main-thread task that started within [from, to] (0 when none exceeded 50 ms), and the stage it fell in. */
-export async function longestTask(page: Page, from: number, to: number): Promise<{ durationMs: number; stage: string }> {
-  const { tasks, progress } = await page.evaluate(() => ({ tasks: window.__longTasks ?? [], progress: window.__progressLog ?? [] }));
+export async function longestTask(
+  page: Page,
+  from: number,
+  to: number,
+): Promise<{ durationMs: number; stage: string }> {
+  const { tasks, progress } = await page.evaluate(() => ({
+    tasks: window.__longTasks ?? [],
+    progress: window.__progressLog ?? [],
+  }));
   let longest: LongTask | undefined;
-  for (const t of tasks) if (t.startTime >= from && t.startTime <= to && t.duration > (longest?.duration ?? 0)) longest = t;
+  for (const t of tasks)
+    if (t.startTime >= from && t.startTime <= to && t.duration > (longest?.duration ?? 0)) longest = t;
   if (!longest) return { durationMs: 0, stage: '' };
   const start = longest.startTime;
   const stage = progress.filter(([at]) => at <= start).at(-1)?.[1] ?? 'before the first progress report';
@@ -77,7 +85,9 @@ export async function resultCount(page: Page): Promise<number> {
 export async function waitForResults(page: Page, count: number, timeoutMs: number): Promise<void> {
   try {
     await page.waitForFunction(
-      (n) => document.querySelectorAll('[data-testid="result-image"]').length >= n || document.querySelector('[data-testid="error"]') !== null,
+      (n) =>
+        document.querySelectorAll('[data-testid="result-image"]').length >= n ||
+        document.querySelector('[data-testid="error"]') !== null,
       count,
       { timeout: timeoutMs, polling: 100 },
     );
@@ -92,17 +102,23 @@ export async function waitForResults(page: Page, count: number, timeoutMs: numbe
 export async function pageState(page: Page): Promise<string> {
   return page.evaluate(() =>
     ['progress', 'backend', 'error', 'notice']
-      .map((id) => `${id}: ${(document.querySelector(`[data-testid="${id}"]`) as HTMLElement | null)?.innerText.replace(/\s+/g, ' ') ?? '-'}`)
+      .map(
+        (id) =>
+          `${id}: ${(document.querySelector(`[data-testid="${id}"]`) as HTMLElement | null)?.innerText.replace(/\s+/g, ' ') ?? '-'}`,
+      )
       .join(' | '),
   );
 }
 
 /** The newest result's PNG, read back through its `src` (a blob: URL). */
 export async function newestPng(page: Page): Promise<Uint8Array> {
-  const bytes = await page.getByTestId('result-image').first().evaluate(async (img) => {
-    const response = await fetch((img as HTMLImageElement).src);
-    return Array.from(new Uint8Array(await response.arrayBuffer()));
-  });
+  const bytes = await page
+    .getByTestId('result-image')
+    .first()
+    .evaluate(async (img) => {
+      const response = await fetch((img as HTMLImageElement).src);
+      return Array.from(new Uint8Array(await response.arrayBuffer()));
+    });
   return Uint8Array.from(bytes);
 }
 
@@ -117,7 +133,9 @@ export async function waitForStep(page: Page, step: number, timeoutMs: number): 
       { timeout: timeoutMs, polling: 20 },
     );
   } catch (e) {
-    throw new Error(`Step ${step} not reached within ${timeoutMs} ms; the page says: ${await pageState(page)}`, { cause: e });
+    throw new Error(`Step ${step} not reached within ${timeoutMs} ms; the page says: ${await pageState(page)}`, {
+      cause: e,
+    });
   }
   const error = page.getByTestId('error');
   if ((await error.count()) > 0) throw new Error(`The page shows an error: ${await error.innerText()}`);
@@ -126,11 +144,16 @@ export async function waitForStep(page: Page, step: number, timeoutMs: number): 
 /** Waits until an activated service worker controls the page (it has then cached the app shell). */
 export async function waitForServiceWorker(page: Page, timeoutMs: number): Promise<void> {
   try {
-    await page.waitForFunction(() => navigator.serviceWorker.controller?.state === 'activated', undefined, { timeout: timeoutMs, polling: 250 });
+    await page.waitForFunction(() => navigator.serviceWorker.controller?.state === 'activated', undefined, {
+      timeout: timeoutMs,
+      polling: 250,
+    });
   } catch (e) {
     const state = await page.evaluate(async () => {
       const r = await navigator.serviceWorker.getRegistration();
-      return r ? `installing: ${r.installing?.state}, waiting: ${r.waiting?.state}, active: ${r.active?.state}` : 'no registration';
+      return r
+        ? `installing: ${r.installing?.state}, waiting: ${r.waiting?.state}, active: ${r.active?.state}`
+        : 'no registration';
     });
     throw new Error(`No active service worker within ${timeoutMs} ms (${state})`, { cause: e });
   }

@@ -81,7 +81,10 @@ function sendFile(req: IncomingMessage, res: ServerResponse, file: string, extra
  * Serves folders under URL prefixes (e.g. `/app/` → the build, `/models/` → the fixture models),
  * honouring `Range` (206, `Content-Range`) and `HEAD`; folders answer with their index.html.
  */
-export async function startStaticServer(mounts: Record<string, string>, extraHeaders: Record<string, string> = {}): Promise<StaticServer> {
+export async function startStaticServer(
+  mounts: Record<string, string>,
+  extraHeaders: Record<string, string> = {},
+): Promise<StaticServer> {
   const requests: string[] = [];
   const sockets = new Set<Socket>();
   let isOffline = false;

@@ -33,13 +33,29 @@ function expectSane(s: Summary, n: number): void {
 
 /** UNet calls the model's own scheduler makes for `steps` (PNDM adds one). */
 function unetCalls(steps: number): number {
-  const config = JSON.parse(readFileSync(resolve(SD15, 'scheduler/scheduler_config.json'), 'utf8')) as Record<string, unknown>;
+  const config = JSON.parse(readFileSync(resolve(SD15, 'scheduler/scheduler_config.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   return createScheduler({ config, sampler: null, steps }).timesteps.length;
 }
 
 describe('npm run bench', () => {
   it('measures tiny-sd15 at 64x64, 2 steps, 1 run on cpu: JSON with every stage and sane numbers', async () => {
-    const { text, report: r } = await bench(['--model', SD15, '--size', '64', '--steps', '2', '--runs', '1', '--backend', 'cpu', '--bare-calls', '3']);
+    const { text, report: r } = await bench([
+      '--model',
+      SD15,
+      '--size',
+      '64',
+      '--steps',
+      '2',
+      '--runs',
+      '1',
+      '--backend',
+      'cpu',
+      '--bare-calls',
+      '3',
+    ]);
     // what is printed is the report, as JSON
     expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(r)));
     expect(r.mode).toBe('pipeline');
@@ -48,10 +64,30 @@ describe('npm run bench', () => {
     expect(r.adapter).toBeNull();
     expect(r.stubbed).toEqual([]);
     const calls = unetCalls(2);
-    expect(r.config).toMatchObject({ steps: 2, size: 64, batch: 2, cfg: 7, runs: 1, warmup: 1, unetStepsPerRun: calls, latentShape: [2, 4, 8, 8] });
+    expect(r.config).toMatchObject({
+      steps: 2,
+      size: 64,
+      batch: 2,
+      cfg: 7,
+      runs: 1,
+      warmup: 1,
+      unetStepsPerRun: calls,
+      latentShape: [2, 4, 8, 8],
+    });
 
     const s = r.stages;
-    for (const name of ['readFilesMs', 'sessionCreateMs', 'warmupTotalMs', 'textEncoderMs', 'schedulerMs', 'guidanceAndIoMs', 'schedulerAndGuidanceMs', 'vaeDecodeMs', 'totalMs'] as const) expectSane(s[name], 1);
+    for (const name of [
+      'readFilesMs',
+      'sessionCreateMs',
+      'warmupTotalMs',
+      'textEncoderMs',
+      'schedulerMs',
+      'guidanceAndIoMs',
+      'schedulerAndGuidanceMs',
+      'vaeDecodeMs',
+      'totalMs',
+    ] as const)
+      expectSane(s[name], 1);
     expectSane(s.unetStepMs, calls);
     expectSane(s.unetRunMs, calls);
     expect(s.sessionCreateMs.median).toBeGreaterThan(0);
@@ -69,7 +105,12 @@ describe('npm run bench', () => {
       expect(p.max).toBeLessThan(100);
     }
     // CFG as one batch-2 call per step whose output is read once; on the CPU nothing crosses from a GPU
-    expect(r.reads).toEqual({ isDeviceResident: false, unetCallsPerStep: 1, unetOutputReadsPerStep: 1, gpuToCpuReadsPerStep: 0 });
+    expect(r.reads).toEqual({
+      isDeviceResident: false,
+      unetCallsPerStep: 1,
+      unetOutputReadsPerStep: 1,
+      gpuToCpuReadsPerStep: 0,
+    });
     expect(r.bareUnet?.batch).toBe(2);
     expectSane(r.bareUnet!.callMs, 3);
     expect(Number.isFinite(r.bareUnet!.stepVsBarePercent)).toBe(true);
@@ -81,11 +122,34 @@ describe('npm run bench', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sd-bench-graphs-'));
     symlinkSync(resolve(SD15, 'unet'), join(dir, 'tiny-unet'));
     symlinkSync(resolve(SD15, 'vae_decoder'), join(dir, 'tiny-vae-decoder'));
-    const { report: r } = await bench(['--model', dir, '--size', '64', '--steps', '1', '--runs', '1', '--warmup', '0', '--batch', '1', '--sampler', 'Euler', '--bare-calls', '2']);
+    const { report: r } = await bench([
+      '--model',
+      dir,
+      '--size',
+      '64',
+      '--steps',
+      '1',
+      '--runs',
+      '1',
+      '--warmup',
+      '0',
+      '--batch',
+      '1',
+      '--sampler',
+      'Euler',
+      '--bare-calls',
+      '2',
+    ]);
     expect(r.mode).toBe('graphs');
     expect(r.model).toBe(join(dir, 'tiny-unet'));
     expect(r.stubbed).toEqual(['text_encoder']);
-    expect(r.config).toMatchObject({ batch: 1, cfg: 1, sampler: 'Euler', unetStepsPerRun: 1, latentShape: [1, 4, 8, 8] });
+    expect(r.config).toMatchObject({
+      batch: 1,
+      cfg: 1,
+      sampler: 'Euler',
+      unetStepsPerRun: 1,
+      latentShape: [1, 4, 8, 8],
+    });
     expect(r.reads.unetCallsPerStep).toBe(1);
     expect(r.bareUnet?.batch).toBe(1);
     expect(r.stages.vaeDecodeMs.median).toBeGreaterThan(0);
@@ -95,7 +159,9 @@ describe('npm run bench', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sd-bench-noweights-'));
     mkdirSync(join(dir, 'unet'));
     symlinkSync(resolve(SD15, 'unet/model.onnx'), join(dir, 'unet/model.onnx'));
-    await expect(bench(['--unet', join(dir, 'unet'), '--size', '64', '--steps', '1', '--runs', '1'])).rejects.toThrow(/weights\.pb, which is missing.*make_weights\.py/);
+    await expect(bench(['--unet', join(dir, 'unet'), '--size', '64', '--steps', '1', '--runs', '1'])).rejects.toThrow(
+      /weights\.pb, which is missing.*make_weights\.py/,
+    );
   });
 
   it.each([

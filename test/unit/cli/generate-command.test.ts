@@ -8,7 +8,19 @@ import { runCli } from '../../oracle/cases.ts';
 import { MODELS } from '../../fixtures.ts';
 
 const SD15 = resolve(MODELS, 'tiny-sd15');
-const base = ['generate', '--model', SD15, '--prompt', 'a red apple', '--steps', '3', '--width', '64', '--height', '64'];
+const base = [
+  'generate',
+  '--model',
+  SD15,
+  '--prompt',
+  'a red apple',
+  '--steps',
+  '3',
+  '--width',
+  '64',
+  '--height',
+  '64',
+];
 
 /** Runs the CLI expecting failure; returns its exit code and stderr. */
 async function failing(args: string[]): Promise<{ code: number; stderr: string }> {
@@ -28,7 +40,10 @@ describe('cli generate: bad input', () => {
     [['--sampler', 'Eulr'], /Unknown sampler "Eulr"\. Expected one of: Euler, Euler a, Heun/],
     [['--width', '65'], /width 65 is not allowed: use a multiple of 8/],
     [['--steps', '0'], /steps 0 is not allowed/],
-    [['--init-image', resolve(MODELS, '../reference/cases/sd15-img2img-euler-075.init.png'), '--strength', '1.5'], /strength 1.5 is not allowed: img2img needs a strength in \(0, 1\]/],
+    [
+      ['--init-image', resolve(MODELS, '../reference/cases/sd15-img2img-euler-075.init.png'), '--strength', '1.5'],
+      /strength 1.5 is not allowed: img2img needs a strength in \(0, 1\]/,
+    ],
     [['--seed', '18446744073709551616'], /seed/i],
   ])('%j fails clearly and writes nothing', async (extra, message) => {
     const { code, stderr } = await failing([...base, ...extra, '--out', out]);
@@ -38,9 +53,19 @@ describe('cli generate: bad input', () => {
   });
 
   it('names the missing model file', async () => {
-    const { code, stderr } = await failing(['generate', '--model', resolve(MODELS, 'tiny-sd15/unet'), '--prompt', 'x', '--out', out]);
+    const { code, stderr } = await failing([
+      'generate',
+      '--model',
+      resolve(MODELS, 'tiny-sd15/unet'),
+      '--prompt',
+      'x',
+      '--out',
+      out,
+    ]);
     expect(code).not.toBe(0);
-    expect(stderr).toMatch(/unet has no model_index\.json and lacks unet\/model\.onnx, vae_decoder\/model\.onnx, text_encoder\/model\.onnx \(it holds none of the usual model folders\)/);
+    expect(stderr).toMatch(
+      /unet has no model_index\.json and lacks unet\/model\.onnx, vae_decoder\/model\.onnx, text_encoder\/model\.onnx \(it holds none of the usual model folders\)/,
+    );
     expect(existsSync(out)).toBe(false);
   });
 });

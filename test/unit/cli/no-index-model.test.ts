@@ -34,11 +34,37 @@ describe('cli generate: a folder without model_index.json (onnxruntime web sampl
     expect(params).toMatchObject({ steps: 1, cfgScale: 0, seed: 1234n });
 
     // the complete fixture (its own tokenizer padding with "!", Euler with trailing spacing) with the same settings made explicit
-    await runCli(['generate', '--model', TURBO, ...common, '--sampler', 'Euler a', '--steps', '1', '--cfg', '0', '--out', join(out, 'explicit.png')]);
+    await runCli([
+      'generate',
+      '--model',
+      TURBO,
+      ...common,
+      '--sampler',
+      'Euler a',
+      '--steps',
+      '1',
+      '--cfg',
+      '0',
+      '--out',
+      join(out, 'explicit.png'),
+    ]);
     expect(image.rgb).toEqual(readPng(join(out, 'explicit.png')).rgb);
 
     // the comparison can fail: a second step changes the image
-    await runCli(['generate', '--model', TURBO, ...common, '--sampler', 'Euler a', '--steps', '2', '--cfg', '0', '--out', join(out, 'two-steps.png')]);
+    await runCli([
+      'generate',
+      '--model',
+      TURBO,
+      ...common,
+      '--sampler',
+      'Euler a',
+      '--steps',
+      '2',
+      '--cfg',
+      '0',
+      '--out',
+      join(out, 'two-steps.png'),
+    ]);
     expect(image.rgb).not.toEqual(readPng(join(out, 'two-steps.png')).rgb);
   });
 
@@ -47,7 +73,9 @@ describe('cli generate: a folder without model_index.json (onnxruntime web sampl
     const ids = (JSON.parse(stdout) as { ids: number[] }).ids;
     expect(ids.slice(0, 4)).toEqual([49406, 320, 2368, 49407]);
     expect(ids.slice(4).every((id) => id === 0)).toBe(true);
-    expect(stderr).toContain(`assumed: no tokenizer: bundled CLIP tokenizer, padding with '!' (SD-Turbo: "turbo" in the name`);
+    expect(stderr).toContain(
+      `assumed: no tokenizer: bundled CLIP tokenizer, padding with '!' (SD-Turbo: "turbo" in the name`,
+    );
   });
 
   it('refuses a folder with neither model_index.json nor unet/model.onnx, naming what is missing', async () => {
@@ -60,7 +88,9 @@ describe('cli generate: a folder without model_index.json (onnxruntime web sampl
       (e: unknown) => e as { code: number; stderr: string },
     );
     expect(failure?.code).toBe(1);
-    expect(failure?.stderr).toMatch(/encoder-only has no model_index\.json and lacks unet\/model\.onnx, vae_decoder\/model\.onnx \(it holds text_encoder\/\)\. Expected a diffusers ONNX export/);
+    expect(failure?.stderr).toMatch(
+      /encoder-only has no model_index\.json and lacks unet\/model\.onnx, vae_decoder\/model\.onnx \(it holds text_encoder\/\)\. Expected a diffusers ONNX export/,
+    );
     expect(readdirSync(model)).toEqual(['text_encoder']);
   });
 });

@@ -3,7 +3,10 @@ import { downloadPolicyFromQuery } from '../../../src/lib/download-policy.ts';
 
 describe('download policy from the page address', () => {
   it('reads stall_ms and retries', () => {
-    expect(downloadPolicyFromQuery('?model=x&stall_ms=1500&retries=0')).toEqual({ policy: { stallTimeoutMs: 1500, maxRetries: 0 }, problems: [] });
+    expect(downloadPolicyFromQuery('?model=x&stall_ms=1500&retries=0')).toEqual({
+      policy: { stallTimeoutMs: 1500, maxRetries: 0 },
+      problems: [],
+    });
   });
 
   it('leaves the defaults when neither is given', () => {

@@ -9,20 +9,38 @@ import { REFERENCE } from '../../fixtures.ts';
 describe('settings restored from a PNG', () => {
   it('restores every parameter our PNGs carry, and reports the model as ignored', () => {
     const text = formatInfotext({
-      prompt: 'a (red:1.5) apple', negativePrompt: 'blurry', steps: 12, sampler: 'DPM++ 2M Karras', cfgScale: 6.5,
-      seed: 18446744073709551615n, width: 64, height: 128, model: 'tiny-sd15', rng: 'GPU', denoisingStrength: 0.6,
+      prompt: 'a (red:1.5) apple',
+      negativePrompt: 'blurry',
+      steps: 12,
+      sampler: 'DPM++ 2M Karras',
+      cfgScale: 6.5,
+      seed: 18446744073709551615n,
+      width: 64,
+      height: 128,
+      model: 'tiny-sd15',
+      rng: 'GPU',
+      denoisingStrength: 0.6,
     });
     const png = encodePng(new Uint8Array(8 * 8 * 3), 8, 8, { parameters: text });
     const { settings, ignored } = settingsFromInfotext(infotextOfPng(png)!);
     expect(settings).toEqual({
-      prompt: 'a (red:1.5) apple', negative: 'blurry', sampler: 'DPM++ 2M Karras', steps: 12, cfg: 6.5,
-      seed: '18446744073709551615', width: 64, height: 128, strength: 0.6, rng: 'gpu',
+      prompt: 'a (red:1.5) apple',
+      negative: 'blurry',
+      sampler: 'DPM++ 2M Karras',
+      steps: 12,
+      cfg: 6.5,
+      seed: '18446744073709551615',
+      width: 64,
+      height: 128,
+      strength: 0.6,
+      rng: 'gpu',
     });
     expect(ignored).toEqual(['Model (tiny-sd15: pick the model yourself)']);
   });
 
   it("reads AUTOMATIC1111's newer sampler + schedule pair and lists keys it cannot use", () => {
-    const text = 'cat\nNegative prompt: dog\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 5, Size: 512x768, Hires upscale: 2, Version: v1.10.1';
+    const text =
+      'cat\nNegative prompt: dog\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 7, Seed: 5, Size: 512x768, Hires upscale: 2, Version: v1.10.1';
     const { settings, ignored } = settingsFromInfotext(text);
     expect(settings.sampler).toBe('DPM++ 2M Karras');
     expect([settings.width, settings.height]).toEqual([512, 768]);
@@ -34,7 +52,8 @@ describe('settings restored from a PNG', () => {
   });
 
   it('restores nothing for a sampler it cannot reproduce, saying why and what is closest', () => {
-    const text = 'cat\nSteps: 20, Sampler: DPM++ 3M SDE, Schedule type: Exponential, CFG scale: 7, Seed: 5, Size: 512x768';
+    const text =
+      'cat\nSteps: 20, Sampler: DPM++ 3M SDE, Schedule type: Exponential, CFG scale: 7, Seed: 5, Size: 512x768';
     const { settings, ignored, problems } = settingsFromInfotext(text);
     expect(settings.sampler).toBeUndefined();
     expect(settings.steps).toBe(20);

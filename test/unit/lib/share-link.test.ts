@@ -1,48 +1,71 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelSource } from '../../../src/core/store/model-source.ts';
 import { SAMPLER_NAMES } from '../../../src/core/schedulers/registry.ts';
-import { checkSampler, DEFAULT_SETTINGS, formatShareQuery, isModelReference, parseShareQuery } from '../../../src/lib/share-link.ts';
+import {
+  checkSampler,
+  DEFAULT_SETTINGS,
+  formatShareQuery,
+  isModelReference,
+  parseShareQuery,
+} from '../../../src/lib/share-link.ts';
 import { loadCases } from '../../oracle/cases.ts';
 
 describe('share links', () => {
   const cases = loadCases();
 
-  it.each(cases.map((c) => [c.id, c] as const))('carries every parameter of reference case %s through the URL', (_id, c) => {
-    const query = formatShareQuery({
-      model: `https://example.org/models/${c.model}`,
-      prompt: c.prompt,
-      negative: c.negative_prompt,
-      sampler: c.sampler,
-      steps: c.steps,
-      cfg: c.cfg,
-      seed: String(c.seed),
-      width: c.width,
-      height: c.height,
-      strength: c.strength ?? DEFAULT_SETTINGS.strength,
-      batch: 1,
-      rng: c.rng ?? 'cpu',
-    });
-    const { settings, problems } = parseShareQuery(`?${query}`);
-    expect(problems).toEqual([]);
-    expect(settings).toEqual({
-      model: `https://example.org/models/${c.model}`,
-      prompt: c.prompt,
-      negative: c.negative_prompt,
-      sampler: c.sampler,
-      steps: c.steps,
-      cfg: c.cfg,
-      seed: String(c.seed),
-      width: c.width,
-      height: c.height,
-      strength: c.strength ?? DEFAULT_SETTINGS.strength,
-      batch: 1,
-      rng: c.rng ?? 'cpu',
-    });
-  });
+  it.each(cases.map((c) => [c.id, c] as const))(
+    'carries every parameter of reference case %s through the URL',
+    (_id, c) => {
+      const query = formatShareQuery({
+        model: `https://example.org/models/${c.model}`,
+        prompt: c.prompt,
+        negative: c.negative_prompt,
+        sampler: c.sampler,
+        steps: c.steps,
+        cfg: c.cfg,
+        seed: String(c.seed),
+        width: c.width,
+        height: c.height,
+        strength: c.strength ?? DEFAULT_SETTINGS.strength,
+        batch: 1,
+        rng: c.rng ?? 'cpu',
+      });
+      const { settings, problems } = parseShareQuery(`?${query}`);
+      expect(problems).toEqual([]);
+      expect(settings).toEqual({
+        model: `https://example.org/models/${c.model}`,
+        prompt: c.prompt,
+        negative: c.negative_prompt,
+        sampler: c.sampler,
+        steps: c.steps,
+        cfg: c.cfg,
+        seed: String(c.seed),
+        width: c.width,
+        height: c.height,
+        strength: c.strength ?? DEFAULT_SETTINGS.strength,
+        batch: 1,
+        rng: c.rng ?? 'cpu',
+      });
+    },
+  );
 
   it('uses the documented parameter names', () => {
-    const q = new URLSearchParams(formatShareQuery({ ...DEFAULT_SETTINGS, sampler: 'Euler a', width: 512, height: 768 }));
-    expect([...q.keys()].sort()).toEqual(['batch', 'cfg', 'height', 'model', 'negative', 'prompt', 'sampler', 'seed', 'steps', 'strength', 'width']);
+    const q = new URLSearchParams(
+      formatShareQuery({ ...DEFAULT_SETTINGS, sampler: 'Euler a', width: 512, height: 768 }),
+    );
+    expect([...q.keys()].sort()).toEqual([
+      'batch',
+      'cfg',
+      'height',
+      'model',
+      'negative',
+      'prompt',
+      'sampler',
+      'seed',
+      'steps',
+      'strength',
+      'width',
+    ]);
   });
 
   it('keeps seeds above 2^53 exact and accepts -1 for random', () => {
@@ -51,7 +74,9 @@ describe('share links', () => {
   });
 
   it('reports unusable values, names what is allowed, and keeps the defaults', () => {
-    const { settings, problems } = parseShareQuery('?width=500&steps=0&cfg=abc&seed=18446744073709551616&rng=nv&batch=2.5');
+    const { settings, problems } = parseShareQuery(
+      '?width=500&steps=0&cfg=abc&seed=18446744073709551616&rng=nv&batch=2.5',
+    );
     expect(settings.width).toBe(DEFAULT_SETTINGS.width);
     expect(settings.steps).toBe(DEFAULT_SETTINGS.steps);
     expect(settings.cfg).toBe(DEFAULT_SETTINGS.cfg);
@@ -102,7 +127,17 @@ describe('share links naming a model', () => {
     './models/x',
     '../x',
   ];
-  const refused = ['javascript:alert(1)', 'JavaScript:alert(document.cookie)', 'data:text/html,<b>x</b>', 'file:///etc/passwd', 'name', 'org/../x', '<b>x</b>/y', 'https://', 'ftp://host/x'];
+  const refused = [
+    'javascript:alert(1)',
+    'JavaScript:alert(document.cookie)',
+    'data:text/html,<b>x</b>',
+    'file:///etc/passwd',
+    'name',
+    'org/../x',
+    '<b>x</b>/y',
+    'https://',
+    'ftp://host/x',
+  ];
 
   it.each(accepted)('accepts %s', (model) => {
     const { settings, problems } = parseShareQuery(`?${new URLSearchParams({ model })}`);
@@ -137,7 +172,10 @@ describe('share links naming a model', () => {
 
 describe('share links in a page address', () => {
   it('keep parameters that are not settings (e.g. hf_endpoint) and replace the settings', () => {
-    const query = formatShareQuery({ ...DEFAULT_SETTINGS, prompt: 'new' }, '?hf_endpoint=https%3A%2F%2Fhf-mirror.com&prompt=old&steps=3');
+    const query = formatShareQuery(
+      { ...DEFAULT_SETTINGS, prompt: 'new' },
+      '?hf_endpoint=https%3A%2F%2Fhf-mirror.com&prompt=old&steps=3',
+    );
     const q = new URLSearchParams(query);
     expect(q.get('hf_endpoint')).toBe('https://hf-mirror.com');
     expect(q.getAll('prompt')).toEqual(['new']);

@@ -63,7 +63,10 @@ describe('loadModel on the fixture models', () => {
   });
 
   it('an SDXL folder without text_encoder (refiner layout) loads with text_encoder_2 alone', async () => {
-    const m = await loadFixture('tiny-sdxl', (path) => path.startsWith('text_encoder/') || path.startsWith('tokenizer/'));
+    const m = await loadFixture(
+      'tiny-sdxl',
+      (path) => path.startsWith('text_encoder/') || path.startsWith('tokenizer/'),
+    );
     try {
       expect(m.family).toBe('sdxl');
       expect(m.textEncoders).toHaveLength(1);

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { EXTERNAL_DATA_NAMES } from '../../../src/core/store/diffusers-layout.ts';
+import { EXTERNAL_DATA_NAMES } from '../../../src/core/models/diffusers-layout.ts';
 import { MODELS } from '../../fixtures.ts';
 
 /** The fixture the no-index layout is made from. */

@@ -18,8 +18,18 @@ function linearLayerNormModel(): { model: Uint8Array; weights: Uint8Array } {
   [0.25, -0.5].forEach((v, i) => view.setFloat32(28 + 4 * i, v, true));
   const g = new GraphBuilder('linear_layer_norm');
   const x = g.input('x', 'float32', ['batch', 3]);
-  const w = g.initializer('fc.weight', 'float32', [2, 3], { kind: 'external', location: 'weights.bin', offset: 4, length: 24 });
-  const b = g.initializer('fc.bias', 'float32', [2], { kind: 'external', location: 'weights.bin', offset: 28, length: 8 });
+  const w = g.initializer('fc.weight', 'float32', [2, 3], {
+    kind: 'external',
+    location: 'weights.bin',
+    offset: 4,
+    length: 24,
+  });
+  const b = g.initializer('fc.bias', 'float32', [2], {
+    kind: 'external',
+    location: 'weights.bin',
+    offset: 28,
+    length: 8,
+  });
   const y = g.scope('fc', () => g.op('Add', [g.op('MatMul', [x, g.op('Transpose', [w], { perm: [1, 0] })]), b]));
   const ones = g.constant('float32', [2], [1, 1]);
   const zeros = g.constant('float32', [2], [0, 0]);
@@ -30,7 +40,10 @@ function linearLayerNormModel(): { model: Uint8Array; weights: Uint8Array } {
 }
 
 function expectedLinear(x: number[]): number[] {
-  const w = [[1, 2, 3], [-1, 0.5, 2]];
+  const w = [
+    [1, 2, 3],
+    [-1, 0.5, 2],
+  ];
   const b = [0.25, -0.5];
   const out: number[] = [];
   for (let r = 0; r < x.length / 3; r++) {
@@ -39,7 +52,11 @@ function expectedLinear(x: number[]): number[] {
   return out;
 }
 
-async function runLinear(ort: Ort, model: Uint8Array, weights: Uint8Array): Promise<{ linear: Float32Array; normalized: Float32Array; names: readonly string[] }> {
+async function runLinear(
+  ort: Ort,
+  model: Uint8Array,
+  weights: Uint8Array,
+): Promise<{ linear: Float32Array; normalized: Float32Array; names: readonly string[] }> {
   const session = await ort.InferenceSession.create(model, { externalData: [{ path: 'weights.bin', data: weights }] });
   const x = [1, 0, -2, 0.5, 4, 1];
   const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from(x), [2, 3]) });
@@ -75,7 +92,13 @@ describe('GraphBuilder + encodeOnnxModel', () => {
     g.output(s, 'sum', 'float32', ['batch', 'm']);
     const session = await ortNode.InferenceSession.create(g.toModel());
     expect(session.inputNames).toEqual(['x']);
-    const out = await session.run({ x: new ortNode.Tensor('float32', Float32Array.from({ length: 12 }, (_, i) => i), [1, 2, 6]) });
+    const out = await session.run({
+      x: new ortNode.Tensor(
+        'float32',
+        Float32Array.from({ length: 12 }, (_, i) => i),
+        [1, 2, 6],
+      ),
+    });
     expect(out['sum']!.dims).toEqual([1, 4]);
     expect([...(out['sum']!.data as Float32Array)]).toEqual([3, 12, 21, 30]);
     await session.release();
@@ -87,6 +110,8 @@ describe('GraphBuilder + encodeOnnxModel', () => {
     expect(g.constant('int64', [1], [2])).not.toBe(g.constant('int32', [1], [2]));
     g.input('x', 'float32', [1]);
     expect(() => g.input('x', 'float32', [1])).toThrow(/already has a value named "x"/);
-    expect(() => g.op('LeakyRelu', ['x'], { alpha: 0.1 })).toThrow(/Attribute "alpha" of LeakyRelu is 0.1: plain numbers are ints; wrap floats with float\(\)/);
+    expect(() => g.op('LeakyRelu', ['x'], { alpha: 0.1 })).toThrow(
+      /Attribute "alpha" of LeakyRelu is 0.1: plain numbers are ints; wrap floats with float\(\)/,
+    );
   });
 });

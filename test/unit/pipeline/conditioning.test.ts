@@ -79,10 +79,10 @@ describe('encodePrompt on tiny-sdxl', () => {
     const c = await encodePrompt(model, rt, 'a cat', 'diffusers');
     const encoder = model.textEncoders[0]!;
     const ids = encoder.tokenizer.tokenize77('a cat', encoder.padId);
-    const out = await encoder.session.run(
-      { input_ids: rt.tensor('int32', ids, [1, 77]) },
-      ['hidden_states.1', 'last_hidden_state'],
-    );
+    const out = await encoder.session.run({ input_ids: rt.tensor('int32', ids, [1, 77]) }, [
+      'hidden_states.1',
+      'last_hidden_state',
+    ]);
     const penultimate = out['hidden_states.1']!.data as Float32Array;
     const last = out['last_hidden_state']!.data as Float32Array;
     const first = c.hidden.subarray(0, 32);

@@ -3,7 +3,7 @@ import { isSdError } from '../../../src/core/errors.ts';
 import { CpuLatentBackend } from '../../../src/core/pipeline/cpu-latent-backend.ts';
 import { denoiseOnDevice } from '../../../src/core/pipeline/device-loop.ts';
 import { img2imgBeginIndex } from '../../../src/core/pipeline/generate.ts';
-import type { SourceId } from '../../../src/core/pipeline/latent-backend.ts';
+import type { SourceId } from '../../../src/core/runtime/latent-backend.ts';
 import { planLinearLoop } from '../../../src/core/pipeline/linear-plan.ts';
 import type { Progress } from '../../../src/core/pipeline/progress.ts';
 import { emptyTimings } from '../../../src/core/pipeline/timings.ts';
@@ -31,7 +31,9 @@ function isRunnable(c: LoopCase): boolean {
     if (isSdError(e, 'bad-argument')) return false;
     throw e;
   }
-  return c.strength === undefined || img2imgBeginIndex(c.steps, c.strength, scheduler.order) < scheduler.timesteps.length;
+  return (
+    c.strength === undefined || img2imgBeginIndex(c.steps, c.strength, scheduler.order) < scheduler.timesteps.length
+  );
 }
 
 /** DDIM and DDPM clip x0 unless the config says clip_sample: false (the SD-Turbo config does not). */
@@ -40,24 +42,29 @@ function clipsSample(sampler: string, config: Record<string, unknown>): boolean 
 }
 
 describe.each(SAMPLER_NAMES)('device loop with %s', (sampler) => {
-  it.each(Object.keys(configs))('gives the CPU loop latents on %s (txt2img and img2img, 1, 4, 25 steps), or refuses a clipping config', async (model) => {
-    const config = configs[model]!;
-    for (const steps of STEP_COUNTS) {
-      for (const strength of [undefined, 0.6]) {
-        const c: LoopCase = { config, sampler, steps, strength };
-        if (!isRunnable(c)) continue;
-        const device = await deviceLoop(c);
-        if (clipsSample(sampler, config)) {
-          expect(device).toMatch(/clip_sample/);
-          continue;
+  it.each(Object.keys(configs))(
+    'gives the CPU loop latents on %s (txt2img and img2img, 1, 4, 25 steps), or refuses a clipping config',
+    async (model) => {
+      const config = configs[model]!;
+      for (const steps of STEP_COUNTS) {
+        for (const strength of [undefined, 0.6]) {
+          const c: LoopCase = { config, sampler, steps, strength };
+          if (!isRunnable(c)) continue;
+          const device = await deviceLoop(c);
+          if (clipsSample(sampler, config)) {
+            expect(device).toMatch(/clip_sample/);
+            continue;
+          }
+          if (typeof device === 'string') throw new Error(`refused ${sampler} on ${model}: ${device}`);
+          const cpu = await cpuLoop(c);
+          expect(maxRelDiff(cpu, device.latents), `${steps} steps, strength ${strength}`).toBeLessThanOrEqual(
+            REL_TOLERANCE,
+          );
+          expect(device.backend.readCount).toBe(0);
         }
-        if (typeof device === 'string') throw new Error(`refused ${sampler} on ${model}: ${device}`);
-        const cpu = await cpuLoop(c);
-        expect(maxRelDiff(cpu, device.latents), `${steps} steps, strength ${strength}`).toBeLessThanOrEqual(REL_TOLERANCE);
-        expect(device.backend.readCount).toBe(0);
       }
-    }
-  });
+    },
+  );
 });
 
 describe('device loop', () => {
@@ -72,7 +79,9 @@ describe('device loop', () => {
       const device = await deviceLoop(c);
       if (typeof device === 'string') throw new Error(device);
       expect(maxRelDiff(await cpuLoop(c), device.latents)).toBeLessThanOrEqual(REL_TOLERANCE);
-      expect(device.unet.runs).toBe(8 * (sampler === 'Heun' ? 2 : 1) * passes.length - (sampler === 'Heun' ? passes.length : 0));
+      expect(device.unet.runs).toBe(
+        8 * (sampler === 'Heun' ? 2 : 1) * passes.length - (sampler === 'Heun' ? passes.length : 0),
+      );
     }
   });
 
@@ -115,8 +124,25 @@ describe('device loop', () => {
     const run = async (isCancelled: () => boolean) => {
       const backend = new Tracking(TENSOR_RUNTIME, { latentShape: SHAPE });
       const rng = new TorchCpuGenerator(1);
-      const ctx = { scheduler: spec.createScheduler(), begin: 0, shape: SHAPE, hooks: { isCancelled }, timings: emptyTimings(), image: 0, images: 1, previewEvery: 0 };
-      const out = await denoiseOnDevice(ctx, new SyntheticUnet(config, [2], spec.guidanceScale), backend, plan, rng, [rng.randn(SHAPE)], { scale: 1, type: 'float32' }).catch((e: unknown) => e);
+      const ctx = {
+        scheduler: spec.createScheduler(),
+        begin: 0,
+        shape: SHAPE,
+        hooks: { isCancelled },
+        timings: emptyTimings(),
+        image: 0,
+        images: 1,
+        previewEvery: 0,
+      };
+      const out = await denoiseOnDevice(
+        ctx,
+        new SyntheticUnet(config, [2], spec.guidanceScale),
+        backend,
+        plan,
+        rng,
+        [rng.randn(SHAPE)],
+        { scale: 1, type: 'float32' },
+      ).catch((e: unknown) => e);
       return { backend, out };
     };
     const done = await run(() => false);

@@ -35,7 +35,10 @@ export async function loadFixture(model: string, hidden?: (path: string) => bool
 
 /** The request a reference case describes (prompt syntax as the oracle CLI run chooses it). */
 export function caseRequest(c: ReferenceCase): GenerateRequest {
-  const init = c.init_image !== undefined ? decodePng(new Uint8Array(readFileSync(resolve(CASES_DIR, `${c.id}.init.png`)))) : undefined;
+  const init =
+    c.init_image !== undefined
+      ? decodePng(new Uint8Array(readFileSync(resolve(CASES_DIR, `${c.id}.init.png`))))
+      : undefined;
   return {
     prompt: c.prompt,
     negativePrompt: c.negative_prompt,

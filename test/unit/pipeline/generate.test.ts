@@ -44,7 +44,9 @@ describe('generate on tiny-sd15', () => {
     const c = refCase('sd15-euler-20');
     const request = { ...caseRequest(c), seed: BigInt(c.seed) - 1n, batchSize: 2 };
     const seen: bigint[] = [];
-    const { images } = await generate(model, await nodeRuntime(), request, { onImage: (image) => seen.push(image.seed) });
+    const { images } = await generate(model, await nodeRuntime(), request, {
+      onImage: (image) => seen.push(image.seed),
+    });
     expect(seen).toEqual([BigInt(c.seed) - 1n, BigInt(c.seed)]);
     const diff = compareImages(images[1]!.rgb, referencePng(c).rgb);
     expect(diff.mean).toBeLessThanOrEqual(TOLERANCE.mean);
@@ -66,9 +68,14 @@ describe('generate on tiny-sd15', () => {
   it('refuses a strength that leaves no step, before any model call', async () => {
     const c = refCase('sd15-img2img-euler-075');
     let calls = 0;
-    const error = await generate(model, await nodeRuntime(), { ...caseRequest(c), sampler: 'Euler', steps: 3, strength: 0.3 }, {
-      onProgress: () => calls++,
-    }).catch((e: unknown) => e);
+    const error = await generate(
+      model,
+      await nodeRuntime(),
+      { ...caseRequest(c), sampler: 'Euler', steps: 3, strength: 0.3 },
+      {
+        onProgress: () => calls++,
+      },
+    ).catch((e: unknown) => e);
     expect(isSdError(error, 'bad-argument')).toBe(true);
     expect((error as Error).message).toContain('strength 0.3');
     expect(calls).toBe(0);
@@ -76,14 +83,19 @@ describe('generate on tiny-sd15', () => {
 
   it('stops with a cancelled error when asked', async () => {
     const c = refCase('sd15-euler-20');
-    const error = await generate(model, await nodeRuntime(), caseRequest(c), { isCancelled: () => true }).catch((e: unknown) => e);
+    const error = await generate(model, await nodeRuntime(), caseRequest(c), { isCancelled: () => true }).catch(
+      (e: unknown) => e,
+    );
     expect(isSdError(error, 'cancelled')).toBe(true);
   });
 });
 
 describe('generate with mismatched parts', () => {
   it('an SDXL UNet with text_encoder_2 alone is an unknown-contract error before the first UNet call', async () => {
-    const model = await loadFixture('tiny-sdxl', (path) => path.startsWith('text_encoder/') || path.startsWith('tokenizer/'));
+    const model = await loadFixture(
+      'tiny-sdxl',
+      (path) => path.startsWith('text_encoder/') || path.startsWith('tokenizer/'),
+    );
     try {
       const c = refCase('sdxl-dpmppsdek-6-g2');
       const error = await generate(model, await nodeRuntime(), caseRequest(c)).catch((e: unknown) => e);

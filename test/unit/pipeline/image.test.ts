@@ -14,13 +14,16 @@ function readNpy(path: string): Float32Array {
 }
 
 describe('unitToByte', () => {
-  it.each(loadCases().map((c) => [c.id, c] as const))('turns the float image of %s into its reference PNG exactly', (_, c) => {
-    const floats = readNpy(resolve(CASES_DIR, `${c.id}.npy`));
-    const png = referencePng(c);
-    expect(floats.length).toBe(png.rgb.length);
-    const ours = Uint8Array.from(floats, unitToByte);
-    expect(Buffer.from(ours).equals(Buffer.from(png.rgb))).toBe(true);
-  });
+  it.each(loadCases().map((c) => [c.id, c] as const))(
+    'turns the float image of %s into its reference PNG exactly',
+    (_, c) => {
+      const floats = readNpy(resolve(CASES_DIR, `${c.id}.npy`));
+      const png = referencePng(c);
+      expect(floats.length).toBe(png.rgb.length);
+      const ours = Uint8Array.from(floats, unitToByte);
+      expect(Buffer.from(ours).equals(Buffer.from(png.rgb))).toBe(true);
+    },
+  );
 
   it('rounds halves to even, as numpy does', () => {
     expect(unitToByte(0.5 / 255)).toBe(0);
@@ -40,6 +43,13 @@ describe('VAE image conversions', () => {
 
   it('maps RGB [H, W, 3] to VAE input [3, H, W] in [-1, 1]', () => {
     const x = rgbToVaeInput(Uint8Array.of(0, 255, 51, 255, 0, 204), 2, 1);
-    expect(Array.from(x)).toEqual([-1, 1, 1, -1, Math.fround(Math.fround(2 * Math.fround(51 / 255)) - 1), Math.fround(Math.fround(2 * Math.fround(204 / 255)) - 1)]);
+    expect(Array.from(x)).toEqual([
+      -1,
+      1,
+      1,
+      -1,
+      Math.fround(Math.fround(2 * Math.fround(51 / 255)) - 1),
+      Math.fround(Math.fround(2 * Math.fround(204 / 255)) - 1),
+    ]);
   });
 });

@@ -75,7 +75,9 @@ describe('probeLinearity', () => {
   });
 
   it('catches nonlinear code no option names', () => {
-    const s = spec(sd15, 'Euler', 5, () => wrapped(createScheduler({ config: sd15, sampler: 'Euler', steps: 5 }), Math.tanh));
+    const s = spec(sd15, 'Euler', 5, () =>
+      wrapped(createScheduler({ config: sd15, sampler: 'Euler', steps: 5 }), Math.tanh),
+    );
     expect(probeLinearity(s, planLinearLoop(s))).toMatch(/of model call 1 is not a linear combination/);
     expect(planDeviceLoop(s, sd15, 'Euler').reason).toMatch(/not a linear combination/);
   });
@@ -85,8 +87,21 @@ describe('planLinearLoop', () => {
   it('numbers the sources in the order the loop makes them, coefficients as the scheduler computes them', () => {
     const s = spec(sd15, 'Euler a', 3);
     const plan = planLinearLoop(s);
-    expect(plan.sources.map((x) => (x.kind === 'start' ? 'start' : `${x.kind} ${x.call}${x.kind === 'output' ? `.${x.half}` : ''}`))).toEqual([
-      'start', 'output 0.0', 'output 0.1', 'draw 0', 'output 1.0', 'output 1.1', 'draw 1', 'output 2.0', 'output 2.1', 'draw 2',
+    expect(
+      plan.sources.map((x) =>
+        x.kind === 'start' ? 'start' : `${x.kind} ${x.call}${x.kind === 'output' ? `.${x.half}` : ''}`,
+      ),
+    ).toEqual([
+      'start',
+      'output 0.0',
+      'output 0.1',
+      'draw 0',
+      'output 1.0',
+      'output 1.1',
+      'draw 1',
+      'output 2.0',
+      'output 2.1',
+      'draw 2',
     ]);
     const scheduler = createScheduler({ config: sd15, sampler: 'Euler a', steps: 3 });
     // the first call's latents are the noise times the initial sigma (float32)
@@ -98,7 +113,9 @@ describe('planLinearLoop', () => {
   });
 
   it('makes room for a scheduler that draws more noise than guessed', () => {
-    const s = spec(sd15, 'Euler', 4, () => wrapped(createScheduler({ config: sd15, sampler: 'Euler', steps: 4 }), (v) => v, 3));
+    const s = spec(sd15, 'Euler', 4, () =>
+      wrapped(createScheduler({ config: sd15, sampler: 'Euler', steps: 4 }), (v) => v, 3),
+    );
     const plan = planLinearLoop(s);
     expect(plan.sources.filter((x) => x.kind === 'draw')).toHaveLength(12);
     expect(plan.final).toHaveLength(plan.sources.length);

@@ -29,7 +29,16 @@ export interface LoopCase {
 
 function context(c: LoopCase, begin: number, hooks: LoopHooks = {}): LoopContext {
   const scheduler = createScheduler({ config: c.config, sampler: c.sampler, steps: c.steps });
-  return { scheduler, begin, shape: SHAPE, hooks, timings: emptyTimings(), image: 0, images: 1, previewEvery: c.previewEvery ?? 0 };
+  return {
+    scheduler,
+    begin,
+    shape: SHAPE,
+    hooks,
+    timings: emptyTimings(),
+    image: 0,
+    images: 1,
+    previewEvery: c.previewEvery ?? 0,
+  };
 }
 
 /** The arrays drawn before the loop, from a fresh generator (img2img: fixed init latents, then the noise). */
@@ -73,7 +82,15 @@ export async function deviceLoop(c: LoopCase): Promise<DeviceRun | string> {
   const rng = new TorchCpuGenerator(c.seed ?? 42);
   const unet = new SyntheticUnet(c.config, c.passes ?? [2], spec.guidanceScale);
   const backend = new CpuLatentBackend(TENSOR_RUNTIME, { latentShape: SHAPE });
-  const out = await denoiseOnDevice(context(c, spec.begin, c.hooks), unet, backend, planned.plan, rng, startArrays(c, rng), { scale: 1, type: 'float32' });
+  const out = await denoiseOnDevice(
+    context(c, spec.begin, c.hooks),
+    unet,
+    backend,
+    planned.plan,
+    rng,
+    startArrays(c, rng),
+    { scale: 1, type: 'float32' },
+  );
   return { latents: out.data as Float32Array, plan: planned.plan, backend, unet };
 }
 

@@ -2,7 +2,7 @@ import { Tensor } from 'onnxruntime-common';
 import type { CpuDenoiser } from '../../../src/core/pipeline/cpu-loop.ts';
 import type { DeviceDenoiser } from '../../../src/core/pipeline/device-loop.ts';
 import { guide } from '../../../src/core/pipeline/guidance.ts';
-import type { FloatType } from '../../../src/core/pipeline/latent-backend.ts';
+import type { FloatType } from '../../../src/core/runtime/latent-backend.ts';
 import type { Runtime } from '../../../src/core/runtime/runtime.ts';
 import type { RawSchedulerConfig } from '../../../src/core/schedulers/scheduler.ts';
 import { idealModel, LATENT_SIZE } from '../schedulers/harness.ts';
@@ -36,7 +36,8 @@ export class SyntheticUnet implements CpuDenoiser, DeviceDenoiser {
     readonly passes: readonly number[],
     private readonly scale: number,
   ) {
-    const bend = (f: (x: Float32Array, t: number) => Float32Array) => (x: Float32Array, t: number) => f(x, t).map((v) => 2 * Math.tanh(v / 2));
+    const bend = (f: (x: Float32Array, t: number) => Float32Array) => (x: Float32Array, t: number) =>
+      f(x, t).map((v) => 2 * Math.tanh(v / 2));
     const uncond = bend(idealModel(config, clean(1)));
     const cond = bend(idealModel(config, clean(0)));
     this.sides = passes.reduce((n, p) => n + p, 0) === 2 ? [uncond, cond] : [cond];

@@ -21,17 +21,26 @@ function utf16(text: string, isLittle: boolean): number[] {
 function tiffWithUserComment(comment: number[], isLittle: boolean): Uint8Array {
   const bytes: number[] = [];
   const u16 = (v: number) => bytes.push(...(isLittle ? [v & 0xff, v >> 8] : [v >> 8, v & 0xff]));
-  const u32 = (v: number) => bytes.push(...(isLittle ? [v, v >>> 8, v >>> 16, v >>> 24] : [v >>> 24, v >>> 16, v >>> 8, v]).map((b) => b & 0xff));
+  const u32 = (v: number) =>
+    bytes.push(
+      ...(isLittle ? [v, v >>> 8, v >>> 16, v >>> 24] : [v >>> 24, v >>> 16, v >>> 8, v]).map((b) => b & 0xff),
+    );
   bytes.push(...(isLittle ? [0x49, 0x49] : [0x4d, 0x4d]));
   u16(42);
   u32(8);
   // IFD0 at 8: one entry (ExifIFD pointer, LONG), next IFD 0 → 8 + 2 + 12 + 4 = 26
   u16(1);
-  u16(0x8769); u16(4); u32(1); u32(26);
+  u16(0x8769);
+  u16(4);
+  u32(1);
+  u32(26);
   u32(0);
   // Exif IFD at 26: one entry (UserComment, UNDEFINED) with data at 26 + 18 = 44
   u16(1);
-  u16(0x9286); u16(7); u32(comment.length); u32(44);
+  u16(0x9286);
+  u16(7);
+  u32(comment.length);
+  u32(44);
   u32(0);
   bytes.push(...comment);
   return new Uint8Array(bytes);
@@ -44,7 +53,22 @@ function jpeg(tiff: Uint8Array): Uint8Array {
   const length = app1.length + 2;
   // SOI, an APP0 (JFIF) segment, APP1 with the EXIF, then SOS and EOI
   const app0 = [0xff, 0xe0, 0, 16, ...ascii('JFIF\0'), 1, 1, 0, 0, 1, 0, 1, 0, 0];
-  return new Uint8Array([0xff, 0xd8, ...app0, 0xff, 0xe1, length >> 8, length & 0xff, ...app1, 0xff, 0xda, 0, 2, 0xff, 0xd9]);
+  return new Uint8Array([
+    0xff,
+    0xd8,
+    ...app0,
+    0xff,
+    0xe1,
+    length >> 8,
+    length & 0xff,
+    ...app1,
+    0xff,
+    0xda,
+    0,
+    2,
+    0xff,
+    0xd9,
+  ]);
 }
 
 function webp(tiff: Uint8Array): Uint8Array {
@@ -67,7 +91,9 @@ describe('readImageMetadata', () => {
   it('reads little-endian UTF-16 (a TIFF block in Intel order) and an ASCII prefix', () => {
     const le = readImageMetadata(jpeg(tiffWithUserComment([...UNICODE, ...utf16(SAMPLES.forge, true)], true)));
     expect(le.parameters).toBe(SAMPLES.forge);
-    const plain = readImageMetadata(jpeg(tiffWithUserComment([...ascii('ASCII\0\0\0'), ...ascii('a cat\nSteps: 1, Seed: 2, Sampler: Euler')], false)));
+    const plain = readImageMetadata(
+      jpeg(tiffWithUserComment([...ascii('ASCII\0\0\0'), ...ascii('a cat\nSteps: 1, Seed: 2, Sampler: Euler')], false)),
+    );
     expect(plain.parameters).toBe('a cat\nSteps: 1, Seed: 2, Sampler: Euler');
   });
 
@@ -79,13 +105,17 @@ describe('readImageMetadata', () => {
   it('reads PNG parameters, and says a ComfyUI PNG has a workflow and no A1111 parameters', () => {
     const rgb = new Uint8Array(3);
     expect(readImageMetadata(encodePng(rgb, 1, 1, { parameters: SAMPLES.a1111 })).parameters).toBe(SAMPLES.a1111);
-    const comfy = readImageMetadata(encodePng(rgb, 1, 1, { prompt: '{"3": {"class_type": "KSampler"}}', workflow: '{"nodes": []}' }));
+    const comfy = readImageMetadata(
+      encodePng(rgb, 1, 1, { prompt: '{"3": {"class_type": "KSampler"}}', workflow: '{"nodes": []}' }),
+    );
     expect(comfy.parameters).toBeUndefined();
     expect(missingInfotextMessage('x.png', comfy)).toBe(
       'x.png carries a ComfyUI workflow ("prompt" and "workflow" JSON) and no AUTOMATIC1111 "parameters" text, so there are no ' +
         'settings to read here. Open it in ComfyUI, or use an image saved by AUTOMATIC1111, Forge, SD.Next or this tool.',
     );
-    expect(missingInfotextMessage('y.jpg', readImageMetadata(jpeg(new Uint8Array(8))))).toContain('no EXIF UserComment');
+    expect(missingInfotextMessage('y.jpg', readImageMetadata(jpeg(new Uint8Array(8))))).toContain(
+      'no EXIF UserComment',
+    );
   });
 
   it('rejects other formats naming the accepted ones, and survives truncated EXIF', () => {

@@ -17,7 +17,37 @@ function generator(seed: number): () => number {
   };
 }
 
-const ALPHABET = ['a', 'Z', '0', '9', ' ', ',', ':', '"', '\\', '\n', '\r', '<', '>', '[', ']', '{', '}', 'x', '-', '/', 'é', '漢', '🐱', 'Steps', 'Sampler', 'Negative prompt:', 'Template:', '<lora:', '__proto__'];
+const ALPHABET = [
+  'a',
+  'Z',
+  '0',
+  '9',
+  ' ',
+  ',',
+  ':',
+  '"',
+  '\\',
+  '\n',
+  '\r',
+  '<',
+  '>',
+  '[',
+  ']',
+  '{',
+  '}',
+  'x',
+  '-',
+  '/',
+  'é',
+  '漢',
+  '🐱',
+  'Steps',
+  'Sampler',
+  'Negative prompt:',
+  'Template:',
+  '<lora:',
+  '__proto__',
+];
 
 function randomText(random: () => number): string {
   const length = Math.floor(random() * 80);
@@ -42,28 +72,39 @@ describe('infotext readers never throw', () => {
     }
   });
 
-  it.each(Object.keys(SAMPLES))('on every prefix and suffix of the %s sample, keeping what the prefix holds', (name) => {
-    const text = SAMPLES[name as keyof typeof SAMPLES];
-    for (let cut = 0; cut <= text.length; cut += 3) {
-      expect(() => everyReader(text.slice(0, cut)), `prefix ${cut}`).not.toThrow();
-      expect(() => everyReader(text.slice(cut)), `suffix ${cut}`).not.toThrow();
-    }
-    // a settings line cut after its third pair still restores those pairs
-    const cut = text.indexOf('Seed:');
-    const { params } = parseInfotext(text.slice(0, cut));
-    if (text.slice(0, cut).split('\n').at(-1)!.split(':').length > 3) expect(params.steps).toBeGreaterThan(0);
-  });
+  it.each(Object.keys(SAMPLES))(
+    'on every prefix and suffix of the %s sample, keeping what the prefix holds',
+    (name) => {
+      const text = SAMPLES[name as keyof typeof SAMPLES];
+      for (let cut = 0; cut <= text.length; cut += 3) {
+        expect(() => everyReader(text.slice(0, cut)), `prefix ${cut}`).not.toThrow();
+        expect(() => everyReader(text.slice(cut)), `suffix ${cut}`).not.toThrow();
+      }
+      // a settings line cut after its third pair still restores those pairs
+      const cut = text.indexOf('Seed:');
+      const { params } = parseInfotext(text.slice(0, cut));
+      if (text.slice(0, cut).split('\n').at(-1)!.split(':').length > 3) expect(params.steps).toBeGreaterThan(0);
+    },
+  );
 });
 
 describe('splitInfotext details of A1111 parsing', () => {
   it('cuts an unquoted value at a comma, unquotes JSON strings, and keeps a value that only looks quoted', () => {
     const { pairs } = splitInfotext('p\nAa: one, two, Bb: "x, \\"y\\": z", Cc: "not" json", Dd: 1');
-    expect([...pairs]).toEqual([['Aa', 'one'], ['Bb', 'x, "y": z'], ['Cc', '"not" json"'], ['Dd', '1']]);
+    expect([...pairs]).toEqual([
+      ['Aa', 'one'],
+      ['Bb', 'x, "y": z'],
+      ['Cc', '"not" json"'],
+      ['Dd', '1'],
+    ]);
   });
 
   it('drops a pair with an empty value as A1111 does, and lets a repeated key keep its place with the last value', () => {
     const { pairs } = splitInfotext('p\nAa: 1, Bb: , Cc: 3, Aa: 4');
-    expect([...pairs]).toEqual([['Aa', '4'], ['Cc', '3']]);
+    expect([...pairs]).toEqual([
+      ['Aa', '4'],
+      ['Cc', '3'],
+    ]);
     // A1111's key pattern needs two characters: "X: 1" is no pair
     expect(splitInfotext('p\nX: 1, Y: 2, Zz: 3').hasSettings).toBe(false);
   });
@@ -72,15 +113,26 @@ describe('splitInfotext details of A1111 parsing', () => {
     const parts = splitInfotext('Template: is part of the prompt\nx\nSteps: 1, Seed: 2, Sampler: Euler');
     expect(parts.prompt).toBe('Template: is part of the prompt\nx');
     expect(parts.templates.size).toBe(0);
-    const multi = splitInfotext('p\nSteps: 1, Seed: 2, Sampler: Euler\r\nTemplate: a {b|c}\r\nsecond line\r\nNegative Template: n');
-    expect([...multi.templates]).toEqual([['Template', 'a {b|c}\nsecond line'], ['Negative Template', 'n']]);
-    expect([...multi.pairs]).toEqual([['Steps', '1'], ['Seed', '2'], ['Sampler', 'Euler']]);
+    const multi = splitInfotext(
+      'p\nSteps: 1, Seed: 2, Sampler: Euler\r\nTemplate: a {b|c}\r\nsecond line\r\nNegative Template: n',
+    );
+    expect([...multi.templates]).toEqual([
+      ['Template', 'a {b|c}\nsecond line'],
+      ['Negative Template', 'n'],
+    ]);
+    expect([...multi.pairs]).toEqual([
+      ['Steps', '1'],
+      ['Seed', '2'],
+      ['Sampler', 'Euler'],
+    ]);
   });
 });
 
 describe('loraTags', () => {
   it('reads positional and named multipliers, defaulting to 1, and null for text', () => {
-    expect(loraTags('<lora:a> <lora:b:0.5> <lora:c:0.5:-1.25> <lora:d:te=0.3:unet=0.7> <lora:e:strong> <hypernet:h:1>')).toEqual([
+    expect(
+      loraTags('<lora:a> <lora:b:0.5> <lora:c:0.5:-1.25> <lora:d:te=0.3:unet=0.7> <lora:e:strong> <hypernet:h:1>'),
+    ).toEqual([
       { name: 'a', te: 1, unet: 1 },
       { name: 'b', te: 0.5, unet: 0.5 },
       { name: 'c', te: 0.5, unet: -1.25 },

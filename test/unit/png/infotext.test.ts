@@ -2,10 +2,31 @@ import { describe, expect, it } from 'vitest';
 import { formatInfotext, parseInfotext, type InfotextParams } from '../../../src/core/png/infotext.ts';
 
 const A1111_SAMPLERS = [
-  'Euler Karras', 'Heun Karras', 'Euler SGM Uniform', 'DPM++ 2M SGM Uniform',
-  'Euler', 'Euler a', 'Heun', 'LMS', 'LMS Karras', 'DPM2', 'DPM2 Karras', 'DPM2 a', 'DPM2 a Karras',
-  'DPM++ 2M', 'DPM++ 2M Karras', 'DPM++ 2M SDE', 'DPM++ 2M SDE Karras', 'DPM++ SDE', 'DPM++ SDE Karras',
-  'DDIM', 'PLMS', 'UniPC', 'DEIS', 'DDPM', 'LCM',
+  'Euler Karras',
+  'Heun Karras',
+  'Euler SGM Uniform',
+  'DPM++ 2M SGM Uniform',
+  'Euler',
+  'Euler a',
+  'Heun',
+  'LMS',
+  'LMS Karras',
+  'DPM2',
+  'DPM2 Karras',
+  'DPM2 a',
+  'DPM2 a Karras',
+  'DPM++ 2M',
+  'DPM++ 2M Karras',
+  'DPM++ 2M SDE',
+  'DPM++ 2M SDE Karras',
+  'DPM++ SDE',
+  'DPM++ SDE Karras',
+  'DDIM',
+  'PLMS',
+  'UniPC',
+  'DEIS',
+  'DDPM',
+  'LCM',
 ];
 
 const base: InfotextParams = {
@@ -164,7 +185,9 @@ describe('parseInfotext', () => {
   });
 
   it('reads a negative prompt with an empty prompt', () => {
-    const { params } = parseInfotext('Negative prompt: text, watermark\nSteps: 4, Sampler: LCM, CFG scale: 1.5, Seed: 7, Size: 512x512');
+    const { params } = parseInfotext(
+      'Negative prompt: text, watermark\nSteps: 4, Sampler: LCM, CFG scale: 1.5, Seed: 7, Size: 512x512',
+    );
     expect(params.prompt).toBe('');
     expect(params.negativePrompt).toBe('text, watermark');
     expect(params.sampler).toBe('LCM');
@@ -229,7 +252,11 @@ describe('parseInfotext with unusual keys', () => {
     const text = 'p\nSteps: 20, constructor: x, __proto__: y, toString: z, Seed: 5';
     const { params, ignored } = parseInfotext(text);
     expect(ignored).toEqual(['constructor', '__proto__', 'toString']);
-    expect(Object.entries(params.extra ?? {})).toEqual([['constructor', 'x'], ['__proto__', 'y'], ['toString', 'z']]);
+    expect(Object.entries(params.extra ?? {})).toEqual([
+      ['constructor', 'x'],
+      ['__proto__', 'y'],
+      ['toString', 'z'],
+    ]);
     expect(params.seed).toBe(5n);
   });
 });

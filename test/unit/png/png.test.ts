@@ -12,7 +12,10 @@ function readNpyFloat32(path: string): { shape: number[]; data: Float32Array } {
   const headerLength = bytes.readUInt16LE(8);
   const header = bytes.subarray(10, 10 + headerLength).toString('latin1');
   expect(header).toContain("'descr': '<f4'");
-  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '').split(',').filter((s) => s.trim()).map(Number);
+  const shape = (/'shape': \(([^)]*)\)/.exec(header)?.[1] ?? '')
+    .split(',')
+    .filter((s) => s.trim())
+    .map(Number);
   const start = 10 + headerLength;
   const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length));
   return { shape, data };
@@ -55,7 +58,7 @@ describe('encodePng / decodePng', () => {
     const text = {
       parameters: 'a cat, (café:1.2)\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 7x5',
       Comment: '日本語 and 🐱 emoji',
-      'Título': 'ñandú',
+      Título: 'ñandú',
     };
     const png = encodePng(rgb, 7, 5, text);
     expect(chunkTypes(png)).toEqual(['IHDR', 'tEXt', 'iTXt', 'tEXt', 'IDAT', 'IEND']);
@@ -74,14 +77,24 @@ describe('encodePng / decodePng', () => {
     const { shape, data } = readNpyFloat32(resolve(REFERENCE, 'cases/sd15-euler-20.npy'));
     expect(shape).toEqual([64, 64, 3]);
     let worst = 0;
-    for (let i = 0; i < data.length; i++) worst = Math.max(worst, Math.abs(decoded.rgb[i]! - Math.round(data[i]! * 255)));
+    for (let i = 0; i < data.length; i++)
+      worst = Math.max(worst, Math.abs(decoded.rgb[i]! - Math.round(data[i]! * 255)));
     expect(worst).toBeLessThanOrEqual(1);
   });
 
   it('reads zTXt and compressed iTXt chunks', () => {
     const base = encodePng(gradient(2, 2), 2, 2);
-    const zTxt = rawChunk('zTXt', Buffer.concat([Buffer.from('parameters\0\0', 'latin1'), deflateSync(Buffer.from('Steps: 20, café', 'latin1'))]));
-    const iTxt = rawChunk('iTXt', Buffer.concat([Buffer.from('Comment\0\x01\0en\0Kommentar\0', 'latin1'), deflateSync(Buffer.from('猫 🐱', 'utf8'))]));
+    const zTxt = rawChunk(
+      'zTXt',
+      Buffer.concat([Buffer.from('parameters\0\0', 'latin1'), deflateSync(Buffer.from('Steps: 20, café', 'latin1'))]),
+    );
+    const iTxt = rawChunk(
+      'iTXt',
+      Buffer.concat([
+        Buffer.from('Comment\0\x01\0en\0Kommentar\0', 'latin1'),
+        deflateSync(Buffer.from('猫 🐱', 'utf8')),
+      ]),
+    );
     const decoded = decodePng(withChunks(base, [zTxt, iTxt]));
     expect(decoded.text).toEqual({ parameters: 'Steps: 20, café', Comment: '猫 🐱' });
   });
@@ -91,19 +104,36 @@ describe('encodePng / decodePng', () => {
     expect(Array.from(gray.rgb)).toEqual([10, 10, 10, 200, 200, 200]);
     const grayAlpha = decodePng(encode({ width: 1, height: 1, data: new Uint8Array([77, 0]), channels: 2, depth: 8 }));
     expect(Array.from(grayAlpha.rgb)).toEqual([77, 77, 77]);
-    const rgba = decodePng(encode({ width: 2, height: 1, data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), channels: 4, depth: 8 }));
+    const rgba = decodePng(
+      encode({ width: 2, height: 1, data: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), channels: 4, depth: 8 }),
+    );
     expect(Array.from(rgba.rgb)).toEqual([1, 2, 3, 5, 6, 7]);
-    const deep = decodePng(encode({ width: 1, height: 1, data: new Uint16Array([0x1234, 0xabcd, 0xff00]), channels: 3, depth: 16 }));
+    const deep = decodePng(
+      encode({ width: 1, height: 1, data: new Uint16Array([0x1234, 0xabcd, 0xff00]), channels: 3, depth: 16 }),
+    );
     expect(Array.from(deep.rgb)).toEqual([0x12, 0xab, 0xff]);
-    const palette = [[255, 0, 0], [0, 0, 255]];
-    const indexed = decodePng(encode({ width: 3, height: 1, data: new Uint8Array([1, 0, 1]), channels: 1, depth: 8, palette }));
+    const palette = [
+      [255, 0, 0],
+      [0, 0, 255],
+    ];
+    const indexed = decodePng(
+      encode({ width: 3, height: 1, data: new Uint8Array([1, 0, 1]), channels: 1, depth: 8, palette }),
+    );
     expect(Array.from(indexed.rgb)).toEqual([0, 0, 255, 255, 0, 0, 0, 0, 255]);
   });
 
   it('expands 1-bit gray rows that end mid-byte', () => {
     // 3x2 at 1 bit: rows 101 and 010, each padded to a byte.
-    const png = encode({ width: 3, height: 2, data: new Uint8Array([0b1010_0000, 0b0100_0000]), channels: 1, depth: 1 });
-    expect(Array.from(decodePng(png).rgb)).toEqual([255, 255, 255, 0, 0, 0, 255, 255, 255, 0, 0, 0, 255, 255, 255, 0, 0, 0]);
+    const png = encode({
+      width: 3,
+      height: 2,
+      data: new Uint8Array([0b1010_0000, 0b0100_0000]),
+      channels: 1,
+      depth: 1,
+    });
+    expect(Array.from(decodePng(png).rgb)).toEqual([
+      255, 255, 255, 0, 0, 0, 255, 255, 255, 0, 0, 0, 255, 255, 255, 0, 0, 0,
+    ]);
   });
 
   it.each([
@@ -125,10 +155,14 @@ describe('encodePng / decodePng', () => {
     expect(() => encodePng(new Uint8Array(11), 2, 2)).toThrow(
       expect.objectContaining({ code: 'bad-image', message: expect.stringContaining('11 bytes') }),
     );
-    expect(() => encodePng(new Uint8Array(12), 2, 2, { '': 'x' })).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+    expect(() => encodePng(new Uint8Array(12), 2, 2, { '': 'x' })).toThrow(
+      expect.objectContaining({ code: 'bad-argument' }),
+    );
     expect(() => encodePng(new Uint8Array(12), 2, 2, { ['k'.repeat(80)]: 'x' })).toThrow(
       expect.objectContaining({ code: 'bad-argument' }),
     );
-    expect(() => encodePng(new Uint8Array(12), 2, 2, { 猫: 'x' })).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+    expect(() => encodePng(new Uint8Array(12), 2, 2, { 猫: 'x' })).toThrow(
+      expect.objectContaining({ code: 'bad-argument' }),
+    );
   });
 });

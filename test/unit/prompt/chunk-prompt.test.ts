@@ -12,10 +12,14 @@ interface ChunkCase {
 
 const reference = readReferenceJson<{ cases: ChunkCase[] }>('a1111_chunks.json');
 const dir = resolve(MODELS, 'tiny-sd15/tokenizer');
-const tokenizer = ClipTokenizer.fromFiles(readFileSync(resolve(dir, 'vocab.json'), 'utf8'), readFileSync(resolve(dir, 'merges.txt'), 'utf8'));
+const tokenizer = ClipTokenizer.fromFiles(
+  readFileSync(resolve(dir, 'vocab.json'), 'utf8'),
+  readFileSync(resolve(dir, 'merges.txt'), 'utf8'),
+);
 const EOS = 49407;
 
-const label = (text: string): string => JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}… (${text.length} chars)` : text);
+const label = (text: string): string =>
+  JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}… (${text.length} chars)` : text);
 
 describe('chunkPrompt against A1111', () => {
   for (const c of reference.cases) {
@@ -35,7 +39,9 @@ describe('chunkPrompt against A1111', () => {
     for (const c of reference.cases) {
       const expected = c.chunks.map(({ ids }) => ids.map((id, i) => (i > ids.indexOf(EOS) ? 0 : id)));
       const byPadId = chunkPrompt(tokenizer, c.text, { padId: 0 }).map(({ ids }) => Array.from(ids));
-      const byFlag = chunkPrompt(tokenizer, c.text, { padId: EOS, zeroPadAfterEnd: true }).map(({ ids }) => Array.from(ids));
+      const byFlag = chunkPrompt(tokenizer, c.text, { padId: EOS, zeroPadAfterEnd: true }).map(({ ids }) =>
+        Array.from(ids),
+      );
       expect(byPadId).toEqual(expected);
       expect(byFlag).toEqual(expected);
     }

@@ -42,17 +42,29 @@ describe('parsePromptAttention beyond the reference file', () => {
   });
 
   it('splits BREAK only as a whole word and swallows the spaces around it', () => {
-    expect(parsePromptAttention('a BREAK b')).toEqual([['a', 1], ['BREAK', -1], ['b', 1]]);
+    expect(parsePromptAttention('a BREAK b')).toEqual([
+      ['a', 1],
+      ['BREAK', -1],
+      ['b', 1],
+    ]);
     expect(parsePromptAttention('aBREAK b BREAKs')).toEqual([['aBREAK b BREAKs', 1]]);
     // Python's \b is Unicode-aware: a CJK letter before BREAK is a word character.
     expect(parsePromptAttention('猫BREAK')).toEqual([['猫BREAK', 1]]);
     expect(parsePromptAttention('a_BREAK')).toEqual([['a_BREAK', 1]]);
     // Python's \s includes ideographic space and the line separator.
-    expect(parsePromptAttention('x\u3000BREAK\u2028y')).toEqual([['x', 1], ['BREAK', -1], ['y', 1]]);
+    expect(parsePromptAttention('x\u3000BREAK\u2028y')).toEqual([
+      ['x', 1],
+      ['BREAK', -1],
+      ['y', 1],
+    ]);
   });
 
   it('scales a BREAK inside brackets, which then no longer breaks', () => {
-    expect(parsePromptAttention('(a BREAK b)')).toEqual([['a', 1.1], ['BREAK', -1.1], ['b', 1.1]]);
+    expect(parsePromptAttention('(a BREAK b)')).toEqual([
+      ['a', 1.1],
+      ['BREAK', -1.1],
+      ['b', 1.1],
+    ]);
   });
 
   // A1111 raises ValueError here; this port's documented choice instead.
@@ -86,26 +98,77 @@ describe('parsePromptAttention on the rules of A1111 weight syntax', () => {
     // A colon without a number is text, and the bracket closes as a plain one.
     ['(a:b)', [['a:b', 1.1]]],
     ['(a:)', [['a:', 1.1]]],
-    ['(a:0.5 ) (b:', [['a', 0.5], [' ', 1], ['b:', 1.1]]],
+    [
+      '(a:0.5 ) (b:',
+      [
+        ['a', 0.5],
+        [' ', 1],
+        ['b:', 1.1],
+      ],
+    ],
     // `:w)` with no open round bracket is plain text.
     ['a:1.2) b', [['a:1.2) b', 1]]],
     // Prompt editing is not this function's business: `[a:b:0.5]` is text under a square bracket.
     ['[a:b:0.5]', [['a:b:0.5', 0.9090909090909091]]],
     ['[a: 0.5 ]', [['a: 0.5 ', 0.9090909090909091]]],
-    ['(a [b:c:0.5] d:2)', [['a ', 2], ['b:c:0.5', 1.8181818181818181], [' d', 2]]],
+    [
+      '(a [b:c:0.5] d:2)',
+      [
+        ['a ', 2],
+        ['b:c:0.5', 1.8181818181818181],
+        [' d', 2],
+      ],
+    ],
     ['((a:2):3)', [['a', 6]]],
     // Crossed and stray brackets.
-    ['(a[b)c]', [['a', 1.1], ['b', 1], ['c', 0.9090909090909091]]],
+    [
+      '(a[b)c]',
+      [
+        ['a', 1.1],
+        ['b', 1],
+        ['c', 0.9090909090909091],
+      ],
+    ],
     [')]a[(', [[')]a', 1]]],
     // A lone backslash disappears; the character after it is ordinary.
     ['\\a\\', [['a', 1]]],
     // Only adjacent runs of equal weight merge.
     ['(a:1.5)(b:1.5)', [['ab', 1.5]]],
-    ['(a:1.5) (b:1.5)', [['a', 1.5], [' ', 1], ['b', 1.5]]],
+    [
+      '(a:1.5) (b:1.5)',
+      [
+        ['a', 1.5],
+        [' ', 1],
+        ['b', 1.5],
+      ],
+    ],
     // BREAK leaves the text around it, even when empty.
-    ['BREAK', [['', 1], ['BREAK', -1], ['', 1]]],
-    ['a BREAK BREAK b', [['a', 1], ['BREAK', -1], ['', 1], ['BREAK', -1], ['b', 1]]],
-    ['(BREAK)', [['', 1.1], ['BREAK', -1.1], ['', 1.1]]],
+    [
+      'BREAK',
+      [
+        ['', 1],
+        ['BREAK', -1],
+        ['', 1],
+      ],
+    ],
+    [
+      'a BREAK BREAK b',
+      [
+        ['a', 1],
+        ['BREAK', -1],
+        ['', 1],
+        ['BREAK', -1],
+        ['b', 1],
+      ],
+    ],
+    [
+      '(BREAK)',
+      [
+        ['', 1.1],
+        ['BREAK', -1.1],
+        ['', 1.1],
+      ],
+    ],
     // Weight 0 makes BREAK's -0 equal to its neighbours' 0, so all three merge.
     ['(a BREAK b:0)', [['aBREAKb', 0]]],
   ];

@@ -49,7 +49,12 @@ describe('batchSeeds', () => {
   });
 
   it('refuses to pass 2^64-1', () => {
-    expect(isSdError(errorOf(() => batchSeeds((1n << 64n) - 1n, 2)), 'bad-argument')).toBe(true);
+    expect(
+      isSdError(
+        errorOf(() => batchSeeds((1n << 64n) - 1n, 2)),
+        'bad-argument',
+      ),
+    ).toBe(true);
   });
 });
 

@@ -64,7 +64,9 @@ describe('SafetensorsFile', () => {
     try {
       const file = await SafetensorsFile.open(source, 'tiny-sd15.safetensors');
       expect(file.tensor('cond_stage_model.transformer.text_model.embeddings.position_ids').dtype).toBe('I64');
-      expect(file.tensor('cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight').dtype).toBe('F16');
+      expect(
+        file.tensor('cond_stage_model.transformer.text_model.encoder.layers.0.self_attn.q_proj.weight').dtype,
+      ).toBe('F16');
     } finally {
       await source.close();
     }
@@ -72,19 +74,29 @@ describe('SafetensorsFile', () => {
 
   it('names the missing tensor and nearby keys', async () => {
     const file = await openBytes(buildSafetensors(TWO_TENSORS));
-    expect(() => file.tensor('a.bias')).toThrow(/Tensor "a.bias" is not in "model.safetensors" \(2 tensors, e.g. "a.weight"\)/);
+    expect(() => file.tensor('a.bias')).toThrow(
+      /Tensor "a.bias" is not in "model.safetensors" \(2 tensors, e.g. "a.weight"\)/,
+    );
   });
 });
 
 describe('SafetensorsFile refuses bad files', () => {
   it('a truncated file (tensor range past the end)', async () => {
     const bytes = buildSafetensors(TWO_TENSORS);
-    await expectSdError(openBytes(bytes.subarray(0, bytes.byteLength - 3)), 'integrity', /truncated: tensor "b.bias" ends at byte \d+ but the file has \d+ bytes/);
+    await expectSdError(
+      openBytes(bytes.subarray(0, bytes.byteLength - 3)),
+      'integrity',
+      /truncated: tensor "b.bias" ends at byte \d+ but the file has \d+ bytes/,
+    );
   });
 
   it('a file cut inside its header', async () => {
     const bytes = buildSafetensors(TWO_TENSORS);
-    await expectSdError(openBytes(bytes.subarray(0, 20)), 'integrity', /truncated: it needs at least \d+ bytes but has 20/);
+    await expectSdError(
+      openBytes(bytes.subarray(0, 20)),
+      'integrity',
+      /truncated: it needs at least \d+ bytes but has 20/,
+    );
   });
 
   it('a header length past the end and an absurd header length', async () => {
@@ -102,7 +114,11 @@ describe('SafetensorsFile refuses bad files', () => {
 
   it('pickled checkpoints, zip and raw, saying why', async () => {
     const zip = new Uint8Array([0x50, 0x4b, 0x03, 0x04, 0x14, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0]);
-    await expectSdError(openBytes(zip), 'unsupported-model', /pickled PyTorch checkpoint \(a torch.save zip archive\).*can run arbitrary code.*convert/);
+    await expectSdError(
+      openBytes(zip),
+      'unsupported-model',
+      /pickled PyTorch checkpoint \(a torch.save zip archive\).*can run arbitrary code.*convert/,
+    );
     const pickle = new Uint8Array([0x80, 0x02, 0x7d, 0x71, 0x00, 0x28]);
     await expectSdError(openBytes(pickle), 'unsupported-model', /raw pickle stream/);
   });
@@ -110,7 +126,11 @@ describe('SafetensorsFile refuses bad files', () => {
   it('a Git LFS pointer and a JSON error body', async () => {
     const lfs = new TextEncoder().encode('version https://git-lfs.github.com/spec/v1\noid sha256:abc\nsize 123\n');
     await expectSdError(openBytes(lfs), 'unsupported-model', /Git LFS pointer/);
-    await expectSdError(openBytes(new TextEncoder().encode('{"error":"Entry not found"}')), 'unsupported-model', /starts like JSON/);
+    await expectSdError(
+      openBytes(new TextEncoder().encode('{"error":"Entry not found"}')),
+      'unsupported-model',
+      /starts like JSON/,
+    );
   });
 
   it('a header that is not JSON', async () => {
@@ -121,23 +141,45 @@ describe('SafetensorsFile refuses bad files', () => {
 
   it('an unknown dtype, naming the allowed ones', async () => {
     const bytes = buildSafetensors(TWO_TENSORS, (h) => ((h['b.bias'] as { dtype: string }).dtype = 'F4'));
-    await expectSdError(openBytes(bytes), 'unsupported-model', /"b.bias".*dtype "F4".*Expected one of: F64, F32, F16, BF16/);
+    await expectSdError(
+      openBytes(bytes),
+      'unsupported-model',
+      /"b.bias".*dtype "F4".*Expected one of: F64, F32, F16, BF16/,
+    );
   });
 
   it('a shape that does not match the byte range', async () => {
     const bytes = buildSafetensors(TWO_TENSORS, (h) => ((h['a.weight'] as { shape: number[] }).shape = [3, 3]));
-    await expectSdError(openBytes(bytes), 'unsupported-model', /"a.weight" \(F32 \[3, 3\]\) needs 36 bytes but its data_offsets \[0, 24\] span 24/);
+    await expectSdError(
+      openBytes(bytes),
+      'unsupported-model',
+      /"a.weight" \(F32 \[3, 3\]\) needs 36 bytes but its data_offsets \[0, 24\] span 24/,
+    );
   });
 
   it('overlapping ranges', async () => {
-    const bytes = buildSafetensors(TWO_TENSORS, (h) => ((h['b.bias'] as { data_offsets: number[] }).data_offsets = [20, 24]));
-    await expectSdError(openBytes(bytes), 'unsupported-model', /"a.weight" \(bytes \d+–\d+\) and "b.bias" \(bytes \d+–\d+\) overlap/);
+    const bytes = buildSafetensors(
+      TWO_TENSORS,
+      (h) => ((h['b.bias'] as { data_offsets: number[] }).data_offsets = [20, 24]),
+    );
+    await expectSdError(
+      openBytes(bytes),
+      'unsupported-model',
+      /"a.weight" \(bytes \d+–\d+\) and "b.bias" \(bytes \d+–\d+\) overlap/,
+    );
   });
 
   it('malformed shapes and offsets', async () => {
     const negative = buildSafetensors(TWO_TENSORS, (h) => ((h['a.weight'] as { shape: number[] }).shape = [-2, -3]));
-    await expectSdError(openBytes(negative), 'unsupported-model', /shape \[-2,-3\]; expected a list of non-negative integers/);
-    const reversed = buildSafetensors(TWO_TENSORS, (h) => ((h['a.weight'] as { data_offsets: number[] }).data_offsets = [24, 0]));
+    await expectSdError(
+      openBytes(negative),
+      'unsupported-model',
+      /shape \[-2,-3\]; expected a list of non-negative integers/,
+    );
+    const reversed = buildSafetensors(
+      TWO_TENSORS,
+      (h) => ((h['a.weight'] as { data_offsets: number[] }).data_offsets = [24, 0]),
+    );
     await expectSdError(openBytes(reversed), 'unsupported-model', /data_offsets \[24, 0\]/);
   });
 });

@@ -46,7 +46,9 @@ export function f32Bytes(values: number[]): Uint8Array {
 }
 
 /** A ByteSource over a file on disk through a Node file handle (what the CLI does), counting reads. */
-export async function nodeFileByteSource(path: string): Promise<ByteSource & { close(): Promise<void>; bytesRead: number }> {
+export async function nodeFileByteSource(
+  path: string,
+): Promise<ByteSource & { close(): Promise<void>; bytesRead: number }> {
   const handle = await open(path, 'r');
   const { size } = await handle.stat();
   const source = {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { bfloat16BytesToFloat32, float16BytesToFloat32, floatBytesToFloat32 } from '../../../src/core/safetensors/widen.ts';
+import {
+  bfloat16BytesToFloat32,
+  float16BytesToFloat32,
+  floatBytesToFloat32,
+} from '../../../src/core/safetensors/widen.ts';
 
 function u16Bytes(words: number[]): Uint8Array {
   return new Uint8Array(new Uint16Array(words).buffer);
@@ -33,6 +37,8 @@ describe('float widening', () => {
   });
 
   it('refuses dtypes that are not floats', () => {
-    expect(() => floatBytesToFloat32('I64', new Uint8Array(8))).toThrow(/Cannot convert I64 weights to float32. Expected one of: F16, BF16, F32/);
+    expect(() => floatBytesToFloat32('I64', new Uint8Array(8))).toThrow(
+      /Cannot convert I64 weights to float32. Expected one of: F16, BF16, F32/,
+    );
   });
 });

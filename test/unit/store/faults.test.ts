@@ -41,8 +41,16 @@ const cases: Case[] = [
     mounts: ['hub', 'static'],
     check: () => expect(server.log.filter((r) => r.status === 500)).toHaveLength(1),
   },
-  { name: 'one HTML page with status 200 for a weights file', faults: { htmlPages: 1, pathSuffix: 'text_encoder/model.onnx' }, mounts: ['hub', 'static'] },
-  { name: 'one HTML page with status 200 for model_index.json', faults: { htmlPages: 1, pathSuffix: 'model_index.json' }, mounts: ['hub', 'static'] },
+  {
+    name: 'one HTML page with status 200 for a weights file',
+    faults: { htmlPages: 1, pathSuffix: 'text_encoder/model.onnx' },
+    mounts: ['hub', 'static'],
+  },
+  {
+    name: 'one HTML page with status 200 for model_index.json',
+    faults: { htmlPages: 1, pathSuffix: 'model_index.json' },
+    mounts: ['hub', 'static'],
+  },
   {
     name: 'one corrupted byte in an LFS file (sha256)',
     faults: { corruptions: 1, pathSuffix: 'text_encoder/model.onnx' },
@@ -50,12 +58,17 @@ const cases: Case[] = [
     // the corrupted file is discarded and fetched again, whole
     check: () => expect(server.bytesFor('text_encoder/model.onnx')).toBe(2 * 1682624),
   },
-  { name: 'one corrupted byte in a small file (git blob id)', faults: { corruptions: 1, pathSuffix: 'tokenizer/vocab.json' }, mounts: ['hub'] },
+  {
+    name: 'one corrupted byte in a small file (git blob id)',
+    faults: { corruptions: 1, pathSuffix: 'tokenizer/vocab.json' },
+    mounts: ['hub'],
+  },
   {
     name: 'a server ignoring Range, with a cut connection',
     faults: { ignoreRange: true, cuts: 1, minBodyBytes: 1_000_000 },
     mounts: ['hub', 'static'],
-    check: () => expect(server.log.filter((r) => r.range !== undefined && r.status === 200).length).toBeGreaterThanOrEqual(1),
+    check: () =>
+      expect(server.log.filter((r) => r.range !== undefined && r.status === 200).length).toBeGreaterThanOrEqual(1),
   },
 ];
 
@@ -97,7 +110,9 @@ describe('servers that hide or omit headers', () => {
       return new Response(init?.method === 'HEAD' ? null : response.body, { status: response.status, headers });
     };
     Object.assign(server.faults, { cuts: 4, minBodyBytes: 500_000 });
-    const stored = await createTestStore(createKv('memory'), { fetch: hidden }).download(hubSource(server, 'tiny-sd15'));
+    const stored = await createTestStore(createKv('memory'), { fetch: hidden }).download(
+      hubSource(server, 'tiny-sd15'),
+    );
     await expectExactCopy(stored, server, 'tiny-sd15');
     expect(server.log.filter((r) => r.status === 206).length).toBeGreaterThanOrEqual(4);
     expect(server.bytesSent / modelBytes(server, 'tiny-sd15')).toBeLessThan(1.05);
@@ -114,7 +129,9 @@ describe('servers that hide or omit headers', () => {
       return new Response(init?.method === 'HEAD' ? null : response.body, { status: response.status, headers });
     };
     Object.assign(server.faults, { cuts: 2, minBodyBytes: 500_000, ignoreRange: true });
-    const stored = await createTestStore(createKv('memory'), { fetch: noLength }).download(urlSource(server, 'static', 'tiny-sd15'));
+    const stored = await createTestStore(createKv('memory'), { fetch: noLength }).download(
+      urlSource(server, 'static', 'tiny-sd15'),
+    );
     await expectExactCopy(stored, server, 'tiny-sd15');
     const ratio = server.bytesSent / modelBytes(server, 'tiny-sd15');
     ratios.push(`  no Content-Length, Range ignored, 2 cuts (static): ${ratio.toFixed(3)}`);
@@ -132,7 +149,12 @@ describe('failures that retries cannot fix end with a clear error and keep what 
     expect(error).toMatchObject({ code: 'network' });
     expect(String((error as Error).message)).toContain('unet/weights.pb');
     expect(server.log.filter((r) => r.status === 500)).toHaveLength(3);
-    const fetchedFiles = (): Set<string> => new Set(server.log.filter((r) => !r.url.startsWith('/api/') && r.bodyBytes > 0).map((r) => r.url.replace(/^.*\/(main|tiny-sd15)\//, '')));
+    const fetchedFiles = (): Set<string> =>
+      new Set(
+        server.log
+          .filter((r) => !r.url.startsWith('/api/') && r.bodyBytes > 0)
+          .map((r) => r.url.replace(/^.*\/(main|tiny-sd15)\//, '')),
+      );
     const firstRun = fetchedFiles();
     server.reset();
     const stored = await createTestStore(kv).download(hubSource(server, 'tiny-sd15'));
@@ -166,7 +188,11 @@ describe('stalled connections are closed after the stall timeout and retried', (
   const STALL_MS = 300;
   const stallRetry = { stallTimeoutMs: STALL_MS, baseDelayMs: 1, maxDelayMs: 4 };
 
-  const stalls: { name: string; faults: Partial<Faults>; check?: (weights: { range?: string; status: number }[]) => void }[] = [
+  const stalls: {
+    name: string;
+    faults: Partial<Faults>;
+    check?: (weights: { range?: string; status: number }[]) => void;
+  }[] = [
     { name: 'nothing at all (no status line)', faults: { hangStage: 'before-headers' } },
     { name: 'headers, then nothing', faults: { hangStage: 'after-headers' } },
     {
@@ -180,7 +206,9 @@ describe('stalled connections are closed after the stall timeout and retried', (
     it(`a response that sends ${s.name}`, async () => {
       Object.assign(server.faults, { hangs: 1, pathSuffix: 'unet/weights.pb', ...s.faults });
       const startMs = Date.now();
-      const stored = await createTestStore(createKv('memory'), { retry: stallRetry }).download(hubSource(server, 'tiny-sd15'));
+      const stored = await createTestStore(createKv('memory'), { retry: stallRetry }).download(
+        hubSource(server, 'tiny-sd15'),
+      );
       await expectExactCopy(stored, server, 'tiny-sd15');
       expect(server.faults.hangs).toBe(0);
       // an LFS file: the Hub's resolve URL redirects to /cdn/ for each attempt
@@ -198,13 +226,18 @@ describe('stalled connections are closed after the stall timeout and retried', (
       ...kv,
       async set(key: readonly (string | number)[], value: unknown): Promise<void> {
         // storing each chunk of this file takes longer than the stall timeout
-        if (key[0] === 'chunk' && key[2] === 'text_encoder/model.onnx') await new Promise((done) => setTimeout(done, STALL_MS + 150));
+        if (key[0] === 'chunk' && key[2] === 'text_encoder/model.onnx')
+          await new Promise((done) => setTimeout(done, STALL_MS + 150));
         return kv.set(key, value);
       },
     };
-    const stored = await createTestStore(slowKv, { retry: { ...stallRetry, maxRetries: 0 } }).download(hubSource(server, 'tiny-sd15'));
+    const stored = await createTestStore(slowKv, { retry: { ...stallRetry, maxRetries: 0 } }).download(
+      hubSource(server, 'tiny-sd15'),
+    );
     await expectExactCopy(stored, server, 'tiny-sd15');
-    expect(server.log.filter((r) => r.url.startsWith('/cdn/') && r.url.endsWith('text_encoder/model.onnx'))).toHaveLength(1);
+    expect(
+      server.log.filter((r) => r.url.startsWith('/cdn/') && r.url.endsWith('text_encoder/model.onnx')),
+    ).toHaveLength(1);
   });
 
   it('reports a connection that stays silent through every retry, naming the host, the timeout and the tries; stored files stay', async () => {
@@ -218,7 +251,9 @@ describe('stalled connections are closed after the stall timeout and retried', (
     expect(error).toMatchObject({ code: 'network' });
     const host = server.baseUrl.replace('http://', '');
     expect((error as Error).message).toMatch(
-      new RegExp(`^No data from ${host} for 0\\.3 s, 3 tries \\(unet/weights\\.pb of test/tiny-sd15.*\\): check the connection, then press Generate again \\(or run the command again\\) to resume; stored chunks are kept\\.$`),
+      new RegExp(
+        `^No data from ${host} for 0\\.3 s, 3 tries \\(unet/weights\\.pb of test/tiny-sd15.*\\): check the connection, then press Generate again \\(or run the command again\\) to resume; stored chunks are kept\\.$`,
+      ),
     );
     expect(server.log.filter((r) => r.url.startsWith('/cdn/') && r.url.endsWith('unet/weights.pb'))).toHaveLength(3);
     // three silent attempts, not one hanging forever
@@ -227,7 +262,9 @@ describe('stalled connections are closed after the stall timeout and retried', (
     const firstRun = new Set(server.log.filter((r) => r.bodyBytes > 0 && !r.url.startsWith('/api/')).map((r) => r.url));
     server.reset();
     await expectExactCopy(await createTestStore(kv).download(hubSource(server, 'tiny-sd15')), server, 'tiny-sd15');
-    const again = server.log.filter((r) => r.bodyBytes > 0 && firstRun.has(r.url) && !r.url.endsWith('model_index.json'));
+    const again = server.log.filter(
+      (r) => r.bodyBytes > 0 && firstRun.has(r.url) && !r.url.endsWith('model_index.json'),
+    );
     expect(again.map((r) => r.url)).toEqual([]);
   });
 });

@@ -16,7 +16,8 @@ afterAll(() => server.stop());
 /** The entries a folder picker gives for a fixture model: "tiny-sd15/unet/model.onnx" etc., as file-backed Blobs. */
 async function pickedFolder(model: string): Promise<LocalFileEntry[]> {
   const entries: LocalFileEntry[] = [];
-  for (const path of server.files(model).keys()) entries.push({ path: `${model}/${path}`, file: await openAsBlob(join(MODELS, model, path)) });
+  for (const path of server.files(model).keys())
+    entries.push({ path: `${model}/${path}`, file: await openAsBlob(join(MODELS, model, path)) });
   return entries;
 }
 
@@ -34,8 +35,18 @@ describe('local folders', () => {
     );
     expect(entries.map((e) => e.path)).toEqual(['model_index.json', 'unet/model.onnx', 'old/model_index.json']);
     // without an index, the folder holding unet/model.onnx is the root
-    expect(normalizeLocalEntries([{ path: 'x/sd/unet/model.onnx', file: blob }, { path: 'x/a.txt', file: blob }], 'x').map((e) => e.path)).toEqual(['unet/model.onnx']);
-    expect(() => normalizeLocalEntries([{ path: 'x/text_encoder/model.onnx', file: blob }], 'x')).toThrowError(expect.objectContaining({ code: 'missing-file' }) as Error);
+    expect(
+      normalizeLocalEntries(
+        [
+          { path: 'x/sd/unet/model.onnx', file: blob },
+          { path: 'x/a.txt', file: blob },
+        ],
+        'x',
+      ).map((e) => e.path),
+    ).toEqual(['unet/model.onnx']);
+    expect(() => normalizeLocalEntries([{ path: 'x/text_encoder/model.onnx', file: blob }], 'x')).toThrowError(
+      expect.objectContaining({ code: 'missing-file' }) as Error,
+    );
   });
 
   it('reads a picked folder in place, bytes and Blobs', async () => {
@@ -54,13 +65,21 @@ describe('local folders', () => {
     const kv = createKv('indexeddb');
     const store = createTestStore(kv);
     const entries = await pickedFolder('tiny-sd15');
-    entries.push({ path: 'tiny-sd15/unet/diffusion_pytorch_model.safetensors', file: new Blob([new Uint8Array(1000)]) });
+    entries.push({
+      path: 'tiny-sd15/unet/diffusion_pytorch_model.safetensors',
+      file: new Blob([new Uint8Array(1000)]),
+    });
     const stored = await store.importFolder(entries, 'tiny-sd15');
     await expectExactCopy(stored, server, 'tiny-sd15');
-    expect(await store.list()).toEqual([expect.objectContaining({ id: 'local:tiny-sd15', label: 'tiny-sd15', isComplete: true, fileCount: 11 })]);
+    expect(await store.list()).toEqual([
+      expect.objectContaining({ id: 'local:tiny-sd15', label: 'tiny-sd15', isComplete: true, fileCount: 11 }),
+    ]);
     // an imported model cannot be repaired from the network: a lost chunk asks for the folder again
     await kv.del(chunkKey(modelIdOf({ kind: 'local', name: 'tiny-sd15' }), 'unet/weights.pb', 0));
-    await expect(store.open('local:tiny-sd15')).rejects.toMatchObject({ code: 'missing-file', message: expect.stringContaining('Import the folder again') });
+    await expect(store.open('local:tiny-sd15')).rejects.toMatchObject({
+      code: 'missing-file',
+      message: expect.stringContaining('Import the folder again'),
+    });
     await expectExactCopy(await store.importFolder(entries, 'tiny-sd15'), server, 'tiny-sd15');
   });
 });

@@ -77,7 +77,13 @@ export function fixtureFiles(model: string): Map<string, FixtureFile> {
     const bytes = readFileSync(full);
     const path = relative(root, full).split('\\').join('/');
     const gitOid = createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
-    files.set(path, { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), gitOid, isLfs: LFS.test(path) });
+    files.set(path, {
+      path,
+      bytes,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      gitOid,
+      isLfs: LFS.test(path),
+    });
   }
   return files;
 }
@@ -105,7 +111,17 @@ function seeded(seed: number): () => number {
 }
 
 export class ModelServer {
-  readonly faults: Faults = { cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0, hangs: 0, hangStage: 'after-headers', hangAfterBytes: 0, ignoreRange: false, minBodyBytes: 0 };
+  readonly faults: Faults = {
+    cuts: 0,
+    errors500: 0,
+    htmlPages: 0,
+    corruptions: 0,
+    hangs: 0,
+    hangStage: 'after-headers',
+    hangAfterBytes: 0,
+    ignoreRange: false,
+    minBodyBytes: 0,
+  };
   readonly log: LoggedRequest[] = [];
   bytesSent = 0;
   baseUrl = '';
@@ -131,7 +147,18 @@ export class ModelServer {
 
   /** Clears counters and faults between tests. */
   reset(): void {
-    Object.assign(this.faults, { cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0, hangs: 0, hangStage: 'after-headers', hangAfterBytes: 0, ignoreRange: false, minBodyBytes: 0, pathSuffix: undefined });
+    Object.assign(this.faults, {
+      cuts: 0,
+      errors500: 0,
+      htmlPages: 0,
+      corruptions: 0,
+      hangs: 0,
+      hangStage: 'after-headers',
+      hangAfterBytes: 0,
+      ignoreRange: false,
+      minBodyBytes: 0,
+      pathSuffix: undefined,
+    });
     for (const res of this.hung) res.socket?.destroy();
     this.hung.clear();
     this.log.length = 0;
@@ -141,7 +168,8 @@ export class ModelServer {
   /** The fixture model's files; none for an unknown model. */
   files(model: string): Map<string, FixtureFile> {
     let files = this.models.get(model);
-    if (!files) this.models.set(model, (files = existsSync(join(MODELS, model)) ? fixtureFiles(model) : derivedFiles(model)));
+    if (!files)
+      this.models.set(model, (files = existsSync(join(MODELS, model)) ? fixtureFiles(model) : derivedFiles(model)));
     return files;
   }
 
@@ -153,7 +181,12 @@ export class ModelServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', this.baseUrl);
     const parts = url.pathname.split('/').slice(1).map(decodeURIComponent);
-    const entry: LoggedRequest = { method: req.method ?? 'GET', url: url.pathname + url.search, status: 0, bodyBytes: 0 };
+    const entry: LoggedRequest = {
+      method: req.method ?? 'GET',
+      url: url.pathname + url.search,
+      status: 0,
+      bodyBytes: 0,
+    };
     if (req.headers.range) entry.range = req.headers.range;
     this.log.push(entry);
     res.setHeader('access-control-allow-origin', '*');
@@ -161,7 +194,11 @@ export class ModelServer {
     if (req.method === 'OPTIONS') {
       // a preflight (a cross-origin page asking with headers beyond the safelisted ones)
       entry.status = 204;
-      res.writeHead(204, { 'access-control-allow-methods': 'GET, HEAD', 'access-control-allow-headers': 'range', 'access-control-max-age': '600' });
+      res.writeHead(204, {
+        'access-control-allow-methods': 'GET, HEAD',
+        'access-control-allow-headers': 'range',
+        'access-control-max-age': '600',
+      });
       return void res.end();
     }
     const send = (status: number, body: string | Buffer, headers: Record<string, string> = {}): void => {
@@ -190,7 +227,8 @@ export class ModelServer {
     }
     if ((kind === 'cdn' || kind === 'static' || kind === 'manifest') && a !== undefined) {
       const path = [b, c, d, ...rest].filter((p) => p !== undefined).join('/');
-      if (kind === 'manifest' && path === 'sd-model-manifest.json') return send(200, this.manifest(a), { 'content-type': 'application/json' });
+      if (kind === 'manifest' && path === 'sd-model-manifest.json')
+        return send(200, this.manifest(a), { 'content-type': 'application/json' });
       const file = this.files(a).get(path);
       if (!file) return send(404, 'Not found', { 'content-type': 'text/plain' });
       return this.serveFile(req, res, entry, file, path);
@@ -199,20 +237,48 @@ export class ModelServer {
   }
 
   private manifest(model: string): string {
-    const files = [...this.files(model).values()].map((f) => ({ path: f.path, size: f.bytes.length, sha256: f.sha256 }));
+    const files = [...this.files(model).values()].map((f) => ({
+      path: f.path,
+      size: f.bytes.length,
+      sha256: f.sha256,
+    }));
     return JSON.stringify({ format: 'sd-model-manifest', version: 1, files });
   }
 
-  private tree(model: string, sub: string, url: URL, send: (status: number, body: string, headers?: Record<string, string>) => void): void {
+  private tree(
+    model: string,
+    sub: string,
+    url: URL,
+    send: (status: number, body: string, headers?: Record<string, string>) => void,
+  ): void {
     const prefix = sub === '' ? '' : `${sub}/`;
     const files = [...this.files(model).values()].filter((f) => f.path.startsWith(prefix));
-    if (files.length === 0) return send(404, JSON.stringify({ error: 'not found' }), { 'content-type': 'application/json' });
-    const dirs = new Set(files.flatMap((f) => f.path.split('/').slice(0, -1).map((_, i, segs) => segs.slice(0, i + 1).join('/'))));
+    if (files.length === 0)
+      return send(404, JSON.stringify({ error: 'not found' }), { 'content-type': 'application/json' });
+    const dirs = new Set(
+      files.flatMap((f) =>
+        f.path
+          .split('/')
+          .slice(0, -1)
+          .map((_, i, segs) => segs.slice(0, i + 1).join('/')),
+      ),
+    );
     const entries = [
-      ...[...dirs].map((path) => ({ type: 'directory', oid: createHash('sha1').update(path).digest('hex'), size: 0, path })),
+      ...[...dirs].map((path) => ({
+        type: 'directory',
+        oid: createHash('sha1').update(path).digest('hex'),
+        size: 0,
+        path,
+      })),
       ...files.map((f) =>
         f.isLfs
-          ? { type: 'file', oid: createHash('sha1').update(`pointer ${f.sha256}`).digest('hex'), size: f.bytes.length, path: f.path, lfs: { oid: f.sha256, size: f.bytes.length, pointerSize: 134 } }
+          ? {
+              type: 'file',
+              oid: createHash('sha1').update(`pointer ${f.sha256}`).digest('hex'),
+              size: f.bytes.length,
+              path: f.path,
+              lfs: { oid: f.sha256, size: f.bytes.length, pointerSize: 134 },
+            }
           : { type: 'file', oid: f.gitOid, size: f.bytes.length, path: f.path },
       ),
     ].sort((x, y) => (x.path < y.path ? -1 : 1));
@@ -228,10 +294,19 @@ export class ModelServer {
   }
 
   private isTarget(path: string, bodyBytes: number): boolean {
-    return bodyBytes >= this.faults.minBodyBytes && (this.faults.pathSuffix === undefined || path.endsWith(this.faults.pathSuffix));
+    return (
+      bodyBytes >= this.faults.minBodyBytes &&
+      (this.faults.pathSuffix === undefined || path.endsWith(this.faults.pathSuffix))
+    );
   }
 
-  private serveFile(req: IncomingMessage, res: ServerResponse, entry: LoggedRequest, file: FixtureFile, path: string): void {
+  private serveFile(
+    req: IncomingMessage,
+    res: ServerResponse,
+    entry: LoggedRequest,
+    file: FixtureFile,
+    path: string,
+  ): void {
     const size = file.bytes.length;
     const isHead = req.method === 'HEAD';
     const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');

@@ -7,7 +7,15 @@ import { createBrowserModelStore } from '../../../src/platform/store/browser-pla
 import { createIdbKeyValueStore, MODEL_STORE_DB } from '../../../src/platform/store/idb-kv.ts';
 import { entriesFromFileList, folderName } from '../../../src/platform/store/local-folder.ts';
 import { ModelServer } from './model-server.ts';
-import { createKv, createTestStore, expectExactCopy, hubSource, modelBytes, urlSource, type KvKind } from './store-harness.ts';
+import {
+  createKv,
+  createTestStore,
+  expectExactCopy,
+  hubSource,
+  modelBytes,
+  urlSource,
+  type KvKind,
+} from './store-harness.ts';
 
 const server = new ModelServer();
 beforeAll(() => server.start());
@@ -19,7 +27,9 @@ describe.each<KvKind>(['indexeddb', 'memory'])('ModelStore over %s', (kvKind) =>
     const store = createTestStore(createKv(kvKind));
     const stored = await store.download(hubSource(server, 'tiny-sd15'));
     await expectExactCopy(stored, server, 'tiny-sd15');
-    const listingPages = server.log.filter((r) => r.url.startsWith('/api/models/test/tiny-sd15/tree/main?recursive=true'));
+    const listingPages = server.log.filter((r) =>
+      r.url.startsWith('/api/models/test/tiny-sd15/tree/main?recursive=true'),
+    );
     expect(listingPages.length).toBeGreaterThan(1); // the listing is paginated through Link headers
     // model_index.json is fetched once while planning and stored from that response
     expect(server.log.filter((r) => r.url.endsWith('/model_index.json'))).toHaveLength(1);
@@ -32,8 +42,12 @@ describe.each<KvKind>(['indexeddb', 'memory'])('ModelStore over %s', (kvKind) =>
   it('downloads a static folder by probing the files model_index.json implies, and one with a manifest', async () => {
     const store = createTestStore(createKv(kvKind));
     await expectExactCopy(await store.download(urlSource(server, 'static', 'tiny-sdxl')), server, 'tiny-sdxl');
-    expect(server.log.some((r) => r.method === 'HEAD' && r.url.endsWith('/unet/model.onnx_data') && r.status === 200)).toBe(true);
-    expect(server.log.some((r) => r.method === 'HEAD' && r.url.endsWith('/unet/weights.pb') && r.status === 404)).toBe(true);
+    expect(
+      server.log.some((r) => r.method === 'HEAD' && r.url.endsWith('/unet/model.onnx_data') && r.status === 200),
+    ).toBe(true);
+    expect(server.log.some((r) => r.method === 'HEAD' && r.url.endsWith('/unet/weights.pb') && r.status === 404)).toBe(
+      true,
+    );
     server.reset();
     await expectExactCopy(await store.download(urlSource(server, 'manifest', 'tiny-sd2-v')), server, 'tiny-sd2-v');
     expect(server.log.filter((r) => r.method === 'HEAD')).toHaveLength(0);
@@ -64,12 +78,22 @@ describe.each<KvKind>(['indexeddb', 'memory'])('ModelStore over %s', (kvKind) =>
     await store.download(hubSource(server, 'tiny-sd15'), { onProgress: (p) => events.push(p) });
     const total = modelBytes(server, 'tiny-sd15');
     const last = events.at(-1);
-    expect(last).toMatchObject({ phase: 'done', loadedBytes: total, totalBytes: total, filesDone: 11, fileCount: 11, secondsLeft: 0 });
+    expect(last).toMatchObject({
+      phase: 'done',
+      loadedBytes: total,
+      totalBytes: total,
+      filesDone: 11,
+      fileCount: 11,
+      secondsLeft: 0,
+    });
     const during = events.filter((e) => e.phase === 'downloading' && e.path === 'unet/weights.pb');
     expect(during.length).toBeGreaterThan(1);
     expect(during.every((e) => e.fileTotalBytes === 1692688 && e.fileLoadedBytes <= e.fileTotalBytes)).toBe(true);
     expect(events.some((e) => e.bytesPerSecond > 0 && e.secondsLeft !== undefined && e.secondsLeft > 0)).toBe(true);
-    for (let i = 1; i < events.length; i++) expect((events[i] as StoreProgress).loadedBytes).toBeGreaterThanOrEqual((events[i - 1] as StoreProgress).loadedBytes);
+    for (let i = 1; i < events.length; i++)
+      expect((events[i] as StoreProgress).loadedBytes).toBeGreaterThanOrEqual(
+        (events[i - 1] as StoreProgress).loadedBytes,
+      );
   });
 
   it('lists stored models with sizes, deletes one, clears all', async () => {
@@ -82,8 +106,18 @@ describe.each<KvKind>(['indexeddb', 'memory'])('ModelStore over %s', (kvKind) =>
     const usage = await withStorage.usage();
     expect(usage.models.map((m) => [m.id, m.sizeBytes, m.storedBytes, m.isComplete]).sort()).toEqual(
       [
-        [modelIdOf(hubSource(server, 'tiny-sd15')), modelBytes(server, 'tiny-sd15'), modelBytes(server, 'tiny-sd15'), true],
-        [modelIdOf(urlSource(server, 'static', 'tiny-sd2-v')), modelBytes(server, 'tiny-sd2-v'), modelBytes(server, 'tiny-sd2-v'), true],
+        [
+          modelIdOf(hubSource(server, 'tiny-sd15')),
+          modelBytes(server, 'tiny-sd15'),
+          modelBytes(server, 'tiny-sd15'),
+          true,
+        ],
+        [
+          modelIdOf(urlSource(server, 'static', 'tiny-sd2-v')),
+          modelBytes(server, 'tiny-sd2-v'),
+          modelBytes(server, 'tiny-sd2-v'),
+          true,
+        ],
       ].sort(),
     );
     expect(usage.storedBytes).toBe(modelBytes(server, 'tiny-sd15') + modelBytes(server, 'tiny-sd2-v'));

@@ -62,7 +62,10 @@ async function expectOpensAsTurbo(files: ModelFiles): Promise<void> {
   try {
     expect(model.family).toBe('sd2');
     expect(model.textEncoders[0]!.padId).toBe(0);
-    expect(model.schedulerConfig).toMatchObject({ _class_name: 'EulerAncestralDiscreteScheduler', timestep_spacing: 'trailing' });
+    expect(model.schedulerConfig).toMatchObject({
+      _class_name: 'EulerAncestralDiscreteScheduler',
+      timestep_spacing: 'trailing',
+    });
     expect(model.suggested).toEqual({ steps: 1, cfg: 0 });
     expect(model.assumptions).toEqual([
       'no model_index.json: layout inferred from unet/, text_encoder/, vae_decoder/',
@@ -92,7 +95,8 @@ describe('models without model_index.json', () => {
     const store = createTestStore(createKv('memory'));
     const stored = await store.download(urlSource(server, 'static', NO_INDEX));
     expectOrtWebFiles(stored);
-    const absent = (path: string): boolean => server.log.some((r) => r.url.endsWith(`/static/${NO_INDEX}/${path}`) && r.status === 404);
+    const absent = (path: string): boolean =>
+      server.log.some((r) => r.url.endsWith(`/static/${NO_INDEX}/${path}`) && r.status === 404);
     expect(absent('model_index.json')).toBe(true);
     expect(absent('text_encoder_2/model.onnx')).toBe(true);
     expect(absent('vae_encoder/model.onnx')).toBe(true);
@@ -104,9 +108,17 @@ describe('models without model_index.json', () => {
 
   it('imports a picked folder rooted at its unet/, and reads one in place', async () => {
     const entries: LocalFileEntry[] = [];
-    for (const path of ortWebPaths()) entries.push({ path: `Downloads/${NO_INDEX}/${path}`, file: await openAsBlob(join(MODELS, ORT_WEB_SOURCE, path)) });
+    for (const path of ortWebPaths())
+      entries.push({
+        path: `Downloads/${NO_INDEX}/${path}`,
+        file: await openAsBlob(join(MODELS, ORT_WEB_SOURCE, path)),
+      });
     entries.push({ path: 'Downloads/notes.txt', file: new Blob(['x']) });
-    expect(normalizeLocalEntries(entries, 'Downloads').map((e) => e.path).sort()).toEqual(ortWebPaths().sort());
+    expect(
+      normalizeLocalEntries(entries, 'Downloads')
+        .map((e) => e.path)
+        .sort(),
+    ).toEqual(ortWebPaths().sort());
     const stored = await createTestStore(createKv('memory')).importFolder(entries, NO_INDEX);
     expectOrtWebFiles(stored);
     await expectOpensAsTurbo(localModelFiles(entries, NO_INDEX));
@@ -114,18 +126,37 @@ describe('models without model_index.json', () => {
 
   it('refuses sources with neither an index nor the usual ONNX folders, saying what they hold', async () => {
     const store = createTestStore(createKv('memory'));
-    await expect(store.download({ ...hubSource(server, ORT_WEB_SOURCE), subfolder: 'tokenizer' })).rejects.toMatchObject({
+    await expect(
+      store.download({ ...hubSource(server, ORT_WEB_SOURCE), subfolder: 'tokenizer' }),
+    ).rejects.toMatchObject({
       code: 'missing-file',
-      message: expect.stringMatching(/has no model_index\.json in tokenizer\/ and no ONNX models in the usual folders \(unet\/, text_encoder\/, vae_decoder\/; it holds: merges\.txt/),
+      message: expect.stringMatching(
+        /has no model_index\.json in tokenizer\/ and no ONNX models in the usual folders \(unet\/, text_encoder\/, vae_decoder\/; it holds: merges\.txt/,
+      ),
     });
-    await expect(store.download({ kind: 'url', baseUrl: `${server.baseUrl}/static/${ORT_WEB_SOURCE}/tokenizer/` })).rejects.toMatchObject({
+    await expect(
+      store.download({ kind: 'url', baseUrl: `${server.baseUrl}/static/${ORT_WEB_SOURCE}/tokenizer/` }),
+    ).rejects.toMatchObject({
       code: 'missing-file',
-      message: expect.stringMatching(/has no model_index\.json, no sd-model-manifest\.json and no ONNX models in the usual folders/),
+      message: expect.stringMatching(
+        /has no model_index\.json, no sd-model-manifest\.json and no ONNX models in the usual folders/,
+      ),
     });
     // a text encoder alone is not a model
     const encoderOnly: LocalFileEntry[] = [{ path: 'enc/text_encoder/model.onnx', file: new Blob(['x']) }];
-    await expect(store.importFolder(encoderOnly, 'enc')).rejects.toMatchObject({ code: 'missing-file', message: expect.stringMatching(/enc has no model_index\.json and no unet\/model\.onnx/) });
-    const noUnet: LocalFileEntry[] = ['unet/model.onnx', 'text_encoder/model.onnx'].map((p) => ({ path: `m/${p}`, file: new Blob(['x']) }));
-    await expect(store.importFolder(noUnet, 'm')).rejects.toMatchObject({ code: 'missing-file', message: expect.stringMatching(/m has no model_index\.json and lacks vae_decoder\/model\.onnx \(it holds unet\/, text_encoder\/\)/) });
+    await expect(store.importFolder(encoderOnly, 'enc')).rejects.toMatchObject({
+      code: 'missing-file',
+      message: expect.stringMatching(/enc has no model_index\.json and no unet\/model\.onnx/),
+    });
+    const noUnet: LocalFileEntry[] = ['unet/model.onnx', 'text_encoder/model.onnx'].map((p) => ({
+      path: `m/${p}`,
+      file: new Blob(['x']),
+    }));
+    await expect(store.importFolder(noUnet, 'm')).rejects.toMatchObject({
+      code: 'missing-file',
+      message: expect.stringMatching(
+        /m has no model_index\.json and lacks vae_decoder\/model\.onnx \(it holds unet\/, text_encoder\/\)/,
+      ),
+    });
   });
 });

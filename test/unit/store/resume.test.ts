@@ -5,7 +5,15 @@ import { labelOf, modelIdOf, type ModelSourceDescriptor } from '../../../src/cor
 import type { KeyValueStore } from '../../../src/core/store/platform.ts';
 import { chunkKey, fileKey, storedBytes, type FileRecord } from '../../../src/core/store/records.ts';
 import { ModelServer } from './model-server.ts';
-import { createKv, createTestStore, expectExactCopy, hubSource, modelBytes, TEST_CHUNK_BYTES, urlSource } from './store-harness.ts';
+import {
+  createKv,
+  createTestStore,
+  expectExactCopy,
+  hubSource,
+  modelBytes,
+  TEST_CHUNK_BYTES,
+  urlSource,
+} from './store-harness.ts';
 
 const server = new ModelServer();
 beforeAll(() => server.start());
@@ -15,7 +23,11 @@ beforeEach(() => server.reset());
 const MODEL = 'tiny-sd15';
 
 /** Pauses a download (aborts it) once `fraction` of the model is stored. */
-async function downloadUntil(kv: KeyValueStore, fraction: number, source: ModelSourceDescriptor = hubSource(server, MODEL)): Promise<void> {
+async function downloadUntil(
+  kv: KeyValueStore,
+  fraction: number,
+  source: ModelSourceDescriptor = hubSource(server, MODEL),
+): Promise<void> {
   const abort = createAbortSource();
   const stopAt = modelBytes(server, MODEL) * fraction;
   const error = await createTestStore(kv, { progressIntervalMs: 0 })
@@ -57,7 +69,11 @@ describe('resume', () => {
       const size = server.files(MODEL).get(path)?.bytes.length ?? 0;
       expect(served, path).toBe(size - storedBytes(atPause.get(path)));
     }
-    expect(server.log.some((r) => r.status === 206 && Number(/bytes=(\d+)-/.exec(r.range ?? '')?.[1]) % TEST_CHUNK_BYTES !== 0)).toBe(true);
+    expect(
+      server.log.some(
+        (r) => r.status === 206 && Number(/bytes=(\d+)-/.exec(r.range ?? '')?.[1]) % TEST_CHUNK_BYTES !== 0,
+      ),
+    ).toBe(true);
   });
 
   it('restarts at the last stored chunk when the unfinished chunk was lost (tab closed), and re-hashes when the saved hasher state is unusable', async () => {
@@ -76,16 +92,17 @@ describe('resume', () => {
     await expectExactCopy(await createTestStore(kv).download(urlSource(server, 'static', MODEL)), server, MODEL);
     const size = server.files(MODEL).get(path)?.bytes.length ?? 0;
     expect(server.bytesFor(`/${path}`)).toBe(size - record.storedChunks * TEST_CHUNK_BYTES);
-    expect(server.log.find((r) => r.url.endsWith(`/${path}`) && r.method === 'GET')?.range).toBe(`bytes=${record.storedChunks * TEST_CHUNK_BYTES}-`);
+    expect(server.log.find((r) => r.url.endsWith(`/${path}`) && r.method === 'GET')?.range).toBe(
+      `bytes=${record.storedChunks * TEST_CHUNK_BYTES}-`,
+    );
   });
 
   it('pauses, resumes and cancels through a DownloadJob', async () => {
     const kv = createKv('indexeddb');
     const total = modelBytes(server, MODEL);
-    let job: ReturnType<ReturnType<typeof createTestStore>['startDownload']> | undefined;
     let paused: Promise<void> | undefined;
     const store = createTestStore(kv, { progressIntervalMs: 0 });
-    job = store.startDownload(hubSource(server, MODEL), {
+    const job: ReturnType<typeof store.startDownload> = store.startDownload(hubSource(server, MODEL), {
       onProgress: (p) => {
         if (p.loadedBytes > total / 3 && !paused) paused = job?.pause();
       },
@@ -137,7 +154,8 @@ describe('eviction repair', () => {
     expect(String((offline as Error).message)).toContain('tokenizer/vocab.json, unet/weights.pb are incomplete');
     const stored = await createTestStore(kv).open(id);
     const size = (path: string): number => server.files(MODEL).get(path)?.bytes.length ?? 0;
-    const chunkSize = (path: string, i: number): number => Math.min(TEST_CHUNK_BYTES, size(path) - i * TEST_CHUNK_BYTES);
+    const chunkSize = (path: string, i: number): number =>
+      Math.min(TEST_CHUNK_BYTES, size(path) - i * TEST_CHUNK_BYTES);
     expect(server.bytesSent).toBe(evicted.reduce((n, [path, i]) => n + chunkSize(path, i), 0));
     expect(server.log.filter((r) => r.method === 'GET' && r.status === 206).map((r) => r.range)).toEqual([
       `bytes=0-${TEST_CHUNK_BYTES - 1}`,
@@ -173,7 +191,9 @@ describe('quota, persistence and locks', () => {
     expect(message).toContain('only 1.00 MB more');
     expect(message).toContain(`test/tiny-sd2-v (${server.baseUrl}) (6.42 MB)`);
     // nothing but the listing and model_index.json was fetched
-    expect(server.log.filter((r) => !r.url.startsWith('/api/')).map((r) => r.url)).toEqual([`/test/${MODEL}/resolve/main/model_index.json`]);
+    expect(server.log.filter((r) => !r.url.startsWith('/api/')).map((r) => r.url)).toEqual([
+      `/test/${MODEL}/resolve/main/model_index.json`,
+    ]);
   });
 
   it('asks for persistent storage before downloading', async () => {
@@ -191,7 +211,10 @@ describe('quota, persistence and locks', () => {
     const kv = createKv('indexeddb');
     const locks = createLocalLocks();
     const source = hubSource(server, MODEL);
-    const [a, b] = await Promise.all([createTestStore(kv, { locks }).download(source), createTestStore(kv, { locks }).download(source)]);
+    const [a, b] = await Promise.all([
+      createTestStore(kv, { locks }).download(source),
+      createTestStore(kv, { locks }).download(source),
+    ]);
     await expectExactCopy(a, server, MODEL);
     await expectExactCopy(b, server, MODEL);
     for (const [path, served] of servedPerFile()) {

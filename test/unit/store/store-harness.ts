@@ -17,7 +17,9 @@ let databases = 0;
 
 /** A fresh key-value store: IndexedDB (fake-indexeddb through the idb-keyval adapter) or in memory. */
 export function createKv(kind: KvKind): KeyValueStore {
-  return kind === 'indexeddb' ? createIdbKeyValueStore(`sd-model-store-test-${++databases}`) : createMemoryKeyValueStore();
+  return kind === 'indexeddb'
+    ? createIdbKeyValueStore(`sd-model-store-test-${++databases}`)
+    : createMemoryKeyValueStore();
 }
 
 /** A store over Node's fetch and Blob with test-sized chunks and fast retries. */
@@ -51,11 +53,18 @@ export async function expectExactCopy(stored: StoredModel, server: ModelServer, 
 }
 
 /** A hub source on the test server. */
-export function hubSource(server: ModelServer, model: string): { kind: 'hub'; endpoint: string; repo: string; revision: string; subfolder: string } {
+export function hubSource(
+  server: ModelServer,
+  model: string,
+): { kind: 'hub'; endpoint: string; repo: string; revision: string; subfolder: string } {
   return { kind: 'hub', endpoint: server.baseUrl, repo: `test/${model}`, revision: 'main', subfolder: '' };
 }
 
 /** A static-folder source on the test server (`/static/` plain, `/manifest/` with a manifest). */
-export function urlSource(server: ModelServer, mount: 'static' | 'manifest', model: string): { kind: 'url'; baseUrl: string } {
+export function urlSource(
+  server: ModelServer,
+  mount: 'static' | 'manifest',
+  model: string,
+): { kind: 'url'; baseUrl: string } {
   return { kind: 'url', baseUrl: `${server.baseUrl}/${mount}/${model}/` };
 }

@@ -1,11 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ClipTokenizer, padTokenId } from '../../../src/core/tokenizer/clip-tokenizer.ts';
+import { ClipTokenizer } from '../../../src/core/tokenizer/clip-tokenizer.ts';
+import { padTokenId } from '../../../src/core/tokenizer/pad-token.ts';
 import { MODELS } from '../../fixtures.ts';
 
 const read = (folder: string, name: string): string => readFileSync(resolve(MODELS, folder, name), 'utf8');
-const tokenizer = ClipTokenizer.fromFiles(read('tiny-sd15/tokenizer', 'vocab.json'), read('tiny-sd15/tokenizer', 'merges.txt'));
+const tokenizer = ClipTokenizer.fromFiles(
+  read('tiny-sd15/tokenizer', 'vocab.json'),
+  read('tiny-sd15/tokenizer', 'merges.txt'),
+);
 
 describe('padTokenId', () => {
   // Pad ids as the fixtures README documents each model folder.

@@ -22,14 +22,22 @@ function scan(model: string, component: string) {
 
 describe('backend choice', () => {
   it('starts on WebGPU when there is an adapter, on WASM with the reason otherwise', () => {
-    expect(firstChoice('auto', SWIFTSHADER, undefined)).toEqual({ backend: 'webgpu', reason: 'WebGPU adapter google swiftshader' });
-    expect(firstChoice('auto', undefined, 'WebGPU found no usable adapter')).toEqual({ backend: 'wasm', reason: 'no WebGPU: WebGPU found no usable adapter' });
+    expect(firstChoice('auto', SWIFTSHADER, undefined)).toEqual({
+      backend: 'webgpu',
+      reason: 'WebGPU adapter google swiftshader',
+    });
+    expect(firstChoice('auto', undefined, 'WebGPU found no usable adapter')).toEqual({
+      backend: 'wasm',
+      reason: 'no WebGPU: WebGPU found no usable adapter',
+    });
     expect(firstChoice('wasm', SWIFTSHADER, undefined).backend).toBe('wasm');
   });
 
   it('sends the float16 fixture to WASM without shader-f16, and keeps it on WebGPU with it', () => {
     const turbo = scan('tiny-sd-turbo', 'text_encoder');
-    expect(gpuObstacle(turbo, SWIFTSHADER, 'text_encoder')).toBe('text_encoder has float16 tensors and the adapter lacks shader-f16');
+    expect(gpuObstacle(turbo, SWIFTSHADER, 'text_encoder')).toBe(
+      'text_encoder has float16 tensors and the adapter lacks shader-f16',
+    );
     expect(gpuObstacle(turbo, { ...SWIFTSHADER, hasShaderF16: true }, 'text_encoder')).toBeUndefined();
     expect(gpuObstacle(scan('tiny-sd15', 'text_encoder'), SWIFTSHADER, 'text_encoder')).toBeUndefined();
   });

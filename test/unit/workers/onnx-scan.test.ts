@@ -31,7 +31,9 @@ describe('ONNX scan', () => {
   });
 
   it('sizes the largest weight within the bytes that hold it', () => {
-    const vocabSize = Object.keys(JSON.parse(readFileSync(resolve(MODELS, 'tiny-sd15/tokenizer/vocab.json'), 'utf8'))).length;
+    const vocabSize = Object.keys(
+      JSON.parse(readFileSync(resolve(MODELS, 'tiny-sd15/tokenizer/vocab.json'), 'utf8')),
+    ).length;
     const encoder = resolve(MODELS, 'tiny-sd15/text_encoder/model.onnx');
     const scan = scanOnnx(new Uint8Array(readFileSync(encoder)));
     // the token embedding has one float32 row per vocabulary entry, and lives inside the file

@@ -27,7 +27,11 @@ function fakeRuntime(make: () => Record<string, Tensor>): Runtime {
   return {
     name: 'fake',
     async createSession() {
-      return stubSession([{ name: 'x', type: 'float32', shape: [1] }], [{ name: 'y', type: 'float32', shape: [1, 4] }], make);
+      return stubSession(
+        [{ name: 'x', type: 'float32', shape: [1] }],
+        [{ name: 'y', type: 'float32', shape: [1, 4] }],
+        make,
+      );
     },
     tensor() {
       throw new Error('unused');
@@ -52,7 +56,10 @@ describe('CountingRuntime', () => {
   });
 
   it('counts a device-located output only when its data is fetched, and passes the data through', async () => {
-    const runtime = new CountingRuntime(fakeRuntime(() => ({ y: deviceTensor() })), true);
+    const runtime = new CountingRuntime(
+      fakeRuntime(() => ({ y: deviceTensor() })),
+      true,
+    );
     const session = await runtime.createSession(new Uint8Array(), []);
     const kept = (await session.run(feeds))['y']!;
     await session.run(feeds);
@@ -63,8 +70,11 @@ describe('CountingRuntime', () => {
     expect((kept as unknown as { downloads: number }).downloads).toBe(1);
   });
 
-  it('keeps the session\'s metadata and release, and resets counters', async () => {
-    const runtime = new CountingRuntime(fakeRuntime(() => ({ y: deviceTensor() })), true);
+  it("keeps the session's metadata and release, and resets counters", async () => {
+    const runtime = new CountingRuntime(
+      fakeRuntime(() => ({ y: deviceTensor() })),
+      true,
+    );
     const session: InferenceSession = await runtime.createSession(new Uint8Array(), []);
     expect(session.inputNames).toEqual(['x']);
     expect(session.outputMetadata[0]).toMatchObject({ name: 'y', type: 'float32' });
@@ -75,7 +85,10 @@ describe('CountingRuntime', () => {
   });
 
   it('refuses counters for a session it did not make', () => {
-    const runtime = new CountingRuntime(fakeRuntime(() => ({ y: deviceTensor() })), false);
+    const runtime = new CountingRuntime(
+      fakeRuntime(() => ({ y: deviceTensor() })),
+      false,
+    );
     const other = stubSession([], [], () => ({}));
     expect(() => runtime.countersOf(other)).toThrow(/not created or wrapped by this CountingRuntime/);
   });

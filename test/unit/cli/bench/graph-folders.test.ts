@@ -27,7 +27,10 @@ describe('detectGraphFolders', () => {
     expect(() => detectGraphFolders(dir)).toThrow(/nor a UNet graph folder .*found vae_decoder/);
     symlinkSync(resolve(SD15, 'unet'), join(dir, 'unet'));
     expect(detectGraphFolders(dir)).toEqual({ unetDir: join(dir, 'unet'), vaeDir: join(dir, 'vae_decoder') });
-    expect(explicitGraphFolders(join(dir, 'unet'), undefined)).toEqual({ unetDir: join(dir, 'unet'), vaeDir: undefined });
+    expect(explicitGraphFolders(join(dir, 'unet'), undefined)).toEqual({
+      unetDir: join(dir, 'unet'),
+      vaeDir: undefined,
+    });
     expect(() => explicitGraphFolders(dir, undefined)).toThrow(/--unet .*: no model\.onnx there/);
   });
 });
@@ -35,7 +38,10 @@ describe('detectGraphFolders', () => {
 describe('readLargeFile', () => {
   it('reads a file in pieces into one array equal to the file', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'sd-read-')), 'f.bin');
-    writeFileSync(path, Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 255));
+    writeFileSync(
+      path,
+      Uint8Array.from({ length: 1000 }, (_, i) => (i * 7) & 255),
+    );
     const expected = new Uint8Array(readFileSync(path));
     expect(await readLargeFile(path, 64)).toEqual(expected);
     expect(await readLargeFile(path)).toEqual(expected);

@@ -13,7 +13,7 @@ describe('summarize', () => {
     expect(s).toMatchObject({ n: samples.length, min: Math.min(...samples), max: Math.max(...samples), ...expected });
   });
 
-  it('does not reorder the caller\'s array', () => {
+  it("does not reorder the caller's array", () => {
     const samples = [3, 1, 2];
     summarize(samples);
     expect(samples).toEqual([3, 1, 2]);

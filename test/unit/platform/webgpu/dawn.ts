@@ -11,7 +11,10 @@ const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
  */
 export async function openTestDevice(): Promise<DawnDevice> {
   if (!process.env['VK_ICD_FILENAMES']) {
-    if (!existsSync(SWIFTSHADER_ICD)) throw oneLine(`No Vulkan driver for WebGPU in Node: install Debian's chromium (for ${SWIFTSHADER_ICD}) or set VK_ICD_FILENAMES.`);
+    if (!existsSync(SWIFTSHADER_ICD))
+      throw oneLine(
+        `No Vulkan driver for WebGPU in Node: install Debian's chromium (for ${SWIFTSHADER_ICD}) or set VK_ICD_FILENAMES.`,
+      );
     process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
   }
   const { openDawnDevice } = await import('../../../../src/platform/webgpu/dawn.ts');
@@ -30,7 +33,12 @@ function oneLine(message: string): Error {
 }
 
 /** A GPU buffer's bytes [offset, offset + size) as float32 values (through a mapped copy). */
-export async function readBuffer(device: GPUDevice, buffer: GPUBuffer, size = buffer.size, offset = 0): Promise<ArrayBuffer> {
+export async function readBuffer(
+  device: GPUDevice,
+  buffer: GPUBuffer,
+  size = buffer.size,
+  offset = 0,
+): Promise<ArrayBuffer> {
   const staging = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
   const encoder = device.createCommandEncoder();
   encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);

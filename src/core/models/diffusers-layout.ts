@@ -28,10 +28,17 @@ export function layoutFiles(modelIndexText: string, label: string): LayoutFile[]
   try {
     index = JSON.parse(modelIndexText);
   } catch (cause) {
-    throw new SdError('missing-file', `${label}/${MODEL_INDEX} is not valid JSON (${String(cause)}): expected a diffusers model index. Check the model address.`, { cause });
+    throw new SdError(
+      'missing-file',
+      `${label}/${MODEL_INDEX} is not valid JSON (${String(cause)}): expected a diffusers model index. Check the model address.`,
+      { cause },
+    );
   }
   if (typeof index !== 'object' || index === null || Array.isArray(index)) {
-    throw new SdError('missing-file', `${label}/${MODEL_INDEX} is not a JSON object: expected a diffusers model index. Check the model address.`);
+    throw new SdError(
+      'missing-file',
+      `${label}/${MODEL_INDEX} is not a JSON object: expected a diffusers model index. Check the model address.`,
+    );
   }
   const files: LayoutFile[] = [{ path: MODEL_INDEX, isRequired: true }];
   const addOnnx = (name: string): void => {
@@ -51,19 +58,27 @@ export function layoutFiles(modelIndexText: string, label: string): LayoutFile[]
       addOnnx('vae_encoder');
     } else if (TOKENIZER.test(name)) {
       for (const file of ['vocab.json', 'merges.txt']) files.push({ path: `${name}/${file}`, isRequired: true });
-      for (const file of ['tokenizer_config.json', 'special_tokens_map.json']) files.push({ path: `${name}/${file}`, isRequired: false });
+      for (const file of ['tokenizer_config.json', 'special_tokens_map.json'])
+        files.push({ path: `${name}/${file}`, isRequired: false });
     } else if (name === 'scheduler') {
       files.push({ path: 'scheduler/scheduler_config.json', isRequired: true });
     }
   }
   if (!files.some((f) => f.path === 'unet/model.onnx')) {
-    throw new SdError('missing-file', `${label}/${MODEL_INDEX} lists no unet component: expected a diffusers ONNX export (unet, text_encoder, vae_decoder, scheduler, tokenizer).`);
+    throw new SdError(
+      'missing-file',
+      `${label}/${MODEL_INDEX} lists no unet component: expected a diffusers ONNX export (unet, text_encoder, vae_decoder, scheduler, tokenizer).`,
+    );
   }
   return files;
 }
 
 /** Throws 'missing-file' naming every required file the source lacks. */
-export function requireLayoutFiles(layout: readonly LayoutFile[], isPresent: (path: string) => boolean, label: string): void {
+export function requireLayoutFiles(
+  layout: readonly LayoutFile[],
+  isPresent: (path: string) => boolean,
+  label: string,
+): void {
   const missing = layout.filter((f) => f.isRequired && !isPresent(f.path)).map((f) => f.path);
   if (missing.length > 0) {
     throw new SdError(

@@ -5,12 +5,20 @@ import { EXTERNAL_DATA_NAMES, MODEL_INDEX, type LayoutFile } from './diffusers-l
  * The folders an ONNX export keeps its graphs in, looked for when a source has no model_index.json
  * (e.g. `schmuell/sd-turbo-ort-web`, which holds only unet/, text_encoder/ and vae_decoder/).
  */
-export const USUAL_COMPONENTS: readonly string[] = ['unet', 'text_encoder', 'text_encoder_2', 'vae_decoder', 'vae_encoder'];
+export const USUAL_COMPONENTS: readonly string[] = [
+  'unet',
+  'text_encoder',
+  'text_encoder_2',
+  'vae_decoder',
+  'vae_encoder',
+];
 
 /** Files a folder without an index may still hold; the loader falls back to the bundled tokenizer and the family's scheduler without them. */
 const OPTIONAL_EXTRAS: readonly string[] = [
   'scheduler/scheduler_config.json',
-  ...['tokenizer', 'tokenizer_2'].flatMap((dir) => ['vocab.json', 'merges.txt', 'special_tokens_map.json', 'tokenizer_config.json'].map((f) => `${dir}/${f}`)),
+  ...['tokenizer', 'tokenizer_2'].flatMap((dir) =>
+    ['vocab.json', 'merges.txt', 'special_tokens_map.json', 'tokenizer_config.json'].map((f) => `${dir}/${f}`),
+  ),
 ];
 
 /** `unet/model.onnx`: the graph of a usual component. */
