@@ -4,9 +4,30 @@ import type { SafetensorsFile } from '../safetensors/safetensors-file.ts';
 import type { SafetensorsTensorInfo } from '../safetensors/safetensors-header.ts';
 import { floatBytesToFloat32 } from '../safetensors/widen.ts';
 
-/** A tensor to widen into the converted-weights buffer; tensors follow each other in bind order. */
+/**
+ * Where a diffusers weight comes from in the file, when it is more than the tensor of the same name:
+ * a tensor under another key, possibly stored with another shape (same bytes, reshaped at bind:
+ * `[C, C, 1, 1]` as `[C, C]`), a contiguous element range of it (q, k or v of a packed
+ * projection), or its 2-D transpose (made in the converted buffer).
+ */
+export interface WeightSource {
+  /** Key of the tensor in the file. */
+  tensor: string;
+  /** The shape the file tensor must have (default: the shape the graph binds). */
+  shape?: readonly number[];
+  /** Row-major elements `[start, start + count)` of the file tensor; count = product of the bound shape. */
+  range?: { start: number; count: number };
+  /** The bound weight is the transpose of a 2-D file tensor (shape [b, a] for a bound [a, b]). */
+  transpose?: boolean;
+}
+
+/** A tensor range to write into the converted-weights buffer; ranges follow each other in bind order. */
 interface PendingConversion {
   info: SafetensorsTensorInfo;
+  start: number;
+  count: number;
+  /** [rows, cols] of the source matrix, when it is written transposed. */
+  transpose?: readonly [number, number];
 }
 
 /** Options of {@link SafetensorsWeights}. */
@@ -15,8 +36,12 @@ export interface SafetensorsWeightsOptions {
   location: string;
   /** Location of the buffer that receives converted (widened) tensors. */
   convertedLocation: string;
-  /** Maps a diffusers key (`text_model.final_layer_norm.weight`) to the file's key (single files add a prefix). */
-  fileKey?: (diffusersKey: string) => string;
+  /**
+   * Maps a diffusers key (`text_model.final_layer_norm.weight`) and the shape the graph binds to the
+   * file's key (single files add a prefix) or to a {@link WeightSource} (renamed, reshaped, split or
+   * transposed tensors of LDM checkpoints).
+   */
+  fileKey?: (diffusersKey: string, expectedShape: readonly number[]) => string | WeightSource;
 }
 
 /** Elements widened per read, so a large tensor never needs its float16 and float32 copies whole at once. */
@@ -49,42 +74,61 @@ export class SafetensorsWeights {
 
   /**
    * Adds the float32 initializer named `key` to `g`, after checking that the file holds it with
-   * `expectedShape`. Returns the initializer's name (the diffusers key).
+   * `expectedShape` (or the shape its {@link WeightSource} gives). Returns the initializer's name
+   * (the diffusers key).
    */
   bind(g: GraphBuilder, key: string, expectedShape: readonly number[]): string {
-    const info = this.file.tensor(this.options.fileKey?.(key) ?? key);
-    if (info.shape.length !== expectedShape.length || info.shape.some((d, i) => d !== expectedShape[i])) {
+    const mapped = this.options.fileKey?.(key, expectedShape) ?? key;
+    const source: WeightSource = typeof mapped === 'string' ? { tensor: mapped } : mapped;
+    const info = this.file.tensor(source.tensor);
+    const fileShape = source.shape ?? (source.transpose === true ? [...expectedShape].reverse() : expectedShape);
+    if (info.shape.length !== fileShape.length || info.shape.some((d, i) => d !== fileShape[i])) {
       throw new SdError(
         'unsupported-model',
-        `Tensor "${info.name}" in "${this.file.fileName}" has shape [${info.shape.join(', ')}] but the config implies [${expectedShape.join(', ')}]. ` +
+        `Tensor "${info.name}" in "${this.file.fileName}" has shape [${info.shape.join(', ')}] but the config implies [${fileShape.join(', ')}]. ` +
           'The weights do not belong to this config: pass the config of the model these weights come from.',
       );
     }
-    if (info.dtype === 'F32') {
-      return g.initializer(key, 'float32', info.shape, { kind: 'external', location: this.options.location, offset: info.offset, length: info.byteLength });
+    const count = expectedShape.reduce((a, b) => a * b, 1);
+    const total = info.shape.reduce((a, b) => a * b, 1);
+    const start = source.range?.start ?? 0;
+    if ((source.range?.count ?? total) !== count || start < 0 || start + count > total || (source.transpose === true && expectedShape.length !== 2)) {
+      throw new SdError('internal', `Weight "${key}" [${expectedShape.join(', ')}] cannot come from elements ${start}…${start + count} of "${info.name}" [${info.shape.join(', ')}]${source.transpose === true ? ' transposed' : ''}.`);
     }
-    if (info.dtype !== 'F16' && info.dtype !== 'BF16') {
+    if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
       throw new SdError('unsupported-model', `Tensor "${info.name}" in "${this.file.fileName}" is ${info.dtype}; model weights must be F32, F16 or BF16.`);
     }
-    const length = (info.byteLength / 2) * 4;
+    if (info.dtype === 'F32' && source.transpose !== true) {
+      return g.initializer(key, 'float32', expectedShape, { kind: 'external', location: this.options.location, offset: info.offset + start * 4, length: count * 4 });
+    }
+    const length = count * 4;
     const offset = this.convertedBytes;
-    this.pending.push({ info });
+    const transpose = source.transpose === true ? ([expectedShape[1]!, expectedShape[0]!] as const) : undefined;
+    this.pending.push({ info, start, count, transpose });
     this.convertedBytes += length;
-    return g.initializer(key, 'float32', info.shape, { kind: 'external', location: this.options.convertedLocation, offset, length });
+    return g.initializer(key, 'float32', expectedShape, { kind: 'external', location: this.options.convertedLocation, offset, length });
   }
 
   /**
-   * Streams the converted-weights file in order: every float16/bfloat16 tensor bound so far, read
-   * by slices and widened to float32, handed to `write` as consecutive byte chunks (at most 16 MiB
+   * Streams the converted-weights file in order: every float16/bfloat16 tensor (or range) bound so
+   * far, read by slices and widened to float32, and every transposed tensor, handed to `write` as consecutive byte chunks (at most 16 MiB
    * each). The model store can keep the chunks as they come, so the whole converted file never
    * needs to be in memory at once.
    */
   async writeConverted(write: (chunk: Uint8Array) => Promise<void> | void): Promise<void> {
-    for (const { info } of this.pending) {
-      const count = info.byteLength / 2;
-      for (let start = 0; start < count; start += CONVERT_SLICE_ELEMENTS) {
-        const n = Math.min(CONVERT_SLICE_ELEMENTS, count - start);
-        const floats = floatBytesToFloat32(info.dtype, await this.file.readBytes(info.name, start, n));
+    for (const { info, start, count, transpose } of this.pending) {
+      if (transpose !== undefined) {
+        // transposed tensors are projections (at most a few MB): converted whole
+        const [rows, cols] = transpose;
+        const values = floatBytesToFloat32(info.dtype, await this.file.readBytes(info.name, start, count));
+        const out = new Float32Array(count);
+        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
+        await write(new Uint8Array(out.buffer));
+        continue;
+      }
+      for (let at = 0; at < count; at += CONVERT_SLICE_ELEMENTS) {
+        const n = Math.min(CONVERT_SLICE_ELEMENTS, count - at);
+        const floats = floatBytesToFloat32(info.dtype, await this.file.readBytes(info.name, start + at, n));
         await write(new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength));
       }
     }

@@ -1,0 +1,113 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { resolveSingleFileCheckpoint, componentWeights, type CheckpointComponent } from '../../../src/core/checkpoint/single-file-checkpoint.ts';
+import type { PipelineConfigJson } from '../../../src/core/checkpoint/standard-configs.ts';
+import { isSdError } from '../../../src/core/errors.ts';
+import { buildClipTextModel } from '../../../src/core/graphs/clip-text-model.ts';
+import { buildUnet2dCondition } from '../../../src/core/graphs/unet-2d-condition.ts';
+import { buildVaeDecoder } from '../../../src/core/graphs/vae-decoder.ts';
+import { buildVaeEncoder } from '../../../src/core/graphs/vae-encoder.ts';
+import { bytesByteSource } from '../../../src/core/safetensors/byte-source.ts';
+import { SafetensorsFile } from '../../../src/core/safetensors/safetensors-file.ts';
+import { FIXTURES } from '../../fixtures.ts';
+import { maxRelativeError, readNpy } from '../graphs/npy.ts';
+import { buildSafetensors, type TestTensor } from '../safetensors/safetensors-fixture.ts';
+
+const SINGLE_FILE = resolve(FIXTURES, 'single-file');
+type Model = 'tiny-sd15' | 'tiny-sdxl';
+
+/** The config.json files of a diffusers folder, as the `config` option takes them. */
+function folderConfig(model: Model): PipelineConfigJson {
+  const read = (path: string): unknown => JSON.parse(readFileSync(resolve(SINGLE_FILE, `${model}-diffusers`, path), 'utf8'));
+  const json: PipelineConfigJson = { unet: read('unet/config.json'), vae: read('vae/config.json'), text_encoder: read('text_encoder/config.json'), scheduler: read('scheduler/scheduler_config.json') };
+  if (model === 'tiny-sdxl') json.text_encoder_2 = read('text_encoder_2/config.json');
+  return json;
+}
+
+const reference = (model: Model, name: string) => readNpy(resolve(SINGLE_FILE, `${model}.components`, `${name}.npy`));
+
+/** Runs `onnx` with the checkpoint (and the component's converted buffer) as external data. */
+async function run(onnx: Uint8Array, fileBytes: Uint8Array, converted: Uint8Array | undefined, feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+  const externalData = [{ path: 'model.safetensors', data: fileBytes }];
+  if (converted !== undefined) externalData.push({ path: 'converted.bin', data: converted });
+  const session = await ort.InferenceSession.create(onnx, { externalData });
+  const out = await session.run(feeds);
+  await session.release();
+  return out;
+}
+
+const tensorOf = (name: string, model: Model, prefix: string): ort.Tensor => {
+  const a = reference(model, `${prefix}.${name}`);
+  return a.data instanceof BigInt64Array ? new ort.Tensor('int32', Int32Array.from(a.data, Number), a.shape) : new ort.Tensor('float32', a.data as Float32Array, a.shape);
+};
+
+/** Builds every component of the checkpoint and returns the max relative error of each output against the components. */
+async function componentErrors(model: Model, fileBytes: Uint8Array): Promise<Record<string, number>> {
+  const file = await SafetensorsFile.open(bytesByteSource(fileBytes), `${model}.safetensors`);
+  const checkpoint = resolveSingleFileCheckpoint(file, { config: folderConfig(model) });
+  const errors: Record<string, number> = {};
+  const weightsOf = (component: CheckpointComponent<unknown>) => componentWeights(file, component, { location: 'model.safetensors', convertedLocation: 'converted.bin' });
+  const compare = (name: string, actual: ort.Tensor, expectedName: string): void => {
+    const expected = reference(model, expectedName);
+    expect(actual.dims).toEqual(expected.shape);
+    errors[name] = maxRelativeError(actual.data as Float32Array, expected.data as Float32Array);
+  };
+
+  const encoders = [['text_encoder', checkpoint.textEncoder], ['text_encoder_2', checkpoint.textEncoder2]] as const;
+  for (const [name, component] of encoders) {
+    if (component === undefined) continue;
+    const weights = weightsOf(component);
+    const { model: onnx } = buildClipTextModel(component.config, weights);
+    const out = await run(onnx, fileBytes, weights.hasConverted ? await weights.materializeConverted() : undefined, { input_ids: tensorOf('input_ids', model, name) });
+    compare(`${name}.last_hidden_state`, out['last_hidden_state']!, `${name}.last_hidden_state`);
+    compare(`${name}.penultimate_hidden_state`, out[`hidden_states.${component.config.numHiddenLayers - 1}`]!, `${name}.penultimate_hidden_state`);
+    if (component.config.withProjection) compare(`${name}.text_embeds`, out['text_embeds']!, `${name}.text_embeds`);
+  }
+
+  const unetWeights = weightsOf(checkpoint.unet);
+  const unetInputs = model === 'tiny-sdxl' ? ['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids'] : ['sample', 'timestep', 'encoder_hidden_states'];
+  const unet = await run(buildUnet2dCondition(checkpoint.unet.config, unetWeights), fileBytes, unetWeights.hasConverted ? await unetWeights.materializeConverted() : undefined, Object.fromEntries(unetInputs.map((n) => [n, tensorOf(n, model, 'unet')])));
+  compare('unet.out_sample', unet['out_sample']!, 'unet.out_sample');
+
+  const decoderWeights = weightsOf(checkpoint.vae);
+  const decoded = await run(buildVaeDecoder(checkpoint.vae.config, decoderWeights), fileBytes, await decoderWeights.materializeConverted(), { latent_sample: tensorOf('latent_sample', model, 'vae_decoder') });
+  compare('vae_decoder.sample', decoded['sample']!, 'vae_decoder.sample');
+
+  const encoderWeights = weightsOf(checkpoint.vae);
+  const encoded = (await run(buildVaeEncoder(checkpoint.vae.config, encoderWeights), fileBytes, await encoderWeights.materializeConverted(), { sample: tensorOf('sample', model, 'vae_encoder') }))['latent_parameters']!;
+  const [batch, channels, h, w] = encoded.dims as [number, number, number, number];
+  const mean = new Float32Array(batch * (channels / 2) * h * w);
+  const size = (channels / 2) * h * w;
+  for (let b = 0; b < batch; b++) mean.set((encoded.data as Float32Array).subarray(2 * b * size, (2 * b + 1) * size), b * size);
+  compare('vae_encoder.latent_mean', new ort.Tensor('float32', mean, [batch, channels / 2, h, w]), 'vae_encoder.latent_mean');
+  return errors;
+}
+
+/** The checkpoint with every float16 tensor widened to float32 (a float32 single file: weights used in place). */
+async function widenedCheckpoint(fileBytes: Uint8Array): Promise<Uint8Array> {
+  const file = await SafetensorsFile.open(bytesByteSource(fileBytes), 'model.safetensors');
+  const tensors: Record<string, TestTensor> = {};
+  for (const info of file.tensors.values()) {
+    const bytes = await file.readBytes(info.name);
+    if (info.dtype !== 'F16') tensors[info.name] = { dtype: info.dtype, shape: [...info.shape], bytes };
+    else {
+      const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      const values = Float32Array.from({ length: bytes.byteLength / 2 }, (_, i) => view.getFloat16?.(2 * i, true) ?? NaN);
+      tensors[info.name] = { dtype: 'F32', shape: [...info.shape], bytes: new Uint8Array(values.buffer) };
+    }
+  }
+  return buildSafetensors(tensors);
+}
+
+describe('single-file checkpoints (float16, LDM layout) with their folder configs', () => {
+  for (const model of ['tiny-sd15', 'tiny-sdxl'] as const) {
+    it(`${model}: every component matches what diffusers' from_single_file gives`, async () => {
+      const errors = await componentErrors(model, readFileSync(resolve(SINGLE_FILE, `${model}.safetensors`)));
+      console.log(`${model} single-file max relative error`, errors);
+      expect(Object.keys(errors).length).toBe(model === 'tiny-sdxl' ? 8 : 5);
+      for (const e of Object.values(errors)) expect(e).toBeLessThan(1e-4);
+    });
+  }
+});
