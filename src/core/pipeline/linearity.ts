@@ -47,7 +47,8 @@ export function probeLinearity(spec: LoopSpec, plan: LinearPlan): string | undef
     values.push(v);
     return v;
   });
-  if (walk.sources.length !== plan.sources.length) return `the probe made ${walk.sources.length} sources, the plan ${plan.sources.length}`;
+  if (walk.sources.length !== plan.sources.length)
+    return `the probe made ${walk.sources.length} sources, the plan ${plan.sources.length}`;
   const differs = (coefficients: Float32Array, actual: Float32Array): boolean => {
     for (let e = 0; e < PROBE_LENGTH; e++) {
       let expected = 0;
@@ -64,8 +65,10 @@ export function probeLinearity(spec: LoopSpec, plan: LinearPlan): string | undef
   for (const [k, call] of walk.calls.entries()) {
     const planned = plan.calls[k];
     if (!planned) return `the probe made more model calls than the plan`;
-    if (differs(planned.sample, call.sample)) return `the latents of model call ${k + 1} are not a linear combination of the sources`;
-    if (differs(planned.preview, call.preview)) return `the x0 estimate of model call ${k + 1} is not a linear combination of the sources`;
+    if (differs(planned.sample, call.sample))
+      return `the latents of model call ${k + 1} are not a linear combination of the sources`;
+    if (differs(planned.preview, call.preview))
+      return `the x0 estimate of model call ${k + 1} is not a linear combination of the sources`;
   }
   if (differs(plan.final, walk.final)) return 'the final latents are not a linear combination of the sources';
   return undefined;

@@ -24,7 +24,8 @@ const SCHEDULE_TYPES: readonly (readonly string[])[] = [
 
 /** Why a schedule type has no counterpart here (those missing from every sampler's `ours`). */
 const SCHEDULE_GAPS: Readonly<Record<string, string>> = {
-  Exponential: 'diffusers 0.27.2, which these schedulers port, has no exponential sigmas (use_exponential_sigmas came in diffusers 0.31 and is not ported)',
+  Exponential:
+    'diffusers 0.27.2, which these schedulers port, has no exponential sigmas (use_exponential_sigmas came in diffusers 0.31 and is not ported)',
   Polyexponential: 'diffusers has no polyexponential sigmas',
   'KL Optimal': 'diffusers 0.27.2 has no KL-optimal schedule',
   'Align Your Steps': 'this project has no Align Your Steps timestep lists',
@@ -53,7 +54,11 @@ const SGM = 'SGM Uniform';
 
 /** The table: A1111 1.10's samplers (plus this project's own DEIS and DDPM) in A1111's menu order. */
 const A1111_SAMPLERS: readonly A1111Sampler[] = [
-  { name: 'DPM++ 2M', automatic: 'Karras', ours: { Uniform: 'DPM++ 2M', Karras: 'DPM++ 2M Karras', [SGM]: 'DPM++ 2M SGM Uniform' } },
+  {
+    name: 'DPM++ 2M',
+    automatic: 'Karras',
+    ours: { Uniform: 'DPM++ 2M', Karras: 'DPM++ 2M Karras', [SGM]: 'DPM++ 2M SGM Uniform' },
+  },
   { name: 'DPM++ SDE', automatic: 'Karras', ours: { Uniform: 'DPM++ SDE', Karras: 'DPM++ SDE Karras' } },
   {
     name: 'DPM++ 2M SDE',
@@ -61,20 +66,61 @@ const A1111_SAMPLERS: readonly A1111Sampler[] = [
     ours: { Uniform: 'DPM++ 2M SDE', Karras: 'DPM++ 2M SDE Karras', [SGM]: 'DPM++ 2M SDE SGM Uniform' },
     closest: 'DPM++ 2M SDE Karras',
   },
-  { name: 'DPM++ 2M SDE Heun', automatic: 'Exponential', ours: {}, gap: 'the Heun variant of the DPM++ 2M SDE solver is not ported here', closest: 'DPM++ 2M SDE Karras' },
+  {
+    name: 'DPM++ 2M SDE Heun',
+    automatic: 'Exponential',
+    ours: {},
+    gap: 'the Heun variant of the DPM++ 2M SDE solver is not ported here',
+    closest: 'DPM++ 2M SDE Karras',
+  },
   { name: 'DPM++ 2S a', automatic: 'Karras', ours: {}, gap: 'diffusers has no DPM++ 2S ancestral scheduler' },
-  { name: 'DPM++ 3M SDE', automatic: 'Exponential', ours: {}, gap: 'the third-order DPM++ SDE solver is not ported here', closest: 'DPM++ 2M SDE Karras' },
-  { name: 'Euler a', automatic: 'Uniform', ours: { Uniform: 'Euler a', [SGM]: 'Euler a SGM Uniform' }, closest: 'Euler a' },
-  { name: 'Euler', automatic: 'Uniform', ours: { Uniform: 'Euler', Karras: 'Euler Karras', [SGM]: 'Euler SGM Uniform' } },
+  {
+    name: 'DPM++ 3M SDE',
+    automatic: 'Exponential',
+    ours: {},
+    gap: 'the third-order DPM++ SDE solver is not ported here',
+    closest: 'DPM++ 2M SDE Karras',
+  },
+  {
+    name: 'Euler a',
+    automatic: 'Uniform',
+    ours: { Uniform: 'Euler a', [SGM]: 'Euler a SGM Uniform' },
+    closest: 'Euler a',
+  },
+  {
+    name: 'Euler',
+    automatic: 'Uniform',
+    ours: { Uniform: 'Euler', Karras: 'Euler Karras', [SGM]: 'Euler SGM Uniform' },
+  },
   { name: 'LMS', automatic: 'Uniform', ours: { Uniform: 'LMS', Karras: 'LMS Karras', [SGM]: 'LMS SGM Uniform' } },
   { name: 'Heun', automatic: 'Uniform', ours: { Uniform: 'Heun', Karras: 'Heun Karras', [SGM]: 'Heun SGM Uniform' } },
   { name: 'DPM2', automatic: 'Karras', ours: { Uniform: 'DPM2', Karras: 'DPM2 Karras', [SGM]: 'DPM2 SGM Uniform' } },
-  { name: 'DPM2 a', automatic: 'Karras', ours: { Uniform: 'DPM2 a', Karras: 'DPM2 a Karras', [SGM]: 'DPM2 a SGM Uniform' } },
-  { name: 'DPM fast', automatic: 'Uniform', ours: {}, gap: 'diffusers has no DPM-Solver fast (adaptive order) scheduler' },
-  { name: 'DPM adaptive', automatic: 'Uniform', ours: {}, gap: 'diffusers has no adaptive step size DPM-Solver scheduler' },
+  {
+    name: 'DPM2 a',
+    automatic: 'Karras',
+    ours: { Uniform: 'DPM2 a', Karras: 'DPM2 a Karras', [SGM]: 'DPM2 a SGM Uniform' },
+  },
+  {
+    name: 'DPM fast',
+    automatic: 'Uniform',
+    ours: {},
+    gap: 'diffusers has no DPM-Solver fast (adaptive order) scheduler',
+  },
+  {
+    name: 'DPM adaptive',
+    automatic: 'Uniform',
+    ours: {},
+    gap: 'diffusers has no adaptive step size DPM-Solver scheduler',
+  },
   { name: 'Restart', automatic: 'Karras', ours: {}, gap: 'diffusers has no Restart sampler' },
   { name: 'DDIM', automatic: 'Uniform', ours: { Uniform: 'DDIM' }, ignoresSchedule: true },
-  { name: 'DDIM CFG++', automatic: 'Uniform', ours: {}, gap: 'diffusers has no CFG++ variant of DDIM', closest: 'DDIM' },
+  {
+    name: 'DDIM CFG++',
+    automatic: 'Uniform',
+    ours: {},
+    gap: 'diffusers has no CFG++ variant of DDIM',
+    closest: 'DDIM',
+  },
   { name: 'PLMS', automatic: 'Uniform', ours: { Uniform: 'PLMS' }, ignoresSchedule: true },
   { name: 'UniPC', automatic: 'Uniform', ours: { Uniform: 'UniPC' }, ignoresSchedule: true },
   { name: 'LCM', automatic: 'Uniform', ours: { Uniform: 'LCM' }, closest: 'LCM' },
@@ -108,7 +154,8 @@ function scheduleLabel(name: string): string | undefined {
 function splitCombined(name: string): [base: string, schedule: string | undefined] {
   for (const spellings of SCHEDULE_TYPES) {
     for (const spelling of spellings) {
-      if (name.toLowerCase().endsWith(` ${spelling.toLowerCase()}`)) return [name.slice(0, -spelling.length - 1), spellings[0]];
+      if (name.toLowerCase().endsWith(` ${spelling.toLowerCase()}`))
+        return [name.slice(0, -spelling.length - 1), spellings[0]];
     }
   }
   return [name, undefined];
@@ -129,7 +176,11 @@ function notReproducible(what: string, reason: string, closest: string | undefin
   const advice = closest
     ? `The closest sampler here is "${closest}" (it gives a different image): pick it or another sampler yourself.`
     : "Pick a sampler yourself (or keep the model's default).";
-  return { isReproducible: false, message: `Sampler ${what} cannot be reproduced here: ${reason}. ${advice}`, ...(closest ? { closest } : {}) };
+  return {
+    isReproducible: false,
+    message: `Sampler ${what} cannot be reproduced here: ${reason}. ${advice}`,
+    ...(closest ? { closest } : {}),
+  };
 }
 
 /**
@@ -148,21 +199,33 @@ export function samplerFromInfotext(sampler: string, scheduleType?: string): Sam
   const entry = findA1111(base) ?? (suffix === undefined ? undefined : findA1111(sampler));
   const written = suffix ?? (scheduleType === undefined ? 'Uniform' : scheduleLabel(scheduleType));
   if (!entry && SCHEDULER_CLASS_NAMES.includes(sampler.trim())) {
-    const reason = "it names a diffusers scheduler class (the model's own scheduler when the image was made), not an AUTOMATIC1111 sampler";
+    const reason =
+      "it names a diffusers scheduler class (the model's own scheduler when the image was made), not an AUTOMATIC1111 sampler";
     return notReproducible(`"${sampler}"`, reason, undefined);
   }
   if (!entry) {
     const known = A1111_SAMPLERS.map((s) => s.name).join(', ');
-    return notReproducible(`"${sampler}"`, `it is not an AUTOMATIC1111 sampler this project knows (known: ${known})`, undefined);
+    return notReproducible(
+      `"${sampler}"`,
+      `it is not an AUTOMATIC1111 sampler this project knows (known: ${known})`,
+      undefined,
+    );
   }
   const what = describe(entry.name, suffix ?? scheduleType, entry.automatic);
   if (written === undefined) {
     const labels = SCHEDULE_TYPES.map((s) => s[0]).join(', ');
-    return notReproducible(what, `the schedule type is not one of AUTOMATIC1111's (${labels})`, entry.closest ?? entry.ours['Uniform']);
+    return notReproducible(
+      what,
+      `the schedule type is not one of AUTOMATIC1111's (${labels})`,
+      entry.closest ?? entry.ours['Uniform'],
+    );
   }
   const schedule = entry.ignoresSchedule ? 'Uniform' : written === 'Automatic' ? entry.automatic : written;
   const ours = entry.ours[schedule];
   if (ours !== undefined) return { isReproducible: true, sampler: findSampler(ours).name, scheduleType: schedule };
-  const reason = entry.gap ?? SCHEDULE_GAPS[schedule] ?? `diffusers 0.27.2 (ported here) cannot run ${entry.name} with the ${schedule} schedule`;
+  const reason =
+    entry.gap ??
+    SCHEDULE_GAPS[schedule] ??
+    `diffusers 0.27.2 (ported here) cannot run ${entry.name} with the ${schedule} schedule`;
   return notReproducible(what, reason, entry.closest ?? entry.ours['Karras'] ?? entry.ours['Uniform']);
 }

@@ -52,10 +52,16 @@ export class DDIMScheduler extends AlphaScheduler {
     const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
     const eta = overrides['eta'] ?? 0;
     if (typeof eta !== 'number' || !(eta >= 0)) {
-      throw new SdError('bad-argument', `${NAME}: eta ${String(eta)} is not allowed. Use a number >= 0 (0 is deterministic DDIM).`);
+      throw new SdError(
+        'bad-argument',
+        `${NAME}: eta ${String(eta)} is not allowed. Use a number >= 0 (0 is deterministic DDIM).`,
+      );
     }
     const alphasCumprod = trainingAlphasCumprod(c, c.rescale_betas_zero_snr);
-    super(spacedTimesteps(checkSpacing(c.timestep_spacing, NAME), c.num_train_timesteps, steps, c.steps_offset), alphasCumprod);
+    super(
+      spacedTimesteps(checkSpacing(c.timestep_spacing, NAME), c.num_train_timesteps, steps, c.steps_offset),
+      alphasCumprod,
+    );
     this.prediction = prediction;
     this.eta = eta;
     this.config = c;
@@ -76,19 +82,27 @@ export class DDIMScheduler extends AlphaScheduler {
     // 3. Predicted x0 and noise (eq. 12); the epsilon and sample cases as linear combinations (this port's rounding).
     const coef = alphaSigmaFromAlphaBar(alphaT);
     const p = this.prediction;
-    const predicted = p === 'epsilon' ? x0FromEpsilon(sample, modelOutput, coef) : predictX0(p, modelOutput, sample, coef);
-    const eps = p === 'sample' ? epsilonFromX0(sample, modelOutput, coef) : predictEpsilon(p, modelOutput, sample, coef);
+    const predicted =
+      p === 'epsilon' ? x0FromEpsilon(sample, modelOutput, coef) : predictX0(p, modelOutput, sample, coef);
+    const eps =
+      p === 'sample' ? epsilonFromX0(sample, modelOutput, coef) : predictEpsilon(p, modelOutput, sample, coef);
     // 4. Threshold or clip x0.
     const x0 = clipOrThreshold(predicted, shape, c);
     // 5. sigma_t(eta) of eq. 16.
     const variance = ((1 - alphaPrev) / betaT) * (1 - alphaT / alphaPrev);
     const std = this.eta * Math.sqrt(variance);
     // 6-7. x_{t-1} = sqrt(alpha_prev) x0 + sqrt(1 - alpha_prev - std^2) eps (+ std * noise).
-    const prev = combine([[Math.sqrt(alphaPrev), x0], [Math.sqrt(1 - alphaPrev - std * std), eps]]);
+    const prev = combine([
+      [Math.sqrt(alphaPrev), x0],
+      [Math.sqrt(1 - alphaPrev - std * std), eps],
+    ]);
     return { prevSample: this.eta > 0 ? addScaledNoise(prev, std, rng, shape) : prev, denoised: x0 };
   }
 }
 
 function addScaledNoise(x: Float32Array, scale: number, rng: RandomSource, shape: readonly number[]): Float32Array {
-  return combine([[1, x], [scale, rng.randn(shape)]]);
+  return combine([
+    [1, x],
+    [scale, rng.randn(shape)],
+  ]);
 }

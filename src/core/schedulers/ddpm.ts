@@ -53,7 +53,10 @@ export class DDPMScheduler extends AlphaScheduler {
     const alphasCumprod = trainingAlphasCumprod(cfg, cfg.rescale_betas_zero_snr, betas);
     const prediction = checkPrediction(cfg.prediction_type, 'DDPMScheduler', PREDICTIONS);
     // Integer timesteps, as DDIM and PNDM space them.
-    super(spacedTimesteps(checkSpacing(cfg.timestep_spacing, 'DDPMScheduler'), n, steps, cfg.steps_offset), alphasCumprod);
+    super(
+      spacedTimesteps(checkSpacing(cfg.timestep_spacing, 'DDPMScheduler'), n, steps, cfg.steps_offset),
+      alphasCumprod,
+    );
     this.config = cfg;
     this.prediction = prediction;
     this.stride = Math.floor(n / steps);

@@ -44,7 +44,10 @@ export class DEISMultistepScheduler extends SolverScheduler {
     checkSteps(steps, NAME, c.num_train_timesteps);
     const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
     if (!['deis', 'dpmsolver', 'dpmsolver++'].includes(c.algorithm_type)) {
-      throw new SdError('bad-argument', `${NAME}: algorithm_type "${c.algorithm_type}" is not supported. Expected deis.`);
+      throw new SdError(
+        'bad-argument',
+        `${NAME}: algorithm_type "${c.algorithm_type}" is not supported. Expected deis.`,
+      );
     }
     if (!['logrho', 'midpoint', 'heun', 'bh1', 'bh2'].includes(c.solver_type)) {
       throw new SdError('bad-argument', `${NAME}: solver_type "${c.solver_type}" is not supported. Expected logrho.`);
@@ -92,7 +95,11 @@ export class DEISMultistepScheduler extends SolverScheduler {
     const [r0, r1] = rhoS as [number, number];
     const coef1 = basis2(rhoT, r0, r1) - basis2(r0, r0, r1);
     const coef2 = basis2(rhoT, r1, r0) - basis2(r0, r1, r0);
-    return combine([[alphaT / alphaS0, x], [alphaT * coef1, m0], [alphaT * coef2, m1]]);
+    return combine([
+      [alphaT / alphaS0, x],
+      [alphaT * coef1, m0],
+      [alphaT * coef2, m1],
+    ]);
   }
 
   private thirdOrder(i: number, x: Float32Array): Float32Array {
@@ -102,6 +109,11 @@ export class DEISMultistepScheduler extends SolverScheduler {
     const coef1 = basis3(rhoT, r0, r1, r2) - basis3(r0, r0, r1, r2);
     const coef2 = basis3(rhoT, r1, r2, r0) - basis3(r0, r1, r2, r0);
     const coef3 = basis3(rhoT, r2, r0, r1) - basis3(r0, r2, r0, r1);
-    return combine([[alphaT / alphaS0, x], [alphaT * coef1, m0], [alphaT * coef2, m1], [alphaT * coef3, m2]]);
+    return combine([
+      [alphaT / alphaS0, x],
+      [alphaT * coef1, m0],
+      [alphaT * coef2, m1],
+      [alphaT * coef3, m2],
+    ]);
   }
 }

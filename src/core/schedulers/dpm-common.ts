@@ -36,10 +36,20 @@ export function solverCoefficients(
   const h = t.lambda - s.lambda;
   if (dataPrediction) {
     const phi = Math.expm1(-h);
-    return { a: t.sigma / s.sigma, b: -t.alpha * phi, c1: t.alpha * (phi / h + 1), c2: -t.alpha * ((phi + h) / (h * h) - 0.5) };
+    return {
+      a: t.sigma / s.sigma,
+      b: -t.alpha * phi,
+      c1: t.alpha * (phi / h + 1),
+      c2: -t.alpha * ((phi + h) / (h * h) - 0.5),
+    };
   }
   const phi = Math.expm1(h);
-  return { a: t.alpha / s.alpha, b: -t.sigma * phi, c1: -t.sigma * (phi / h - 1), c2: -t.sigma * ((phi - h) / (h * h) - 0.5) };
+  return {
+    a: t.alpha / s.alpha,
+    b: -t.sigma * phi,
+    c1: -t.sigma * (phi / h - 1),
+    c2: -t.sigma * ((phi - h) / (h * h) - 0.5),
+  };
 }
 
 /** Where the last sigma (after the final model call) comes from. */
@@ -89,7 +99,11 @@ export function solverSchedule(o: SolverScheduleOptions): SolverSchedule {
     sigmas = timesteps.map((t) => trained[Math.min(Math.max(t, 0), n - 1)] as number);
   }
   const last =
-    o.finalSigma === 'zero' ? 0 : o.finalSigma === 'sigma_min' ? (trained[0] as number) : (sigmas[sigmas.length - 1] as number);
+    o.finalSigma === 'zero'
+      ? 0
+      : o.finalSigma === 'sigma_min'
+        ? (trained[0] as number)
+        : (sigmas[sigmas.length - 1] as number);
   return { timesteps, sigmas: withFinalSigma(sigmas, last) };
 }
 

@@ -125,7 +125,11 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
     if (noise) {
       const { a, b, noiseScale } = this.sdeCoefficients(i, false);
       // The first-order SDE step is the second-order one without the D1 term.
-      return combine([[a, x], [b, d0], [noiseScale, noise]]);
+      return combine([
+        [a, x],
+        [b, d0],
+        [noiseScale, noise],
+      ]);
     }
     return this.firstOrderUpdate(i, x, d0, this.dataPrediction);
   }
@@ -147,7 +151,11 @@ export class DPMSolverMultistepScheduler extends SolverScheduler {
       ({ a, b } = k);
       d = heun ? k.c1 : 0.5 * k.b;
     }
-    const terms: Term[] = [[a, x], [b + d / r0, m0], [-d / r0, m1]];
+    const terms: Term[] = [
+      [a, x],
+      [b + d / r0, m0],
+      [-d / r0, m1],
+    ];
     if (noise) terms.push([noiseScale, noise]);
     return combine(terms);
   }

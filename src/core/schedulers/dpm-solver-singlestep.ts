@@ -40,7 +40,12 @@ const ALGORITHMS: readonly string[] = ['dpmsolver++', 'dpmsolver'];
 
 function parseConfig(raw: RawSchedulerConfig, overrides: Record<string, unknown>, steps: number): typeof DEFAULTS {
   const c = resolveConfig(DEFAULTS, raw, overrides as Partial<typeof DEFAULTS>);
-  checkDpmSolverTypes(c, NAME, ALGORITHMS, ' (diffusers 0.27.2 has no singlestep SDE). Expected dpmsolver++ or dpmsolver.');
+  checkDpmSolverTypes(
+    c,
+    NAME,
+    ALGORITHMS,
+    ' (diffusers 0.27.2 has no singlestep SDE). Expected dpmsolver++ or dpmsolver.',
+  );
   if (![1, 2, 3].includes(c.solver_order)) {
     throw new SdError('bad-argument', `${NAME}: solver_order ${c.solver_order} is not supported. Use 1, 2 or 3.`);
   }
@@ -105,7 +110,11 @@ export class DPMSolverSinglestepScheduler extends SolverScheduler {
     const r0 = (s0.lambda - s1.lambda) / (t.lambda - s1.lambda);
     const k = solverCoefficients(t, s1, this.dataPrediction);
     const d = this.config.solver_type === 'heun' ? k.c1 : 0.5 * k.b;
-    return combine([[k.a, x], [d / r0, m0], [k.b - d / r0, m1]]);
+    return combine([
+      [k.a, x],
+      [d / r0, m0],
+      [k.b - d / r0, m1],
+    ]);
   }
 
   /**

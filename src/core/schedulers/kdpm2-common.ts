@@ -50,7 +50,11 @@ export function kdpmSetup(
   steps: number,
   overrides: Record<string, unknown>,
   className: string,
-): { cfg: Kdpm2Config; train: Float64Array; schedule: { timesteps: Float64Array; sigmas: Float64Array; isKarras: boolean } } {
+): {
+  cfg: Kdpm2Config;
+  train: Float64Array;
+  schedule: { timesteps: Float64Array; sigmas: Float64Array; isKarras: boolean };
+} {
   const cfg = resolveConfig(KDPM2_DEFAULTS, config, overrides as Partial<Kdpm2Config>);
   rejectSamplePrediction(cfg.prediction_type, className, 'the "Euler" or "Heun" sampler');
   const train = trainingSigmas(cfg);

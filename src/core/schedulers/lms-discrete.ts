@@ -84,7 +84,8 @@ export class LMSDiscreteScheduler extends SigmaScheduler<LmsDiscreteConfig> {
     const half = (b - a) / 2;
     const mid = (a + b) / 2;
     let sum = 0;
-    for (let i = 0; i < GL_NODES.length; i++) sum += (GL_WEIGHTS[i] as number) * basis(mid + half * (GL_NODES[i] as number));
+    for (let i = 0; i < GL_NODES.length; i++)
+      sum += (GL_WEIGHTS[i] as number) * basis(mid + half * (GL_NODES[i] as number));
     return sum * half;
   }
 }

@@ -56,7 +56,9 @@ export class PNDMScheduler extends AlphaScheduler {
   step({ modelOutput, stepIndex, sample }: StepInput): StepOutput {
     const t = this.timestepAt(stepIndex);
     const prevSample =
-      this.counter < this.prkTimesteps.length ? this.stepPrk(modelOutput, t, sample) : this.stepPlms(modelOutput, t, sample);
+      this.counter < this.prkTimesteps.length
+        ? this.stepPrk(modelOutput, t, sample)
+        : this.stepPlms(modelOutput, t, sample);
     this.counter++;
     return { prevSample };
   }
@@ -112,15 +114,30 @@ export class PNDMScheduler extends AlphaScheduler {
       terms = [[1, modelOutput]];
       this.curSample = sample;
     } else if (e.length === 1 && this.counter === 1) {
-      terms = [[0.5, modelOutput], [0.5, last(1)]];
+      terms = [
+        [0.5, modelOutput],
+        [0.5, last(1)],
+      ];
       x = this.curSample as Float32Array;
       this.curSample = null;
     } else if (e.length === 2) {
-      terms = [[3 / 2, last(1)], [-1 / 2, last(2)]];
+      terms = [
+        [3 / 2, last(1)],
+        [-1 / 2, last(2)],
+      ];
     } else if (e.length === 3) {
-      terms = [[23 / 12, last(1)], [-16 / 12, last(2)], [5 / 12, last(3)]];
+      terms = [
+        [23 / 12, last(1)],
+        [-16 / 12, last(2)],
+        [5 / 12, last(3)],
+      ];
     } else {
-      terms = [[55 / 24, last(1)], [-59 / 24, last(2)], [37 / 24, last(3)], [-9 / 24, last(4)]];
+      terms = [
+        [55 / 24, last(1)],
+        [-59 / 24, last(2)],
+        [37 / 24, last(3)],
+        [-9 / 24, last(4)],
+      ];
     }
     // 3. Formula (9) from `from` to `to`.
     return this.prevSample(x, from, to, combine(terms));
@@ -137,9 +154,15 @@ export class PNDMScheduler extends AlphaScheduler {
     const k = (alphaPrev - alphaT) / denom;
     if (this.prediction === 'v_prediction') {
       // eps = sqrt(alpha_t) v + sqrt(beta_t) x_t
-      return combine([[sampleCoeff - k * Math.sqrt(betaT), sample], [-k * Math.sqrt(alphaT), estimate]]);
+      return combine([
+        [sampleCoeff - k * Math.sqrt(betaT), sample],
+        [-k * Math.sqrt(alphaT), estimate],
+      ]);
     }
-    return combine([[sampleCoeff, sample], [-k, estimate]]);
+    return combine([
+      [sampleCoeff, sample],
+      [-k, estimate],
+    ]);
   }
 }
 
@@ -150,7 +173,12 @@ export class PNDMScheduler extends AlphaScheduler {
  */
 function pndmTimesteps(c: typeof DEFAULTS, steps: number, stride: number): { prk: number[]; plms: number[] } {
   // Ascending, as diffusers' `_timesteps`.
-  const base = spacedTimesteps(checkSpacing(c.timestep_spacing, NAME), c.num_train_timesteps, steps, c.steps_offset).reverse();
+  const base = spacedTimesteps(
+    checkSpacing(c.timestep_spacing, NAME),
+    c.num_train_timesteps,
+    steps,
+    c.steps_offset,
+  ).reverse();
   const n = base.length;
   if (c.skip_prk_steps) {
     // base[:-1] + base[-2:-1] + base[-1:], reversed: the second-largest timestep appears twice.
@@ -158,11 +186,18 @@ function pndmTimesteps(c: typeof DEFAULTS, steps: number, stride: number): { prk
     return { prk: [], plms: plms.reverse() };
   }
   if (n < 4) {
-    throw new SdError('bad-argument', `${NAME}: ${steps} steps is too few for the Runge-Kutta warm-up. Use at least 4 steps or skip_prk_steps.`);
+    throw new SdError(
+      'bad-argument',
+      `${NAME}: ${steps} steps is too few for the Runge-Kutta warm-up. Use at least 4 steps or skip_prk_steps.`,
+    );
   }
   // The 4 largest timesteps t, each with t + half a stride, arranged as diffusers' 12 PRK calls.
   const half = Math.floor(stride / 2);
   const pairs = [...base.subarray(n - 4)].flatMap((t) => [t, t + half]);
-  const prk = pairs.slice(0, -1).flatMap((t) => [t, t]).slice(1, -1).reverse();
+  const prk = pairs
+    .slice(0, -1)
+    .flatMap((t) => [t, t])
+    .slice(1, -1)
+    .reverse();
   return { prk, plms: [...base.subarray(0, n - 3)].reverse() };
 }

@@ -62,12 +62,18 @@ export const predictEpsilon: VpConversion = (prediction, modelOutput, sample, { 
  * (x - sigma * eps) / alpha because the two round differently.
  */
 export function x0FromEpsilon(sample: Float32Array, eps: Float32Array, { alpha, sigma }: AlphaSigma): Float32Array {
-  return combine([[1 / alpha, sample], [-sigma / alpha, eps]]);
+  return combine([
+    [1 / alpha, sample],
+    [-sigma / alpha, eps],
+  ]);
 }
 
 /** eps = x / sigma - (alpha / sigma) * x0, as a linear combination (the counterpart of `x0FromEpsilon`). */
 export function epsilonFromX0(sample: Float32Array, x0: Float32Array, { alpha, sigma }: AlphaSigma): Float32Array {
-  return combine([[1 / sigma, sample], [-alpha / sigma, x0]]);
+  return combine([
+    [1 / sigma, sample],
+    [-alpha / sigma, x0],
+  ]);
 }
 
 /**
@@ -104,7 +110,8 @@ export function predictX0AtSigma(
   } else if (predictionType === 'v_prediction') {
     const sigmaSq1 = f32(f32(sigma * sigma) + 1);
     const cOut = f32(-sigma / f32(Math.sqrt(sigmaSq1)));
-    for (let i = 0; i < out.length; i++) out[i] = f32((modelOutput[i] as number) * cOut) + f32((sample[i] as number) / sigmaSq1);
+    for (let i = 0; i < out.length; i++)
+      out[i] = f32((modelOutput[i] as number) * cOut) + f32((sample[i] as number) / sigmaSq1);
   } else if (predictionType === 'sample' || predictionType === 'original_sample') {
     out.set(modelOutput);
   } else {
@@ -155,7 +162,12 @@ export function clipOrThreshold(x0: Float32Array, shape: readonly number[], conf
  * clamped to [1, maxValue]; x0 is clipped to [-s, s] and divided by s. Off for latent diffusion.
  * @param shape [batch, ...] of `x0`
  */
-export function thresholdSample(x0: Float32Array, shape: readonly number[], ratio: number, maxValue: number): Float32Array {
+export function thresholdSample(
+  x0: Float32Array,
+  shape: readonly number[],
+  ratio: number,
+  maxValue: number,
+): Float32Array {
   const batch = shape[0] ?? 1;
   const per = x0.length / batch;
   const out = new Float32Array(x0.length);

@@ -83,7 +83,10 @@ export abstract class SolverScheduler implements Scheduler {
   protected firstOrderUpdate(i: number, x: Float32Array, d0: Float32Array, dataPrediction: boolean): Float32Array {
     const [t, s] = this.alphaSigmasAt(i + 1, i);
     const { a, b } = solverCoefficients(t, s, dataPrediction);
-    return combine([[a, x], [b, d0]]);
+    return combine([
+      [a, x],
+      [b, d0],
+    ]);
   }
 
   /**

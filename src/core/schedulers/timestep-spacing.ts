@@ -60,7 +60,9 @@ export function spacedTimesteps(
 ): Float64Array {
   switch (spacing) {
     case 'linspace':
-      return linspace(0, numTrainTimesteps - 1, count).map(roundHalfEven).reverse();
+      return linspace(0, numTrainTimesteps - 1, count)
+        .map(roundHalfEven)
+        .reverse();
     case 'leading': {
       const ratio = Math.floor(numTrainTimesteps / count);
       return Float64Array.from({ length: count }, (_, i) => (count - 1 - i) * ratio + stepsOffset);

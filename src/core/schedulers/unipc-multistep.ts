@@ -59,10 +59,16 @@ export class UniPCMultistepScheduler extends SolverScheduler {
     const prediction = checkPrediction(c.prediction_type, NAME, ['epsilon', 'sample', 'v_prediction']);
     if (['midpoint', 'heun', 'logrho'].includes(c.solver_type)) c.solver_type = 'bh2';
     if (c.solver_type !== 'bh1' && c.solver_type !== 'bh2') {
-      throw new SdError('bad-argument', `${NAME}: solver_type "${c.solver_type}" is not supported. Expected bh1 or bh2.`);
+      throw new SdError(
+        'bad-argument',
+        `${NAME}: solver_type "${c.solver_type}" is not supported. Expected bh1 or bh2.`,
+      );
     }
     if (!Number.isInteger(c.solver_order) || c.solver_order < 1) {
-      throw new SdError('bad-argument', `${NAME}: solver_order ${c.solver_order} is not supported. Use a whole number from 1 (2 is the default).`);
+      throw new SdError(
+        'bad-argument',
+        `${NAME}: solver_order ${c.solver_order} is not supported. Use a whole number from 1 (2 is the default).`,
+      );
     }
     super(legacySolverSchedule(c, steps, NAME), c.solver_order, prediction, c);
     this.config = c;
@@ -83,7 +89,10 @@ export class UniPCMultistepScheduler extends SolverScheduler {
     this.remember(converted);
 
     // 4. UniP: predict the next sample with the order the warm-up and the end of the schedule allow.
-    const order = Math.min(c.lower_order_final ? Math.min(c.solver_order, this.timesteps.length - i) : c.solver_order, this.lowerOrderNums + 1);
+    const order = Math.min(
+      c.lower_order_final ? Math.min(c.solver_order, this.timesteps.length - i) : c.solver_order,
+      this.lowerOrderNums + 1,
+    );
     this.lastOrder = order;
     this.lastSample = x;
     const prevSample = this.update(i, i + 1, x, order, null);
@@ -96,7 +105,13 @@ export class UniPCMultistepScheduler extends SolverScheduler {
    * belongs to `from`; older entries give the differences D_k = (m_k - m0) / r_k. With `modelAtTo`
    * (UniC) the evaluation at `to` is included as the last difference; without it (UniP) it is not.
    */
-  private update(from: number, to: number, x: Float32Array, order: number, modelAtTo: Float32Array | null): Float32Array {
+  private update(
+    from: number,
+    to: number,
+    x: Float32Array,
+    order: number,
+    modelAtTo: Float32Array | null,
+  ): Float32Array {
     const dataPrediction = this.config.predict_x0;
     const [t, s0] = this.alphaSigmasAt(to, from);
     const h = t.lambda - s0.lambda;
@@ -125,7 +140,10 @@ export class UniPCMultistepScheduler extends SolverScheduler {
           factorial *= k + 1;
           hPhiK = hPhiK / hh - 1 / factorial;
         }
-        rhos = solve(r.map((_, row) => r.map((rk) => rk ** row)), b);
+        rhos = solve(
+          r.map((_, row) => r.map((rk) => rk ** row)),
+          b,
+        );
       }
     }
     // x_t = lead * x - outer * hPhi1 * m0 - outer * B(h) * (sum_k rho_k D_k [+ rho_last (model_t - m0)]).

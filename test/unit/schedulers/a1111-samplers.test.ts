@@ -23,7 +23,11 @@ describe('samplerFromInfotext', () => {
     ['DDIM', 'Beta', 'DDIM'],
     ['UniPC', 'Karras', 'UniPC'],
   ])('reads Sampler %s + Schedule type %s as %s', (sampler, schedule, ours) => {
-    expect(samplerFromInfotext(sampler, schedule)).toEqual({ isReproducible: true, sampler: ours, scheduleType: expect.any(String) });
+    expect(samplerFromInfotext(sampler, schedule)).toEqual({
+      isReproducible: true,
+      sampler: ours,
+      scheduleType: expect.any(String),
+    });
   });
 
   it.each([
@@ -41,11 +45,20 @@ describe('samplerFromInfotext', () => {
   });
 
   it('lets a schedule suffix in the name win over the Schedule type key, as A1111 does', () => {
-    expect(samplerFromInfotext('DPM++ 2M Karras', 'Automatic')).toEqual({ isReproducible: true, sampler: 'DPM++ 2M Karras', scheduleType: 'Karras' });
+    expect(samplerFromInfotext('DPM++ 2M Karras', 'Automatic')).toEqual({
+      isReproducible: true,
+      sampler: 'DPM++ 2M Karras',
+      scheduleType: 'Karras',
+    });
   });
 
   it.each([
-    ['DPM++ 2M', 'Exponential', 'diffusers 0.27.2, which these schedulers port, has no exponential sigmas', 'DPM++ 2M Karras'],
+    [
+      'DPM++ 2M',
+      'Exponential',
+      'diffusers 0.27.2, which these schedulers port, has no exponential sigmas',
+      'DPM++ 2M Karras',
+    ],
     ['DPM++ 2M SDE', 'Automatic', 'has no exponential sigmas', 'DPM++ 2M SDE Karras'],
     ['DPM++ 2M SDE Exponential', undefined, 'has no exponential sigmas', 'DPM++ 2M SDE Karras'],
     ['Euler', 'Align Your Steps', 'no Align Your Steps timestep lists', 'Euler Karras'],
@@ -76,14 +89,19 @@ describe('samplerFromInfotext', () => {
 
   it('names unknown samplers and diffusers class names', () => {
     const unknown = samplerFromInfotext('Eulr');
-    expect(!unknown.isReproducible && unknown.message).toMatch(/^Sampler "Eulr" cannot be reproduced here: it is not an AUTOMATIC1111 sampler this project knows \(known: DPM\+\+ 2M, /);
+    expect(!unknown.isReproducible && unknown.message).toMatch(
+      /^Sampler "Eulr" cannot be reproduced here: it is not an AUTOMATIC1111 sampler this project knows \(known: DPM\+\+ 2M, /,
+    );
     const cls = samplerFromInfotext('PNDMScheduler');
     expect(!cls.isReproducible && cls.message).toContain('names a diffusers scheduler class');
   });
 
   it('gives names that build the scheduler with the schedule arguments', () => {
     expect(findSampler('Euler SGM Uniform').args).toEqual({ timestep_spacing: 'trailing' });
-    expect(findSampler('DPM++ 2M SGM Uniform').args).toEqual({ use_karras_sigmas: false, timestep_spacing: 'trailing' });
+    expect(findSampler('DPM++ 2M SGM Uniform').args).toEqual({
+      use_karras_sigmas: false,
+      timestep_spacing: 'trailing',
+    });
     expect(findSampler('heun karras').args).toEqual({ use_karras_sigmas: true });
     const trailing = createScheduler({ config: sd15, sampler: 'Euler SGM Uniform', steps: 4 });
     expect([...trailing.timesteps]).toEqual([999, 749, 499, 249]);

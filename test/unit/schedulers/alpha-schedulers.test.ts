@@ -3,7 +3,12 @@ import { TorchCpuGenerator } from '../../../src/core/rng/torch-cpu-generator.ts'
 import { DDIMScheduler } from '../../../src/core/schedulers/ddim.ts';
 import { PNDMScheduler } from '../../../src/core/schedulers/pndm.ts';
 import type { RawSchedulerConfig, Scheduler } from '../../../src/core/schedulers/scheduler.ts';
-import { numpyArange, roundHalfEven, solverTimesteps, spacedTimesteps } from '../../../src/core/schedulers/timestep-spacing.ts';
+import {
+  numpyArange,
+  roundHalfEven,
+  solverTimesteps,
+  spacedTimesteps,
+} from '../../../src/core/schedulers/timestep-spacing.ts';
 import { readReferenceJson } from '../../fixtures.ts';
 import { dummyLoop, TEST_BETAS } from './diffusers-loops.ts';
 import { cleanLatents, idealModel, meanAbsDiff, modelConfigs, runLoop, SHAPE } from './harness.ts';
@@ -51,7 +56,9 @@ describe('PNDM timesteps', () => {
 
   it('puts 12 Runge-Kutta calls first without skip_prk_steps (diffusers test_steps_offset)', () => {
     const scheduler = new PNDMScheduler({ ...TEST_BETAS, steps_offset: 1 }, 10);
-    expect(Array.from(scheduler.timesteps)).toEqual([901, 851, 851, 801, 801, 751, 751, 701, 701, 651, 651, 601, 601, 501, 401, 301, 201, 101, 1]);
+    expect(Array.from(scheduler.timesteps)).toEqual([
+      901, 851, 851, 801, 801, 751, 751, 701, 701, 651, 651, 601, 601, 501, 401, 301, 201, 101, 1,
+    ]);
   });
 
   it('handles one and two PLMS steps', () => {
@@ -76,7 +83,8 @@ describe('DDIM', () => {
 
   it('draws eta noise once per step, seeded', () => {
     const config = configs['tiny-sd15']!;
-    const run = (seed: number) => runLoop(new DDIMScheduler(config, 10, { eta: 1 }), idealModel(config, clean), new TorchCpuGenerator(seed));
+    const run = (seed: number) =>
+      runLoop(new DDIMScheduler(config, 10, { eta: 1 }), idealModel(config, clean), new TorchCpuGenerator(seed));
     const a = run(3);
     expect(a.draws).toBe(10);
     expect(Array.from(run(3).latents)).toEqual(Array.from(a.latents));
@@ -126,13 +134,33 @@ describe("diffusers' own full-loop tests", () => {
   it.each([
     ['ddim', () => new DDIMScheduler(ddim, 10), 172.0067, 0.223967],
     ['ddim v', () => new DDIMScheduler({ ...ddim, prediction_type: 'v_prediction' }, 10), 52.5302, 0.0684],
-    ['ddim set_alpha_to_one', () => new DDIMScheduler({ ...ddim, set_alpha_to_one: true, beta_start: 0.01 }, 10), 149.8295, 0.1951],
-    ['ddim no set_alpha_to_one', () => new DDIMScheduler({ ...ddim, set_alpha_to_one: false, beta_start: 0.01 }, 10), 149.0784, 0.1941],
+    [
+      'ddim set_alpha_to_one',
+      () => new DDIMScheduler({ ...ddim, set_alpha_to_one: true, beta_start: 0.01 }, 10),
+      149.8295,
+      0.1951,
+    ],
+    [
+      'ddim no set_alpha_to_one',
+      () => new DDIMScheduler({ ...ddim, set_alpha_to_one: false, beta_start: 0.01 }, 10),
+      149.0784,
+      0.1941,
+    ],
     ['ddim with noise', () => new DDIMScheduler(ddim, 10), 354.5418, 0.4616, 8],
     ['pndm', () => new PNDMScheduler(TEST_BETAS, 10), 198.1318, 0.258],
     ['pndm v', () => new PNDMScheduler({ ...TEST_BETAS, prediction_type: 'v_prediction' }, 10), 67.3986, 0.0878],
-    ['pndm set_alpha_to_one', () => new PNDMScheduler({ ...TEST_BETAS, set_alpha_to_one: true, beta_start: 0.01 }, 10), 230.0399, 0.2995],
-    ['pndm no set_alpha_to_one', () => new PNDMScheduler({ ...TEST_BETAS, set_alpha_to_one: false, beta_start: 0.01 }, 10), 186.9482, 0.2434],
+    [
+      'pndm set_alpha_to_one',
+      () => new PNDMScheduler({ ...TEST_BETAS, set_alpha_to_one: true, beta_start: 0.01 }, 10),
+      230.0399,
+      0.2995,
+    ],
+    [
+      'pndm no set_alpha_to_one',
+      () => new PNDMScheduler({ ...TEST_BETAS, set_alpha_to_one: false, beta_start: 0.01 }, 10),
+      186.9482,
+      0.2434,
+    ],
   ] as [string, () => Scheduler, number, number, number?][])('%s', (_, make, sum, mean, noiseAt) => {
     const [s, m] = dummyLoop(make(), noiseAt ?? 0, noiseAt);
     expect(Math.abs(m - mean)).toBeLessThan(1e-3);

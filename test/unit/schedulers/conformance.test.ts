@@ -20,7 +20,15 @@ function rejectsStepCount(name: string, config: Record<string, unknown>, steps: 
 }
 
 /** Samplers that add fresh noise during sampling: two generators with different seeds must give different images. */
-const STOCHASTIC = new Set(['Euler a', 'DPM2 a', 'DPM2 a Karras', 'DPM++ 2M SDE', 'DPM++ 2M SDE Karras', 'DDPM', 'LCM']);
+const STOCHASTIC = new Set([
+  'Euler a',
+  'DPM2 a',
+  'DPM2 a Karras',
+  'DPM++ 2M SDE',
+  'DPM++ 2M SDE Karras',
+  'DDPM',
+  'LCM',
+]);
 
 /** Noise draws per loop for the samplers of this part (the others are covered by their own tests). */
 function expectedDraws(name: string, timesteps: Float64Array, steps: number): number | undefined {
@@ -52,7 +60,9 @@ describe.each(SAMPLER_NAMES)('sampler %s', (name) => {
 
     it.each(STEP_COUNTS)('runs a full loop with %i steps to the clean latents', (steps) => {
       if (rejectsStepCount(name, config, steps)) {
-        expect(() => createScheduler({ config, sampler: name, steps })).toThrow(expect.objectContaining({ code: 'bad-argument' }));
+        expect(() => createScheduler({ config, sampler: name, steps })).toThrow(
+          expect.objectContaining({ code: 'bad-argument' }),
+        );
         return;
       }
       const scheduler = createScheduler({ config, sampler: name, steps });
@@ -69,7 +79,13 @@ describe.each(SAMPLER_NAMES)('sampler %s', (name) => {
 
     it('is deterministic for a seed, and stochastic samplers depend on it', () => {
       const run = (seed: number) =>
-        runLoop(createScheduler({ config, sampler: name, steps: 5 }), ideal, new TorchCpuGenerator(seed), 0, new Float32Array(clean.length).fill(0.5));
+        runLoop(
+          createScheduler({ config, sampler: name, steps: 5 }),
+          ideal,
+          new TorchCpuGenerator(seed),
+          0,
+          new Float32Array(clean.length).fill(0.5),
+        );
       const a = run(7);
       const b = run(7);
       expect(Array.from(a.latents)).toEqual(Array.from(b.latents));

@@ -32,14 +32,24 @@ const VARIANTS: Variant[] = [
   { name: 'DPM++ 2M Karras', ctor: DPMSolverMultistepScheduler, overrides: { use_karras_sigmas: true } },
   { name: 'DPM++ 2M Lu', ctor: DPMSolverMultistepScheduler, overrides: { use_lu_lambdas: true } },
   { name: 'DPM++ 3M heun', ctor: DPMSolverMultistepScheduler, overrides: { solver_order: 3, solver_type: 'heun' } },
-  { name: 'DPM++ 2M SDE', ctor: DPMSolverMultistepScheduler, overrides: { algorithm_type: 'sde-dpmsolver++' }, stochastic: true },
+  {
+    name: 'DPM++ 2M SDE',
+    ctor: DPMSolverMultistepScheduler,
+    overrides: { algorithm_type: 'sde-dpmsolver++' },
+    stochastic: true,
+  },
   {
     name: 'DPM++ 2M SDE Karras heun',
     ctor: DPMSolverMultistepScheduler,
     overrides: { algorithm_type: 'sde-dpmsolver++', use_karras_sigmas: true, solver_type: 'heun' },
     stochastic: true,
   },
-  { name: 'DPM-Solver 3M', ctor: DPMSolverMultistepScheduler, overrides: { algorithm_type: 'dpmsolver', final_sigmas_type: 'sigma_min', solver_order: 3 }, endsAtSigmaMin: true },
+  {
+    name: 'DPM-Solver 3M',
+    ctor: DPMSolverMultistepScheduler,
+    overrides: { algorithm_type: 'dpmsolver', final_sigmas_type: 'sigma_min', solver_order: 3 },
+    endsAtSigmaMin: true,
+  },
   {
     name: 'SDE-DPM-Solver',
     ctor: DPMSolverMultistepScheduler,
@@ -59,8 +69,18 @@ const VARIANTS: Variant[] = [
     endsAtSigmaMin: true,
   },
   { name: 'UniPC', ctor: UniPCMultistepScheduler, overrides: {}, endsAtSigmaMin: true },
-  { name: 'UniPC bh1 order 3', ctor: UniPCMultistepScheduler, overrides: { solver_type: 'bh1', solver_order: 3 }, endsAtSigmaMin: true },
-  { name: 'UniPC noise form', ctor: UniPCMultistepScheduler, overrides: { predict_x0: false, disable_corrector: [0] }, endsAtSigmaMin: true },
+  {
+    name: 'UniPC bh1 order 3',
+    ctor: UniPCMultistepScheduler,
+    overrides: { solver_type: 'bh1', solver_order: 3 },
+    endsAtSigmaMin: true,
+  },
+  {
+    name: 'UniPC noise form',
+    ctor: UniPCMultistepScheduler,
+    overrides: { predict_x0: false, disable_corrector: [0] },
+    endsAtSigmaMin: true,
+  },
   { name: 'UniPC Karras', ctor: UniPCMultistepScheduler, overrides: { use_karras_sigmas: true }, endsAtSigmaMin: true },
   { name: 'DEIS', ctor: DEISMultistepScheduler, overrides: {}, endsAtSigmaMin: true },
   { name: 'DEIS order 3', ctor: DEISMultistepScheduler, overrides: { solver_order: 3 }, endsAtSigmaMin: true },
@@ -85,11 +105,22 @@ describe.each(VARIANTS)('$name', ({ ctor, overrides, endsAtSigmaMin, stochastic,
   });
 
   it('is deterministic for a seeded generator', () => {
-    const run = (seed: number) => runLoop(new ctor(configs['tiny-sdxl']!, 8, overrides), idealModel(configs['tiny-sdxl']!, clean), new TorchCpuGenerator(seed));
+    const run = (seed: number) =>
+      runLoop(
+        new ctor(configs['tiny-sdxl']!, 8, overrides),
+        idealModel(configs['tiny-sdxl']!, clean),
+        new TorchCpuGenerator(seed),
+      );
     expect(Array.from(run(5).latents)).toEqual(Array.from(run(5).latents));
     const start = new Float32Array(clean.length).fill(0.3);
     const fixed = (seed: number) =>
-      runLoop(new ctor(configs['tiny-sd15']!, 8, overrides), idealModel(configs['tiny-sd15']!, clean), new TorchCpuGenerator(seed), 0, start);
+      runLoop(
+        new ctor(configs['tiny-sd15']!, 8, overrides),
+        idealModel(configs['tiny-sd15']!, clean),
+        new TorchCpuGenerator(seed),
+        0,
+        start,
+      );
     expect(Array.from(fixed(1).latents).join() === Array.from(fixed(2).latents).join()).toBe(!stochastic);
   });
 
@@ -116,7 +147,10 @@ describe('reference schedules (diffusers 0.27.2 on the fixture models)', () => {
   };
 
   it('DPM++ 2M Karras, 20 steps, tiny-sd15 config', () => {
-    expectSchedule(new DPMSolverMultistepScheduler(configs['tiny-sd15']!, 20, { use_karras_sigmas: true }), 'sd15-dpmpp2mk-20-neg-64x128.json');
+    expectSchedule(
+      new DPMSolverMultistepScheduler(configs['tiny-sd15']!, 20, { use_karras_sigmas: true }),
+      'sd15-dpmpp2mk-20-neg-64x128.json',
+    );
   });
 
   it('DPM++ SDE Karras (singlestep), 6 steps, tiny-sdxl config', () => {
@@ -150,19 +184,49 @@ describe("diffusers' own full-loop tests", () => {
     ['multistep', () => new DPMSolverMultistepScheduler(multi, 10), 0.3301],
     ['multistep with noise', () => new DPMSolverMultistepScheduler(multi, 10), 0.4146, 318.4111, 5, 5],
     ['multistep v', () => new DPMSolverMultistepScheduler({ ...multi, prediction_type: 'v_prediction' }, 10), 0.2251],
-    ['multistep karras v', () => new DPMSolverMultistepScheduler({ ...multi, prediction_type: 'v_prediction', use_karras_sigmas: true }, 10), 0.2096],
-    ['multistep lu v', () => new DPMSolverMultistepScheduler({ ...multi, prediction_type: 'v_prediction', use_lu_lambdas: true }, 10), 0.1554],
-    ['multistep thresholding', () => new DPMSolverMultistepScheduler({ ...multi, thresholding: true, dynamic_thresholding_ratio: 0.87, sample_max_value: 0.5 }, 10), 1.1364],
+    [
+      'multistep karras v',
+      () => new DPMSolverMultistepScheduler({ ...multi, prediction_type: 'v_prediction', use_karras_sigmas: true }, 10),
+      0.2096,
+    ],
+    [
+      'multistep lu v',
+      () => new DPMSolverMultistepScheduler({ ...multi, prediction_type: 'v_prediction', use_lu_lambdas: true }, 10),
+      0.1554,
+    ],
+    [
+      'multistep thresholding',
+      () =>
+        new DPMSolverMultistepScheduler(
+          { ...multi, thresholding: true, dynamic_thresholding_ratio: 0.87, sample_max_value: 0.5 },
+          10,
+        ),
+      1.1364,
+    ],
     ['singlestep', () => new DPMSolverSinglestepScheduler(single, 10), 0.2791],
     ['singlestep karras', () => new DPMSolverSinglestepScheduler({ ...single, use_karras_sigmas: true }, 10), 0.2248],
-    ['singlestep v', () => new DPMSolverSinglestepScheduler({ ...single, prediction_type: 'v_prediction' }, 10), 0.1453],
-    ['singlestep karras v', () => new DPMSolverSinglestepScheduler({ ...single, prediction_type: 'v_prediction', use_karras_sigmas: true }, 10), 0.0649],
+    [
+      'singlestep v',
+      () => new DPMSolverSinglestepScheduler({ ...single, prediction_type: 'v_prediction' }, 10),
+      0.1453,
+    ],
+    [
+      'singlestep karras v',
+      () =>
+        new DPMSolverSinglestepScheduler({ ...single, prediction_type: 'v_prediction', use_karras_sigmas: true }, 10),
+      0.0649,
+    ],
     ['singlestep with noise', () => new DPMSolverSinglestepScheduler(single, 10), 0.3505, 269.2187, 5, 5],
     ['singlestep uneven start', () => new DPMSolverSinglestepScheduler(single, 50), 0.2574, undefined, 3],
     ['unipc', () => new UniPCMultistepScheduler(TEST_BETAS, 10), 0.2464],
     ['unipc karras', () => new UniPCMultistepScheduler({ ...TEST_BETAS, use_karras_sigmas: true }, 10), 0.2925],
     ['unipc v', () => new UniPCMultistepScheduler({ ...TEST_BETAS, prediction_type: 'v_prediction' }, 10), 0.1014],
-    ['unipc karras v', () => new UniPCMultistepScheduler({ ...TEST_BETAS, prediction_type: 'v_prediction', use_karras_sigmas: true }, 10), 0.1966],
+    [
+      'unipc karras v',
+      () =>
+        new UniPCMultistepScheduler({ ...TEST_BETAS, prediction_type: 'v_prediction', use_karras_sigmas: true }, 10),
+      0.1966,
+    ],
     ['unipc with noise', () => new UniPCMultistepScheduler(TEST_BETAS, 10), 0.4109, 315.5757, 8, 8],
     ['deis', () => new DEISMultistepScheduler(TEST_BETAS, 10), 0.23916],
     ['deis v', () => new DEISMultistepScheduler({ ...TEST_BETAS, prediction_type: 'v_prediction' }, 10), 0.091],
@@ -189,7 +253,10 @@ describe('configuration errors', () => {
   });
 
   it('maps sibling names onto its own, as from_config does', () => {
-    const a = new DPMSolverMultistepScheduler(configs['tiny-sd15']!, 10, { algorithm_type: 'deis', solver_type: 'bh2' });
+    const a = new DPMSolverMultistepScheduler(configs['tiny-sd15']!, 10, {
+      algorithm_type: 'deis',
+      solver_type: 'bh2',
+    });
     const b = new DPMSolverMultistepScheduler(configs['tiny-sd15']!, 10);
     expect(Array.from(runLoop(a, idealModel(configs['tiny-sd15']!, clean), new TorchCpuGenerator(1)).latents)).toEqual(
       Array.from(runLoop(b, idealModel(configs['tiny-sd15']!, clean), new TorchCpuGenerator(1)).latents),

@@ -37,7 +37,15 @@ export class CountingRandom implements RandomSource {
  * input x = sqrt(a) x0 + sqrt(1 - a) eps with a = alpha_bar(t) (linearly interpolated for fractional t).
  */
 export function idealModel(config: RawSchedulerConfig, clean: Float32Array) {
-  const alphas = alphasCumprod(trainBetas({ num_train_timesteps: 1000, beta_start: 0.0001, beta_end: 0.02, beta_schedule: 'linear', ...config } as BetaConfig));
+  const alphas = alphasCumprod(
+    trainBetas({
+      num_train_timesteps: 1000,
+      beta_start: 0.0001,
+      beta_end: 0.02,
+      beta_schedule: 'linear',
+      ...config,
+    } as BetaConfig),
+  );
   const prediction = (config['prediction_type'] as string | undefined) ?? 'epsilon';
   return (input: Float32Array, t: number): Float32Array => {
     const lo = Math.max(0, Math.min(alphas.length - 1, Math.floor(t)));
@@ -73,8 +81,17 @@ export function runLoop(
   let calls = 0;
   for (let i = from; i < scheduler.timesteps.length; i++) {
     const scale = scheduler.scaleModelInput(i);
-    const output = model(latents.map((v) => v * scale), scheduler.timesteps[i] as number);
-    latents = scheduler.step({ modelOutput: output, stepIndex: i, sample: latents, shape: SHAPE, rng: counting }).prevSample;
+    const output = model(
+      latents.map((v) => v * scale),
+      scheduler.timesteps[i] as number,
+    );
+    latents = scheduler.step({
+      modelOutput: output,
+      stepIndex: i,
+      sample: latents,
+      shape: SHAPE,
+      rng: counting,
+    }).prevSample;
     calls++;
   }
   return { latents, calls, draws: counting.draws - drawsBefore };

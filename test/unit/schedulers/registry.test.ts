@@ -29,9 +29,27 @@ function readmeTable(): Map<string, string> {
 describe('sampler registry', () => {
   it('lists the A1111 sampler names in order', () => {
     expect(SAMPLER_NAMES).toEqual([
-      'Euler', 'Euler a', 'Heun', 'LMS', 'LMS Karras', 'DPM2', 'DPM2 Karras', 'DPM2 a', 'DPM2 a Karras',
-      'DPM++ 2M', 'DPM++ 2M Karras', 'DPM++ 2M SDE', 'DPM++ 2M SDE Karras', 'DPM++ SDE', 'DPM++ SDE Karras',
-      'DDIM', 'PLMS', 'UniPC', 'DEIS', 'DDPM', 'LCM',
+      'Euler',
+      'Euler a',
+      'Heun',
+      'LMS',
+      'LMS Karras',
+      'DPM2',
+      'DPM2 Karras',
+      'DPM2 a',
+      'DPM2 a Karras',
+      'DPM++ 2M',
+      'DPM++ 2M Karras',
+      'DPM++ 2M SDE',
+      'DPM++ 2M SDE Karras',
+      'DPM++ SDE',
+      'DPM++ SDE Karras',
+      'DDIM',
+      'PLMS',
+      'UniPC',
+      'DEIS',
+      'DDPM',
+      'LCM',
     ]);
   });
 
@@ -85,7 +103,10 @@ describe('sampler registry', () => {
   it('rejects a config class it does not implement, listing the supported ones', () => {
     const config = { ...sd15, _class_name: 'FlowMatchEulerDiscreteScheduler' };
     expect(() => createScheduler({ config, sampler: null, steps: 10 })).toThrow(
-      expect.objectContaining({ code: 'unsupported-model', message: expect.stringContaining(SCHEDULER_CLASS_NAMES.join(', ')) }),
+      expect.objectContaining({
+        code: 'unsupported-model',
+        message: expect.stringContaining(SCHEDULER_CLASS_NAMES.join(', ')),
+      }),
     );
   });
 });

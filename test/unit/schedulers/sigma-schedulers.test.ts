@@ -123,12 +123,18 @@ describe('sigma schedulers', () => {
   });
 
   it('give EDM-style v-prediction models 0.25 log(sigma) as timesteps', () => {
-    const euler = new EulerDiscreteScheduler({ ...sd15, prediction_type: 'v_prediction', timestep_type: 'continuous' }, 10);
+    const euler = new EulerDiscreteScheduler(
+      { ...sd15, prediction_type: 'v_prediction', timestep_type: 'continuous' },
+      10,
+    );
     for (let i = 0; i < 10; i++) expectRelClose(euler.timesteps[i]!, 0.25 * Math.log(euler.sigmas[i]!), 1e-6);
   });
 
   it('keep the first sigma finite under zero terminal SNR', () => {
-    const euler = new EulerDiscreteScheduler({ ...sd15, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' }, 10);
+    const euler = new EulerDiscreteScheduler(
+      { ...sd15, rescale_betas_zero_snr: true, timestep_spacing: 'trailing' },
+      10,
+    );
     expectRelClose(euler.sigmas[0]!, Math.sqrt((1 - 2 ** -24) / 2 ** -24), 1e-6);
     expect(Number.isFinite(euler.initNoiseSigma)).toBe(true);
   });
