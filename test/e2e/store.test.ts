@@ -72,15 +72,13 @@ async function generate(p: Page): Promise<void> {
 }
 
 async function storedModels(p: Page): Promise<{ id: string; bytes: number; text: string }[]> {
-  return p
-    .getByTestId('stored-model')
-    .evaluateAll((items) =>
-      items.map((li) => ({
-        id: li.getAttribute('data-model-id') ?? '',
-        bytes: Number(li.getAttribute('data-bytes')),
-        text: (li as HTMLElement).innerText,
-      })),
-    );
+  return p.getByTestId('stored-model').evaluateAll((items) =>
+    items.map((li) => ({
+      id: li.getAttribute('data-model-id') ?? '',
+      bytes: Number(li.getAttribute('data-bytes')),
+      text: (li as HTMLElement).innerText,
+    })),
+  );
 }
 
 /** Waits until the store panel lists `count` models (it lists again when a job starts and ends). */
