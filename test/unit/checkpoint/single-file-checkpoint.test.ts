@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { getFloat16 } from '@petamoriken/float16';
 import { describe, expect, it } from 'vitest';
-import { resolveSingleFileCheckpoint, componentWeights, type CheckpointComponent } from '../../../src/core/checkpoint/single-file-checkpoint.ts';
+import { componentWeights, resolveSingleFileCheckpoint, type CheckpointComponent } from '../../../src/core/checkpoint/single-file-checkpoint.ts';
 import type { PipelineConfigJson } from '../../../src/core/checkpoint/standard-configs.ts';
 import { isSdError } from '../../../src/core/errors.ts';
+import type { SafetensorsWeights } from '../../../src/core/graphs/safetensors-weights.ts';
 import { buildClipTextModel } from '../../../src/core/graphs/clip-text-model.ts';
 import { buildUnet2dCondition } from '../../../src/core/graphs/unet-2d-condition.ts';
 import { buildVaeDecoder } from '../../../src/core/graphs/vae-decoder.ts';
@@ -43,6 +45,11 @@ const tensorOf = (name: string, model: Model, prefix: string): ort.Tensor => {
   return a.data instanceof BigInt64Array ? new ort.Tensor('int32', Int32Array.from(a.data, Number), a.shape) : new ort.Tensor('float32', a.data as Float32Array, a.shape);
 };
 
+/** The converted-weights buffer, when the component has one (onnxruntime refuses empty external data). */
+async function convertedOf(weights: SafetensorsWeights): Promise<Uint8Array | undefined> {
+  return weights.hasConverted ? weights.materializeConverted() : undefined;
+}
+
 /** Builds every component of the checkpoint and returns the max relative error of each output against the components. */
 async function componentErrors(model: Model, fileBytes: Uint8Array): Promise<Record<string, number>> {
   const file = await SafetensorsFile.open(bytesByteSource(fileBytes), `${model}.safetensors`);
@@ -60,7 +67,7 @@ async function componentErrors(model: Model, fileBytes: Uint8Array): Promise<Rec
     if (component === undefined) continue;
     const weights = weightsOf(component);
     const { model: onnx } = buildClipTextModel(component.config, weights);
-    const out = await run(onnx, fileBytes, weights.hasConverted ? await weights.materializeConverted() : undefined, { input_ids: tensorOf('input_ids', model, name) });
+    const out = await run(onnx, fileBytes, await convertedOf(weights), { input_ids: tensorOf('input_ids', model, name) });
     compare(`${name}.last_hidden_state`, out['last_hidden_state']!, `${name}.last_hidden_state`);
     compare(`${name}.penultimate_hidden_state`, out[`hidden_states.${component.config.numHiddenLayers - 1}`]!, `${name}.penultimate_hidden_state`);
     if (component.config.withProjection) compare(`${name}.text_embeds`, out['text_embeds']!, `${name}.text_embeds`);
@@ -68,15 +75,15 @@ async function componentErrors(model: Model, fileBytes: Uint8Array): Promise<Rec
 
   const unetWeights = weightsOf(checkpoint.unet);
   const unetInputs = model === 'tiny-sdxl' ? ['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids'] : ['sample', 'timestep', 'encoder_hidden_states'];
-  const unet = await run(buildUnet2dCondition(checkpoint.unet.config, unetWeights), fileBytes, unetWeights.hasConverted ? await unetWeights.materializeConverted() : undefined, Object.fromEntries(unetInputs.map((n) => [n, tensorOf(n, model, 'unet')])));
+  const unet = await run(buildUnet2dCondition(checkpoint.unet.config, unetWeights), fileBytes, await convertedOf(unetWeights), Object.fromEntries(unetInputs.map((n) => [n, tensorOf(n, model, 'unet')])));
   compare('unet.out_sample', unet['out_sample']!, 'unet.out_sample');
 
   const decoderWeights = weightsOf(checkpoint.vae);
-  const decoded = await run(buildVaeDecoder(checkpoint.vae.config, decoderWeights), fileBytes, await decoderWeights.materializeConverted(), { latent_sample: tensorOf('latent_sample', model, 'vae_decoder') });
+  const decoded = await run(buildVaeDecoder(checkpoint.vae.config, decoderWeights), fileBytes, await convertedOf(decoderWeights), { latent_sample: tensorOf('latent_sample', model, 'vae_decoder') });
   compare('vae_decoder.sample', decoded['sample']!, 'vae_decoder.sample');
 
   const encoderWeights = weightsOf(checkpoint.vae);
-  const encoded = (await run(buildVaeEncoder(checkpoint.vae.config, encoderWeights), fileBytes, await encoderWeights.materializeConverted(), { sample: tensorOf('sample', model, 'vae_encoder') }))['latent_parameters']!;
+  const encoded = (await run(buildVaeEncoder(checkpoint.vae.config, encoderWeights), fileBytes, await convertedOf(encoderWeights), { sample: tensorOf('sample', model, 'vae_encoder') }))['latent_parameters']!;
   const [batch, channels, h, w] = encoded.dims as [number, number, number, number];
   const mean = new Float32Array(batch * (channels / 2) * h * w);
   const size = (channels / 2) * h * w;
@@ -94,7 +101,7 @@ async function widenedCheckpoint(fileBytes: Uint8Array): Promise<Uint8Array> {
     if (info.dtype !== 'F16') tensors[info.name] = { dtype: info.dtype, shape: [...info.shape], bytes };
     else {
       const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      const values = Float32Array.from({ length: bytes.byteLength / 2 }, (_, i) => view.getFloat16?.(2 * i, true) ?? NaN);
+      const values = Float32Array.from({ length: bytes.byteLength / 2 }, (_, i) => getFloat16(view, 2 * i, true));
       tensors[info.name] = { dtype: 'F32', shape: [...info.shape], bytes: new Uint8Array(values.buffer) };
     }
   }
@@ -111,3 +118,33 @@ describe('single-file checkpoints (float16, LDM layout) with their folder config
     });
   }
 });
+
+describe('float32 single files', () => {
+  it('use the weights in place (q/k/v as byte ranges of in_proj_weight) and still match', async () => {
+    const fileBytes = await widenedCheckpoint(readFileSync(resolve(SINGLE_FILE, 'tiny-sdxl.safetensors')));
+    const file = await SafetensorsFile.open(bytesByteSource(fileBytes), 'tiny-sdxl.safetensors');
+    const checkpoint = resolveSingleFileCheckpoint(file, { config: folderConfig('tiny-sdxl') });
+    const encoder2 = componentWeights(file, checkpoint.textEncoder2!, { location: 'model.safetensors', convertedLocation: 'converted.bin' });
+    buildClipTextModel(checkpoint.textEncoder2!.config, encoder2);
+    // only the transposed text_projection needs a converted copy
+    expect(encoder2.convertedByteLength).toBe(checkpoint.textEncoder2!.config.projectionDim * checkpoint.textEncoder2!.config.hiddenSize * 4);
+    const errors = await componentErrors('tiny-sdxl', fileBytes);
+    console.log('tiny-sdxl float32 single-file max relative error', errors);
+    for (const e of Object.values(errors)) expect(e).toBeLessThan(1e-4);
+  });
+});
+
+describe('configs that do not fit the checkpoint', () => {
+  it('an SDXL config on an SD 1.x file names the text encoder keys it looked for', async () => {
+    const file = await SafetensorsFile.open(bytesByteSource(readFileSync(resolve(SINGLE_FILE, 'tiny-sd15.safetensors'))), 'tiny-sd15.safetensors');
+    let error: unknown;
+    try {
+      resolveSingleFileCheckpoint(file, { config: folderConfig('tiny-sdxl') });
+    } catch (e) {
+      error = e;
+    }
+    expect(isSdError(error, 'unsupported-model')).toBe(true);
+    expect((error as Error).message).toMatch(/config has a "text_encoder_2" but "tiny-sd15.safetensors" holds no text encoder .* "conditioner.embedders.1.model.token_embedding.weight"/);
+  });
+});
+
