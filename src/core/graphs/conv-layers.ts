@@ -3,7 +3,7 @@ import { linear } from './layers.ts';
 import type { SafetensorsWeights } from './safetensors-weights.ts';
 
 /**
- * The convolutional building blocks of diffusers' VAE (and later the UNet), NCHW float32, weights
+ * The convolutional building blocks of diffusers' VAE and UNet, NCHW float32, weights
  * bound by module path.
  */
 

@@ -49,9 +49,11 @@ const CONVERT_SLICE_ELEMENTS = 1 << 22;
 
 /**
  * Binds graph initializers to tensors of one safetensors file, checking each tensor's shape against
- * what the config implies. The graph is float32: float32 tensors are external data pointing at their
- * byte range in the file itself (no copy); float16 and bfloat16 tensors are widened once into a
- * separate buffer ({@link materializeConverted}) that the graph points at instead.
+ * what the config implies. The graph is float32: float32 tensors (and contiguous element ranges of
+ * them, reshaped as needed) are external data pointing at their byte range in the file itself (no
+ * copy); float16 and bfloat16 tensors, and transposed ones, are written once into a separate
+ * converted buffer ({@link writeConverted}) that the graph points at instead. Single-file
+ * checkpoints route diffusers keys to their tensors through `fileKey` ({@link WeightSource}).
  */
 export class SafetensorsWeights {
   private readonly pending: PendingConversion[] = [];

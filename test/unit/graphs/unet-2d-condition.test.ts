@@ -4,7 +4,7 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { isSdError } from '../../../src/core/errors.ts';
 import { SafetensorsWeights } from '../../../src/core/graphs/safetensors-weights.ts';
-import { buildUnet2dCondition } from '../../../src/core/graphs/unet-2d-condition.ts';
+import { buildUnet2dCondition, textTimeInputs } from '../../../src/core/graphs/unet-2d-condition.ts';
 import { parseUnet2dConditionConfig, type Unet2dConditionConfig } from '../../../src/core/graphs/unet-config.ts';
 import { bytesByteSource } from '../../../src/core/safetensors/byte-source.ts';
 import { SafetensorsFile } from '../../../src/core/safetensors/safetensors-file.ts';
@@ -171,3 +171,13 @@ describe('parseUnet2dConditionConfig', () => {
     expect(error({ addition_embed_type: 'text_time' })).toMatch(/"addition_time_embed_dim" .* expected a positive integer with addition_embed_type "text_time"/);
   });
 });
+
+describe('textTimeInputs', () => {
+  it('splits the text_time projection into text_embeds and 6 (base) or 5 (refiner) time ids', () => {
+    expect(textTimeInputs({ timeEmbedDim: 256, projectionInputDim: 2816 })).toEqual({ textEmbedsDim: 1280, timeIdCount: 6 });
+    expect(textTimeInputs({ timeEmbedDim: 256, projectionInputDim: 2560 })).toEqual({ textEmbedsDim: 1280, timeIdCount: 5 });
+    expect(textTimeInputs({ timeEmbedDim: 8, projectionInputDim: 68 })).toEqual({ textEmbedsDim: 20, timeIdCount: 6 });
+    expect(() => textTimeInputs({ timeEmbedDim: 8, projectionInputDim: 68 }, 30)).toThrow(/text_embeds width of 30 does not fit "projection_class_embeddings_input_dim" 68 with "addition_time_embed_dim" 8/);
+  });
+});
+
