@@ -9,18 +9,9 @@ import { buildUnet2dCondition } from '../../../src/core/graphs/unet-2d-condition
 import { bytesByteSource } from '../../../src/core/safetensors/byte-source.ts';
 import { SafetensorsFile } from '../../../src/core/safetensors/safetensors-file.ts';
 import { FIXTURES } from '../../fixtures.ts';
-import { buildSafetensors } from '../safetensors/safetensors-fixture.ts';
+import { DETECTION_KEYS, headerOnly } from './header-only.ts';
 
-/** A checkpoint header with the given keys and shapes (float16 zeros): enough for detection. */
-async function headerOnly(tensors: Record<string, number[]>): Promise<SafetensorsFile> {
-  const entries = Object.entries(tensors).map(([name, shape]) => [name, { dtype: 'F16', shape, bytes: new Uint8Array(2 * shape.reduce((a, b) => a * b, 1)) }]);
-  return SafetensorsFile.open(bytesByteSource(buildSafetensors(Object.fromEntries(entries))), 'checkpoint.safetensors');
-}
-
-const CONV_IN = 'model.diffusion_model.input_blocks.0.0.weight';
-const TO_K = 'model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight';
-const SDXL = 'conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias';
-const REFINER = 'conditioner.embedders.0.model.transformer.resblocks.9.mlp.c_proj.bias';
+const { convIn: CONV_IN, toK: TO_K, sdxl: SDXL, refiner: REFINER } = DETECTION_KEYS;
 
 describe('detectArchitecture', () => {
   it('tells SD 1.x, SD 2.x, SDXL base and refiner and inpainting apart from keys and shapes, as diffusers does', async () => {
