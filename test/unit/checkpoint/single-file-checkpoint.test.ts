@@ -3,14 +3,12 @@ import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { getFloat16 } from '@petamoriken/float16';
 import { describe, expect, it } from 'vitest';
-import { componentWeights, resolveSingleFileCheckpoint, type CheckpointComponent } from '../../../src/core/checkpoint/single-file-checkpoint.ts';
+import { buildCheckpointGraphs } from '../../../src/core/checkpoint/checkpoint-graphs.ts';
+import { componentWeights, resolveSingleFileCheckpoint } from '../../../src/core/checkpoint/single-file-checkpoint.ts';
 import type { PipelineConfigJson } from '../../../src/core/checkpoint/standard-configs.ts';
 import { isSdError } from '../../../src/core/errors.ts';
 import type { SafetensorsWeights } from '../../../src/core/graphs/safetensors-weights.ts';
 import { buildClipTextModel } from '../../../src/core/graphs/clip-text-model.ts';
-import { buildUnet2dCondition } from '../../../src/core/graphs/unet-2d-condition.ts';
-import { buildVaeDecoder } from '../../../src/core/graphs/vae-decoder.ts';
-import { buildVaeEncoder } from '../../../src/core/graphs/vae-encoder.ts';
 import { bytesByteSource } from '../../../src/core/safetensors/byte-source.ts';
 import { SafetensorsFile } from '../../../src/core/safetensors/safetensors-file.ts';
 import { FIXTURES } from '../../fixtures.ts';
@@ -54,41 +52,34 @@ async function convertedOf(weights: SafetensorsWeights): Promise<Uint8Array | un
 async function componentErrors(model: Model, fileBytes: Uint8Array): Promise<Record<string, number>> {
   const file = await SafetensorsFile.open(bytesByteSource(fileBytes), `${model}.safetensors`);
   const checkpoint = resolveSingleFileCheckpoint(file, { config: folderConfig(model) });
+  const graphs = buildCheckpointGraphs(file, checkpoint, { location: 'model.safetensors', convertedLocation: () => 'converted.bin' });
   const errors: Record<string, number> = {};
-  const weightsOf = (component: CheckpointComponent<unknown>) => componentWeights(file, component, { location: 'model.safetensors', convertedLocation: 'converted.bin' });
-  const compare = (name: string, actual: ort.Tensor, expectedName: string): void => {
-    const expected = reference(model, expectedName);
+  const compare = (name: string, actual: ort.Tensor): void => {
+    const expected = reference(model, name);
     expect(actual.dims).toEqual(expected.shape);
     errors[name] = maxRelativeError(actual.data as Float32Array, expected.data as Float32Array);
   };
 
-  const encoders = [['text_encoder', checkpoint.textEncoder], ['text_encoder_2', checkpoint.textEncoder2]] as const;
-  for (const [name, component] of encoders) {
-    if (component === undefined) continue;
-    const weights = weightsOf(component);
-    const { model: onnx } = buildClipTextModel(component.config, weights);
-    const out = await run(onnx, fileBytes, await convertedOf(weights), { input_ids: tensorOf('input_ids', model, name) });
-    compare(`${name}.last_hidden_state`, out['last_hidden_state']!, `${name}.last_hidden_state`);
-    compare(`${name}.penultimate_hidden_state`, out[`hidden_states.${component.config.numHiddenLayers - 1}`]!, `${name}.penultimate_hidden_state`);
-    if (component.config.withProjection) compare(`${name}.text_embeds`, out['text_embeds']!, `${name}.text_embeds`);
+  for (const [name, graph] of [['text_encoder', graphs.textEncoder], ['text_encoder_2', graphs.textEncoder2]] as const) {
+    if (graph === undefined) continue;
+    const out = await run(graph.model, fileBytes, await convertedOf(graph.weights), { input_ids: tensorOf('input_ids', model, name) });
+    compare(`${name}.last_hidden_state`, out[graph.outputs.lastHiddenState]!);
+    compare(`${name}.penultimate_hidden_state`, out[graph.outputs.hiddenStates.at(-2)!]!);
+    if (graph.outputs.textEmbeds !== undefined) compare(`${name}.text_embeds`, out[graph.outputs.textEmbeds]!);
   }
 
-  const unetWeights = weightsOf(checkpoint.unet);
   const unetInputs = model === 'tiny-sdxl' ? ['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids'] : ['sample', 'timestep', 'encoder_hidden_states'];
-  const unet = await run(buildUnet2dCondition(checkpoint.unet.config, unetWeights), fileBytes, await convertedOf(unetWeights), Object.fromEntries(unetInputs.map((n) => [n, tensorOf(n, model, 'unet')])));
-  compare('unet.out_sample', unet['out_sample']!, 'unet.out_sample');
+  const unet = await run(graphs.unet.model, fileBytes, await convertedOf(graphs.unet.weights), Object.fromEntries(unetInputs.map((n) => [n, tensorOf(n, model, 'unet')])));
+  compare('unet.out_sample', unet['out_sample']!);
 
-  const decoderWeights = weightsOf(checkpoint.vae);
-  const decoded = await run(buildVaeDecoder(checkpoint.vae.config, decoderWeights), fileBytes, await convertedOf(decoderWeights), { latent_sample: tensorOf('latent_sample', model, 'vae_decoder') });
-  compare('vae_decoder.sample', decoded['sample']!, 'vae_decoder.sample');
-
-  const encoderWeights = weightsOf(checkpoint.vae);
-  const encoded = (await run(buildVaeEncoder(checkpoint.vae.config, encoderWeights), fileBytes, await convertedOf(encoderWeights), { sample: tensorOf('sample', model, 'vae_encoder') }))['latent_parameters']!;
+  const vaeConverted = await convertedOf(graphs.vae.weights);
+  compare('vae_decoder.sample', (await run(graphs.vae.decoder, fileBytes, vaeConverted, { latent_sample: tensorOf('latent_sample', model, 'vae_decoder') }))['sample']!);
+  const encoded = (await run(graphs.vae.encoder, fileBytes, vaeConverted, { sample: tensorOf('sample', model, 'vae_encoder') }))['latent_parameters']!;
   const [batch, channels, h, w] = encoded.dims as [number, number, number, number];
-  const mean = new Float32Array(batch * (channels / 2) * h * w);
   const size = (channels / 2) * h * w;
+  const mean = new Float32Array(batch * size);
   for (let b = 0; b < batch; b++) mean.set((encoded.data as Float32Array).subarray(2 * b * size, (2 * b + 1) * size), b * size);
-  compare('vae_encoder.latent_mean', new ort.Tensor('float32', mean, [batch, channels / 2, h, w]), 'vae_encoder.latent_mean');
+  compare('vae_encoder.latent_mean', new ort.Tensor('float32', mean, [batch, channels / 2, h, w]));
   return errors;
 }
 
