@@ -1,11 +1,14 @@
 import * as Comlink from 'comlink';
 import { SdError } from './core/errors.ts';
 import type {
+  CopyProgress,
   DeviceReport,
   DiffusionApi,
   GenerateOptions,
   GenerateSummary,
   JobEvent,
+  LocalModelInfo,
+  OpenLocalOptions,
   StoreReport,
   TokenCount,
 } from '../workers/api.ts';
@@ -87,6 +90,11 @@ export class WorkerClient {
 
   cancel(jobId: string): Promise<void> {
     return this.#call((api) => api.cancel({ jobId }));
+  }
+
+  /** Hands the picked files to the worker: File objects are cloned as references, no bytes are copied. */
+  openLocalModel(options: OpenLocalOptions, onProgress: (progress: CopyProgress) => void): Promise<LocalModelInfo> {
+    return this.#call((api) => api.openLocalModel(options, Comlink.proxy(onProgress)));
   }
 
   loseDevice(): Promise<void> {

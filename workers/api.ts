@@ -69,8 +69,16 @@ export interface InitImageFile {
 export interface GenerateOptions {
   /** Chosen by the caller; `cancel` names it. */
   jobId: string;
-  /** Hugging Face repository id (`org/name`, optionally `@revision`) or absolute URL of a diffusers ONNX folder. */
+  /**
+   * Hugging Face repository id (`org/name`, optionally `@revision`), absolute URL of a diffusers ONNX
+   * folder, or `local:NAME` for a model the user opened ({@link DiffusionApi.openLocalModel}).
+   */
   model: string;
+  /**
+   * The files of the `local:` model that `model` names, read in place (nothing copied). Absent for a
+   * `local:` model: its copy in the store, or an error saying to open the files again.
+   */
+  localFiles?: LocalFile[];
   /** Hugging Face endpoint for repository ids (a mirror, like HF_ENDPOINT); https://huggingface.co when absent. */
   hubEndpoint?: string;
   backend: BackendPreference;
@@ -82,6 +90,49 @@ export interface GenerateOptions {
   initImage?: InitImageFile;
   /** How patient the model download is; defaults suit real networks (tests shorten them). */
   download?: DownloadPolicy;
+}
+
+/**
+ * A file the user picked or dropped: its path inside what was picked ("sd15/unet/model.onnx" for a
+ * folder, the file's own name for a single file) and its contents. A File is structured-cloned as a
+ * reference to the user's file: no bytes are copied, and the worker reads it by slices.
+ */
+export interface LocalFile {
+  path: string;
+  file: Blob;
+}
+
+/** A model the user opens from their own files. */
+export interface OpenLocalOptions {
+  /** What was picked, as people see it (the folder's name); the model is then `local:NAME`. */
+  name: string;
+  /** Every file picked: a diffusers ONNX folder (with or without model_index.json). */
+  files: LocalFile[];
+  /**
+   * Copy the files into the store: the model is then listed with the stored models and opens
+   * offline later, without the files. Otherwise they are read in place on every load.
+   */
+  keepCopy: boolean;
+}
+
+/** Copying a local model into the store. Sizes in bytes. */
+export interface CopyProgress {
+  /** The file being copied ("unet/model.onnx"). */
+  file: string;
+  loadedBytes: number;
+  totalBytes: number;
+}
+
+/** A local model the worker accepted. Sizes in bytes. */
+export interface LocalModelInfo {
+  /** The reference to generate with ({@link GenerateOptions.model}): `local:NAME`, also its store id. */
+  model: string;
+  label: string;
+  /** Files the pipeline reads, and their total size. */
+  fileCount: number;
+  sizeBytes: number;
+  /** The files were copied into the store: generating needs no {@link GenerateOptions.localFiles}. */
+  isStored: boolean;
 }
 
 /**
@@ -157,6 +208,13 @@ export interface DiffusionApi {
    * (`cancelled`, `out-of-memory`, `device-lost`, ...).
    */
   generate(options: GenerateOptions, onEvent: (event: JobEvent) => void): Promise<GenerateSummary>;
+  /**
+   * Checks that picked files form a model, naming what was expected when they do not (code
+   * `missing-file`), and with `keepCopy` copies them into the store (each file hashed). Generate
+   * with the returned `model`, passing the files as `localFiles` unless `isStored`. One entry point
+   * for every kind of local model: a single checkpoint file comes as a one-entry list.
+   */
+  openLocalModel(options: OpenLocalOptions, onProgress: (progress: CopyProgress) => void): Promise<LocalModelInfo>;
   /** Stops the job before its next model call; loaded sessions stay for the next run. */
   cancel(options: { jobId: string }): Promise<void>;
   /** Diagnostics: destroys the WebGPU device, as a driver reset would (the next job recovers). */

@@ -5,15 +5,19 @@ import { formatInfotext } from '../src/core/png/infotext.ts';
 import { encodePng } from '../src/core/png/png.ts';
 import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
 import { createAbortSource, type AbortSource } from '../src/core/store/abort.ts';
+import { modelIdOf } from '../src/core/store/model-source.ts';
 import { SAMPLER_NAMES } from '../src/core/schedulers/registry.ts';
 import { ClipTokenizer } from '../src/core/tokenizer/clip-tokenizer.ts';
 import type {
+  CopyProgress,
   DiffusionApi,
   GenerateOptions,
   GenerateSummary,
   ImageResult,
   JobEvent,
+  LocalModelInfo,
   ModelSummary,
+  OpenLocalOptions,
   StoreReport,
   TokenCount,
 } from './api.ts';
@@ -112,6 +116,21 @@ export class DiffusionService implements DiffusionApi {
     } finally {
       this.#jobs.delete(options.jobId);
     }
+  }
+
+  /** Refuses to replace the stored copy of a model that a job uses or waits to use. */
+  async openLocalModel(
+    options: OpenLocalOptions,
+    onProgress: (progress: CopyProgress) => void,
+  ): Promise<LocalModelInfo> {
+    const modelId = modelIdOf({ kind: 'local', name: options.name });
+    if (options.keepCopy && [...this.#jobs.values()].some((j) => j.modelId === modelId)) {
+      throw new SdError(
+        'busy',
+        `${modelId} is used by a generation. Cancel the generation or wait until it ends, then keep a copy of the folder.`,
+      );
+    }
+    return this.#host.openLocal(options, onProgress);
   }
 
   async cancel(options: { jobId: string }): Promise<void> {

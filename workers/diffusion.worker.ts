@@ -25,6 +25,7 @@ const api = {
   countTokens: (options) => service.countTokens(options),
   generate: (options: GenerateOptions, onEvent: (event: JobEvent) => void) =>
     service.generate(options, (event) => onEvent(Comlink.transfer(event, transferablesOf(event)))),
+  openLocalModel: (options, onProgress) => service.openLocalModel(options, onProgress),
   cancel: (options) => service.cancel(options),
   loseDevice: () => service.loseDevice(),
   storeReport: () => service.storeReport(),

@@ -2,7 +2,9 @@ import { SdError } from '../src/core/errors.ts';
 import { loadModel, type LoadedModel } from '../src/core/models/load-model.ts';
 import type { ProgressCallback } from '../src/core/pipeline/progress.ts';
 import type { Runtime } from '../src/core/runtime/runtime.ts';
-import { modelIdOf, parseModelSource } from '../src/core/store/model-source.ts';
+import type { BlobModelFiles } from '../src/core/store/blob-model-files.ts';
+import { localModelFiles, planLocalModel } from '../src/core/store/local-source.ts';
+import { modelIdOf, parseModelSource, type ModelSourceDescriptor } from '../src/core/store/model-source.ts';
 import type { AbortSignalLike } from '../src/core/store/platform.ts';
 import type { ModelStore } from '../src/core/store/model-store.ts';
 import { createBrowserModelStore } from '../src/platform/store/browser-platform.ts';
@@ -10,9 +12,13 @@ import type {
   AdapterSummary,
   BackendChoice,
   BackendPreference,
+  CopyProgress,
   DeviceReport,
   DownloadPolicy,
+  LocalFile,
+  LocalModelInfo,
   ModelSummary,
+  OpenLocalOptions,
   StoreReport,
 } from './api.ts';
 import { firstChoice, gpuObstacle } from './backend-choice.ts';
@@ -148,6 +154,36 @@ export class ModelHost {
     await this.#store.clear();
   }
 
+  /**
+   * Checks that picked files form a model and, with `keepCopy`, copies them into the store (a
+   * loaded copy of the same name is closed first: its files are replaced).
+   */
+  async openLocal(options: OpenLocalOptions, onProgress: (progress: CopyProgress) => void): Promise<LocalModelInfo> {
+    const { name, files, keepCopy } = options;
+    if (!/^[^/\\]+$/.test(name))
+      throw new SdError(
+        'bad-argument',
+        `"${name}" cannot name a local model: expected a folder's name, without slashes.`,
+      );
+    const plan = await planLocalModel(files, name);
+    const info: LocalModelInfo = {
+      model: plan.id,
+      label: plan.label,
+      fileCount: plan.files.length,
+      sizeBytes: plan.files.reduce((n, f) => n + (f.sizeBytes ?? 0), 0),
+      isStored: keepCopy,
+    };
+    if (!keepCopy) return info;
+    if (this.#active?.modelId === plan.id) await this.discard();
+    await this.#store.importFolder(files, name, {
+      onProgress: (p) => {
+        if (p.phase === 'downloading')
+          onProgress({ file: p.path ?? '', loadedBytes: p.loadedBytes, totalBytes: p.totalBytes });
+      },
+    });
+    return info;
+  }
+
   /** The store with `policy`'s retry settings (the default store when there are none). */
   #storeFor(policy: DownloadPolicy | undefined): ModelStore {
     const retry: { stallTimeoutMs?: number; maxRetries?: number } = {};
@@ -165,29 +201,28 @@ export class ModelHost {
    * needed. Aborting `signal` stops a download (what is stored stays).
    */
   async acquire(
-    request: { model: string; hubEndpoint?: string; backend: BackendPreference; download?: DownloadPolicy },
+    request: {
+      model: string;
+      hubEndpoint?: string;
+      localFiles?: LocalFile[];
+      backend: BackendPreference;
+      download?: DownloadPolicy;
+    },
     onProgress: ProgressCallback,
     signal?: AbortSignalLike,
   ): Promise<ActiveModel> {
     const preference = request.backend;
     const source = parseModelSource(absoluteUrl(request.model, this.#siteRoot), request.hubEndpoint);
     const modelId = modelIdOf(source);
-    const key = `${modelId}|${preference}`;
+    const inPlace =
+      source.kind === 'local' && request.localFiles ? { name: source.name, files: request.localFiles } : undefined;
+    const key = `${modelId}|${preference}|${inPlace ? filesKey(inPlace.files) : 'store'}`;
     if (this.#active?.key === key && this.deviceLostReason === undefined) return this.#active.value;
     await this.discard();
-    // the stored copy when complete (offline too), else a download of what is missing
-    const files = await this.#storeFor(request.download).ensure(source, {
-      ...(signal ? { signal } : {}),
-      onProgress: (p) => {
-        if (p.phase === 'downloading')
-          onProgress({
-            kind: 'download',
-            file: p.path ?? 'file list',
-            loadedBytes: p.loadedBytes,
-            totalBytes: p.totalBytes,
-          });
-      },
-    });
+    const files = inPlace
+      ? // the user's files, read in place by slices: nothing is copied
+        localModelFiles(inPlace.files, inPlace.name)
+      : await this.#openStored(source, this.#storeFor(request.download), onProgress, signal);
     const state: ScanState = { component: 'model', hasFloat16: false };
     const options = {
       fallbackMerges: () => fetchText(new URL('clip/merges.txt', this.#siteRoot).href),
@@ -230,6 +265,36 @@ export class ModelHost {
     const runtime = createWasmRuntime(ort);
     const loaded = await loadModel(files, scanningRuntime(runtime, undefined, state), options);
     return this.#activate(key, modelId, loaded, runtime, choice, state);
+  }
+
+  /** The stored copy when complete (offline too), else a download of what is missing. */
+  async #openStored(
+    source: ModelSourceDescriptor,
+    store: ModelStore,
+    onProgress: ProgressCallback,
+    signal: AbortSignalLike | undefined,
+  ): Promise<BlobModelFiles> {
+    if (source.kind === 'local') {
+      const id = modelIdOf(source);
+      if (!(await store.list()).some((m) => m.id === id && m.isComplete)) {
+        throw new SdError(
+          'missing-file',
+          `${id} names a folder from someone's disk that this browser has not kept: a link carries only the folder's name, not its files. Open the folder with "Open a folder…" (tick "Keep a copy in this browser" to use it offline later).`,
+        );
+      }
+    }
+    return store.ensure(source, {
+      ...(signal ? { signal } : {}),
+      onProgress: (p) => {
+        if (p.phase === 'downloading')
+          onProgress({
+            kind: 'download',
+            file: p.path ?? 'file list',
+            loadedBytes: p.loadedBytes,
+            totalBytes: p.totalBytes,
+          });
+      },
+    });
   }
 
   #activate(
@@ -280,6 +345,12 @@ export class ModelHost {
   loseDevice(): void {
     this.#gpu?.device.destroy();
   }
+}
+
+/** Tells one pick of a folder from another of the same name (files changed, or another folder). */
+function filesKey(files: readonly LocalFile[]): string {
+  const stamp = (f: LocalFile) => `${f.path}:${f.file.size}:${(f.file as Partial<File>).lastModified ?? ''}`;
+  return files.map(stamp).sort().join('|');
 }
 
 /** Relative model URLs ("./models/x", "/models/x") resolve against the site; ids and absolute URLs stay. */

@@ -41,13 +41,20 @@ function normalizeEndpoint(endpoint: string): string {
   return trimmed;
 }
 
+/** `local:NAME`: a folder the user opened, by its name (no slashes: a folder's own name). */
+const LOCAL_REF = /^local:([^/\\]+)$/;
+
 /**
  * Reads a model reference as a user writes it: a Hugging Face repository id (`org/name`,
- * `org/name@revision`, `org/name/subfolder@revision`) or the absolute http(s) URL of a folder in
- * the diffusers ONNX layout. Resolve relative URLs against the page before calling this.
+ * `org/name@revision`, `org/name/subfolder@revision`), the absolute http(s) URL of a folder in
+ * the diffusers ONNX layout, or `local:NAME` for a folder the user opened (its files come with the
+ * request, or from the store's copy; the reference equals the store's id, see {@link modelIdOf}).
+ * Resolve relative URLs against the page before calling this.
  */
 export function parseModelSource(text: string, hubEndpoint: string = DEFAULT_HUB_ENDPOINT): ModelSourceDescriptor {
   const value = text.trim();
+  const local = LOCAL_REF.exec(value);
+  if (local) return { kind: 'local', name: local[1] as string };
   if (/^https?:\/\//i.test(value)) {
     const base = value.replace(/[?#].*$/, '');
     return { kind: 'url', baseUrl: base.endsWith('/') ? base : `${base}/` };

@@ -58,6 +58,16 @@ describe('model references', () => {
     expect(() => parseModelSource('org/name', 'huggingface.co')).toThrowError(/not an http\(s\) URL/);
   });
 
+  it('reads local:NAME as a folder the user opened, whose reference is its store id', () => {
+    const source = parseModelSource(' local:tiny sd15 ');
+    expect(source).toEqual({ kind: 'local', name: 'tiny sd15' });
+    expect(modelIdOf(source)).toBe('local:tiny sd15');
+    expect(labelOf(source)).toBe('tiny sd15');
+    for (const bad of ['local:', 'local:a/b', 'local:..\\x']) {
+      expect(() => parseModelSource(bad)).toThrowError(expect.objectContaining({ code: 'bad-argument' }) as Error);
+    }
+  });
+
   it('takes the Hub endpoint from the hf_endpoint URL parameter', () => {
     expect(hubEndpointFromQuery('?model=org%2Fname&hf_endpoint=https%3A%2F%2Fhf-mirror.com%2F')).toBe(
       'https://hf-mirror.com',
