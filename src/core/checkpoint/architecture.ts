@@ -38,8 +38,13 @@ export function detectArchitecture(file: SafetensorsFile): DetectedArchitecture 
   throw new SdError(
     'unsupported-model',
     `"${file.fileName}" is not a Stable Diffusion checkpoint this app recognises: it has none of the keys ` +
-      `${Object.values(ARCHITECTURE_KEYS).map((k) => `"${k}"`).join(', ')} (${file.tensors.size} tensors, e.g. ` +
-      `${[...file.tensors.keys()].slice(0, 3).map((k) => `"${k}"`).join(', ')}). ` +
+      `${Object.values(ARCHITECTURE_KEYS)
+        .map((k) => `"${k}"`)
+        .join(', ')} (${file.tensors.size} tensors, e.g. ` +
+      `${[...file.tensors.keys()]
+        .slice(0, 3)
+        .map((k) => `"${k}"`)
+        .join(', ')}). ` +
       'If it is a full model in another layout, pass the diffusers folder (or Hub repo) it comes from with --config.',
   );
 }

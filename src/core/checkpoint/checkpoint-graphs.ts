@@ -36,18 +36,33 @@ export interface CheckpointGraphsOptions {
  * read; shape mismatches throw here). SDXL's UNet takes `text_embeds` as wide as the second text
  * encoder's projection, which tells base (6 time ids) from refiner (5) configs apart.
  */
-export function buildCheckpointGraphs(file: SafetensorsFile, checkpoint: SingleFileCheckpoint, options: CheckpointGraphsOptions): CheckpointGraphs {
-  const weightsFor = (name: CheckpointComponentName, component: Parameters<typeof componentWeights>[1]): SafetensorsWeights =>
-    componentWeights(file, component, { location: options.location, convertedLocation: options.convertedLocation(name) });
+export function buildCheckpointGraphs(
+  file: SafetensorsFile,
+  checkpoint: SingleFileCheckpoint,
+  options: CheckpointGraphsOptions,
+): CheckpointGraphs {
+  const weightsFor = (
+    name: CheckpointComponentName,
+    component: Parameters<typeof componentWeights>[1],
+  ): SafetensorsWeights =>
+    componentWeights(file, component, {
+      location: options.location,
+      convertedLocation: options.convertedLocation(name),
+    });
   const graphs: Partial<CheckpointGraphs> = {};
-  for (const [key, name] of [['textEncoder', 'text_encoder'], ['textEncoder2', 'text_encoder_2']] as const) {
+  for (const [key, name] of [
+    ['textEncoder', 'text_encoder'],
+    ['textEncoder2', 'text_encoder_2'],
+  ] as const) {
     const component = checkpoint[key];
     if (component === undefined) continue;
     const weights = weightsFor(name, component);
     graphs[key] = { ...buildClipTextModel(component.config, weights), weights };
   }
   const unetWeights = weightsFor('unet', checkpoint.unet);
-  const unet = buildUnet2dCondition(checkpoint.unet.config, unetWeights, { textEmbedsDim: checkpoint.textEncoder2?.config.projectionDim });
+  const unet = buildUnet2dCondition(checkpoint.unet.config, unetWeights, {
+    textEmbedsDim: checkpoint.textEncoder2?.config.projectionDim,
+  });
   const vaeWeights = weightsFor('vae', checkpoint.vae);
   const decoder = buildVaeDecoder(checkpoint.vae.config, vaeWeights);
   const encoder = buildVaeEncoder(checkpoint.vae.config, vaeWeights);

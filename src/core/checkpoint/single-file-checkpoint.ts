@@ -59,10 +59,16 @@ const TEXT_ENCODER_LAYOUTS: Record<'text_encoder' | 'text_encoder_2' | 'refiner'
 };
 
 function layoutProbe(layout: TextEncoderLayout): string {
-  return layout.prefix + (layout.kind === 'hf' ? 'text_model.embeddings.token_embedding.weight' : 'token_embedding.weight');
+  return (
+    layout.prefix + (layout.kind === 'hf' ? 'text_model.embeddings.token_embedding.weight' : 'token_embedding.weight')
+  );
 }
 
-function findLayout(file: SafetensorsFile, folder: string, candidates: readonly TextEncoderLayout[]): TextEncoderLayout {
+function findLayout(
+  file: SafetensorsFile,
+  folder: string,
+  candidates: readonly TextEncoderLayout[],
+): TextEncoderLayout {
   const found = candidates.find((layout) => file.tensors.has(layoutProbe(layout)));
   if (found !== undefined) return found;
   throw new SdError(
@@ -81,7 +87,10 @@ function findLayout(file: SafetensorsFile, folder: string, candidates: readonly 
  * are simply never asked for. Shape mismatches surface when a graph binds the weights, naming the
  * tensor and both shapes.
  */
-export function resolveSingleFileCheckpoint(file: SafetensorsFile, options: SingleFileCheckpointOptions = {}): SingleFileCheckpoint {
+export function resolveSingleFileCheckpoint(
+  file: SafetensorsFile,
+  options: SingleFileCheckpointOptions = {},
+): SingleFileCheckpoint {
   let detected: ReturnType<typeof detectArchitecture> | null = null;
   try {
     detected = detectArchitecture(file);
@@ -89,11 +98,17 @@ export function resolveSingleFileCheckpoint(file: SafetensorsFile, options: Sing
     // with a config given, an unrecognised family is fine: the config says what to build
     if (options.config === undefined) throw e;
   }
-  const standard = options.config === undefined && detected !== null ? standardConfig(detected.architecture, detected.isInpainting, options.predictionType) : undefined;
+  const standard =
+    options.config === undefined && detected !== null
+      ? standardConfig(detected.architecture, detected.isInpainting, options.predictionType)
+      : undefined;
   const json = options.config ?? standard!.json;
   const configSource = standard?.source ?? 'config option';
   if (json.unet === undefined || json.vae === undefined) {
-    throw new SdError('unsupported-model', `The config for "${file.fileName}" lacks ${json.unet === undefined ? 'unet' : 'vae'}/config.json; a single-file checkpoint needs the unet and vae configs.`);
+    throw new SdError(
+      'unsupported-model',
+      `The config for "${file.fileName}" lacks ${json.unet === undefined ? 'unet' : 'vae'}/config.json; a single-file checkpoint needs the unet and vae configs.`,
+    );
   }
 
   const unetConfig = parseUnet2dConditionConfig(json.unet);
@@ -110,13 +125,26 @@ export function resolveSingleFileCheckpoint(file: SafetensorsFile, options: Sing
   };
   if (json.text_encoder !== undefined) {
     const layout = findLayout(file, 'text_encoder', TEXT_ENCODER_LAYOUTS.text_encoder);
-    checkpoint.textEncoder = { config: parseClipTextConfig(json.text_encoder, 'text_encoder/config.json'), fileKey: (key, shape) => textEncoderSource(key, shape, layout) };
+    checkpoint.textEncoder = {
+      config: parseClipTextConfig(json.text_encoder, 'text_encoder/config.json'),
+      fileKey: (key, shape) => textEncoderSource(key, shape, layout),
+    };
   }
   if (json.text_encoder_2 !== undefined) {
-    const layout = findLayout(file, 'text_encoder_2', json.text_encoder === undefined ? TEXT_ENCODER_LAYOUTS.refiner : TEXT_ENCODER_LAYOUTS.text_encoder_2);
-    checkpoint.textEncoder2 = { config: parseClipTextConfig(json.text_encoder_2, 'text_encoder_2/config.json', true), fileKey: (key, shape) => textEncoderSource(key, shape, layout) };
+    const layout = findLayout(
+      file,
+      'text_encoder_2',
+      json.text_encoder === undefined ? TEXT_ENCODER_LAYOUTS.refiner : TEXT_ENCODER_LAYOUTS.text_encoder_2,
+    );
+    checkpoint.textEncoder2 = {
+      config: parseClipTextConfig(json.text_encoder_2, 'text_encoder_2/config.json', true),
+      fileKey: (key, shape) => textEncoderSource(key, shape, layout),
+    };
   }
-  const scheduler = typeof json.scheduler === 'object' && json.scheduler !== null ? { ...(json.scheduler as Record<string, unknown>) } : {};
+  const scheduler =
+    typeof json.scheduler === 'object' && json.scheduler !== null
+      ? { ...(json.scheduler as Record<string, unknown>) }
+      : {};
   const configured = scheduler['prediction_type'];
   checkpoint.predictionType = options.predictionType ?? (configured === 'v_prediction' ? 'v_prediction' : 'epsilon');
   scheduler['prediction_type'] = checkpoint.predictionType;
@@ -133,6 +161,10 @@ export interface ComponentWeightsOptions {
 }
 
 /** The {@link SafetensorsWeights} that bind one component's graph to the checkpoint. */
-export function componentWeights(file: SafetensorsFile, component: CheckpointComponent<unknown>, options: ComponentWeightsOptions): SafetensorsWeights {
+export function componentWeights(
+  file: SafetensorsFile,
+  component: CheckpointComponent<unknown>,
+  options: ComponentWeightsOptions,
+): SafetensorsWeights {
   return new SafetensorsWeights(file, { ...options, fileKey: component.fileKey });
 }

@@ -39,7 +39,11 @@ export type PredictionType = 'epsilon' | 'v_prediction';
  * picks the base model's config instead. Inpainting checkpoints get the same config with 9 UNet
  * input channels (SD 2.x inpainting is an epsilon model, as stable-diffusion-2-inpainting).
  */
-export function standardConfig(architecture: CheckpointArchitecture, isInpainting: boolean, predictionType?: PredictionType): StandardConfig {
+export function standardConfig(
+  architecture: CheckpointArchitecture,
+  isInpainting: boolean,
+  predictionType?: PredictionType,
+): StandardConfig {
   const data = ((): StandardConfigData => {
     switch (architecture) {
       case 'sd1':
@@ -54,5 +58,9 @@ export function standardConfig(architecture: CheckpointArchitecture, isInpaintin
   })();
   const base: StandardConfig = { source: data.source, description: data.description, json: data };
   if (!isInpainting) return base;
-  return { ...base, description: `${base.description}, inpainting`, json: { ...base.json, unet: { ...(base.json.unet as object), in_channels: 9 } } };
+  return {
+    ...base,
+    description: `${base.description}, inpainting`,
+    json: { ...base.json, unet: { ...(base.json.unet as object), in_channels: 9 } },
+  };
 }

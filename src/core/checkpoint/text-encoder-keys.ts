@@ -41,7 +41,11 @@ const PACKED_PROJECTIONS = ['q_proj', 'k_proj', 'v_proj'] as const;
  * The {@link WeightSource} of a diffusers text-encoder key (`text_model.encoder.layers.0.self_attn.q_proj.weight`,
  * `text_projection.weight`, …) in a checkpoint with `layout`; `expectedShape` is what the graph binds.
  */
-export function textEncoderSource(key: string, expectedShape: readonly number[], layout: TextEncoderLayout): WeightSource {
+export function textEncoderSource(
+  key: string,
+  expectedShape: readonly number[],
+  layout: TextEncoderLayout,
+): WeightSource {
   if (layout.kind === 'hf') return { tensor: layout.prefix + key };
   const p = layout.prefix;
   const top = OPEN_CLIP_TOP_LEVEL[key];

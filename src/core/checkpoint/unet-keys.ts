@@ -49,11 +49,19 @@ export function ldmUnetKey(key: string, config: Unet2dConditionConfig): string {
   const mid = /^mid_block\.(resnets\.\d+|attentions\.\d+)\.(.+)$/.exec(key);
   if (mid !== null) {
     const index = MID_BLOCK[mid[1]!];
-    if (index !== undefined) return `middle_block.${index}.${mid[1]!.startsWith('resnets') ? resnetPart(mid[2]!) : mid[2]}`;
+    if (index !== undefined)
+      return `middle_block.${index}.${mid[1]!.startsWith('resnets') ? resnetPart(mid[2]!) : mid[2]}`;
   }
   const block = /^(down|up)_blocks\.(\d+)\.(resnets|attentions|downsamplers|upsamplers)\.(\d+)\.(.+)$/.exec(key);
   if (block === null) return key;
-  const [, direction, blockText, kind, layerText, rest] = block as unknown as [string, 'down' | 'up', string, string, string, string];
+  const [, direction, blockText, kind, layerText, rest] = block as unknown as [
+    string,
+    'down' | 'up',
+    string,
+    string,
+    string,
+    string,
+  ];
   const blockIndex = Number(blockText);
   const layer = Number(layerText);
   const levels = config.levels;

@@ -23,26 +23,45 @@ export interface AutoencoderKlConfig {
 /** Parses `vae/config.json`; defaults are diffusers' AutoencoderKL defaults. */
 export function parseAutoencoderKlConfig(json: unknown, fileName = 'vae/config.json'): AutoencoderKlConfig {
   if (typeof json !== 'object' || json === null) {
-    throw new SdError('unsupported-model', `"${fileName}" is not a JSON object; expected a diffusers AutoencoderKL config.`);
+    throw new SdError(
+      'unsupported-model',
+      `"${fileName}" is not a JSON object; expected a diffusers AutoencoderKL config.`,
+    );
   }
   const c = json as Record<string, unknown>;
   const int = (key: string, fallback: number): number => {
     const v = c[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      throw new SdError('unsupported-model', `"${key}" in "${fileName}" is ${JSON.stringify(v)}; expected a positive integer.`);
+      throw new SdError(
+        'unsupported-model',
+        `"${key}" in "${fileName}" is ${JSON.stringify(v)}; expected a positive integer.`,
+      );
     }
     return v;
   };
   const channels = c['block_out_channels'] ?? [64];
   if (!Array.isArray(channels) || channels.length === 0 || !channels.every((v) => Number.isSafeInteger(v) && v > 0)) {
-    throw new SdError('unsupported-model', `"block_out_channels" in "${fileName}" is ${JSON.stringify(channels)}; expected a list of positive integers.`);
+    throw new SdError(
+      'unsupported-model',
+      `"block_out_channels" in "${fileName}" is ${JSON.stringify(channels)}; expected a list of positive integers.`,
+    );
   }
   const act = c['act_fn'] ?? 'silu';
-  if (act !== 'silu') throw new SdError('unsupported-model', `"act_fn" in "${fileName}" is ${JSON.stringify(act)}. Expected: silu.`);
-  for (const [key, allowed] of [['down_block_types', 'DownEncoderBlock2D'], ['up_block_types', 'UpDecoderBlock2D']] as const) {
+  if (act !== 'silu')
+    throw new SdError('unsupported-model', `"act_fn" in "${fileName}" is ${JSON.stringify(act)}. Expected: silu.`);
+  for (const [key, allowed] of [
+    ['down_block_types', 'DownEncoderBlock2D'],
+    ['up_block_types', 'UpDecoderBlock2D'],
+  ] as const) {
     const types = c[key];
-    if (types !== undefined && (!Array.isArray(types) || types.length !== channels.length || types.some((t) => t !== allowed))) {
-      throw new SdError('unsupported-model', `"${key}" in "${fileName}" is ${JSON.stringify(types)}; expected ${channels.length} × "${allowed}".`);
+    if (
+      types !== undefined &&
+      (!Array.isArray(types) || types.length !== channels.length || types.some((t) => t !== allowed))
+    ) {
+      throw new SdError(
+        'unsupported-model',
+        `"${key}" in "${fileName}" is ${JSON.stringify(types)}; expected ${channels.length} × "${allowed}".`,
+      );
     }
   }
   const config: AutoencoderKlConfig = {
@@ -60,7 +79,10 @@ export function parseAutoencoderKlConfig(json: unknown, fileName = 'vae/config.j
   };
   const badGroups = config.blockOutChannels.find((ch) => ch % config.normNumGroups !== 0);
   if (badGroups !== undefined) {
-    throw new SdError('unsupported-model', `"norm_num_groups" ${config.normNumGroups} in "${fileName}" does not divide block channel count ${badGroups}; the config is inconsistent.`);
+    throw new SdError(
+      'unsupported-model',
+      `"norm_num_groups" ${config.normNumGroups} in "${fileName}" does not divide block channel count ${badGroups}; the config is inconsistent.`,
+    );
   }
   return config;
 }

@@ -29,25 +29,41 @@ export interface ClipTextConfig {
  * Parses a `text_encoder/config.json` object. Defaults are transformers' CLIPTextConfig defaults;
  * `withProjection` follows `architectures` unless given.
  */
-export function parseClipTextConfig(json: unknown, fileName = 'text_encoder/config.json', withProjection?: boolean): ClipTextConfig {
+export function parseClipTextConfig(
+  json: unknown,
+  fileName = 'text_encoder/config.json',
+  withProjection?: boolean,
+): ClipTextConfig {
   if (typeof json !== 'object' || json === null) {
-    throw new SdError('unsupported-model', `"${fileName}" is not a JSON object; expected a transformers CLIPTextConfig.`);
+    throw new SdError(
+      'unsupported-model',
+      `"${fileName}" is not a JSON object; expected a transformers CLIPTextConfig.`,
+    );
   }
   const c = json as Record<string, unknown>;
   const int = (key: string, fallback: number): number => {
     const v = c[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      throw new SdError('unsupported-model', `"${key}" in "${fileName}" is ${JSON.stringify(v)}; expected a positive integer.`);
+      throw new SdError(
+        'unsupported-model',
+        `"${key}" in "${fileName}" is ${JSON.stringify(v)}; expected a positive integer.`,
+      );
     }
     return v;
   };
   const act = c['hidden_act'] ?? 'quick_gelu';
   if (typeof act !== 'string' || !(ACTIVATIONS as readonly string[]).includes(act)) {
-    throw new SdError('unsupported-model', `"hidden_act" in "${fileName}" is ${JSON.stringify(act)}. Expected one of: ${ACTIVATIONS.join(', ')}.`);
+    throw new SdError(
+      'unsupported-model',
+      `"hidden_act" in "${fileName}" is ${JSON.stringify(act)}. Expected one of: ${ACTIVATIONS.join(', ')}.`,
+    );
   }
   const eps = c['layer_norm_eps'] ?? 1e-5;
   if (typeof eps !== 'number' || !(eps > 0)) {
-    throw new SdError('unsupported-model', `"layer_norm_eps" in "${fileName}" is ${JSON.stringify(eps)}; expected a positive number.`);
+    throw new SdError(
+      'unsupported-model',
+      `"layer_norm_eps" in "${fileName}" is ${JSON.stringify(eps)}; expected a positive number.`,
+    );
   }
   const architectures = Array.isArray(c['architectures']) ? (c['architectures'] as unknown[]) : [];
   const config: ClipTextConfig = {

@@ -28,7 +28,10 @@ export interface ClipTextModelOutputs {
  * norm: SD 2.x and SDXL take N = numHiddenLayers − 1), and `text_embeds` [batch, projectionDim]
  * (pooler_output · text_projectionᵀ) for the projection model.
  */
-export function buildClipTextModel(config: ClipTextConfig, weights: SafetensorsWeights): { model: Uint8Array; outputs: ClipTextModelOutputs } {
+export function buildClipTextModel(
+  config: ClipTextConfig,
+  weights: SafetensorsWeights,
+): { model: Uint8Array; outputs: ClipTextModelOutputs } {
   const { hiddenSize: d, maxPositionEmbeddings: seq, numAttentionHeads: heads, layerNormEps: eps } = config;
   const g = new GraphBuilder(config.withProjection ? 'clip_text_model_with_projection' : 'clip_text_model');
   const ids = g.input('input_ids', 'int32', ['batch', seq]);
@@ -43,10 +46,25 @@ export function buildClipTextModel(config: ClipTextConfig, weights: SafetensorsW
   for (let layer = 0; layer < config.numHiddenLayers; layer++) {
     const prefix = `text_model.encoder.layers.${layer}`;
     x = g.scope(prefix, () => {
-      const attn = selfAttention(g, weights, `${prefix}.self_attn`, layerNorm(g, weights, `${prefix}.layer_norm1`, x, d, eps), d, heads, mask);
+      const attn = selfAttention(
+        g,
+        weights,
+        `${prefix}.self_attn`,
+        layerNorm(g, weights, `${prefix}.layer_norm1`, x, d, eps),
+        d,
+        heads,
+        mask,
+      );
       const afterAttn = g.op('Add', [x, attn]);
       const h = layerNorm(g, weights, `${prefix}.layer_norm2`, afterAttn, d, eps);
-      const mlp = linear(g, weights, `${prefix}.mlp.fc2`, activation(g, config.hiddenAct, linear(g, weights, `${prefix}.mlp.fc1`, h, d, config.intermediateSize)), config.intermediateSize, d);
+      const mlp = linear(
+        g,
+        weights,
+        `${prefix}.mlp.fc2`,
+        activation(g, config.hiddenAct, linear(g, weights, `${prefix}.mlp.fc1`, h, d, config.intermediateSize)),
+        config.intermediateSize,
+        d,
+      );
       return g.op('Add', [afterAttn, mlp]);
     });
     hiddenStates.push(x);
@@ -54,7 +72,11 @@ export function buildClipTextModel(config: ClipTextConfig, weights: SafetensorsW
   const last = layerNorm(g, weights, 'text_model.final_layer_norm', x, d, eps);
   const pooled = g.scope('pooler', () => poolAtEos(g, ids, last, config.eosTokenId));
 
-  const outputs: ClipTextModelOutputs = { lastHiddenState: 'last_hidden_state', pooledOutput: 'pooler_output', hiddenStates: [] };
+  const outputs: ClipTextModelOutputs = {
+    lastHiddenState: 'last_hidden_state',
+    pooledOutput: 'pooler_output',
+    hiddenStates: [],
+  };
   if (config.withProjection) {
     const projection = weights.bind(g, 'text_projection.weight', [config.projectionDim, d]);
     const embeds = g.op('MatMul', [pooled, g.op('Transpose', [projection], { perm: [1, 0] })]);
@@ -78,22 +100,38 @@ function causalMask(g: GraphBuilder, seq: number): string {
 }
 
 /** CLIPAttention: x [B, S, D] → softmax(q kᵀ / √dₕ + mask) v, heads merged and projected: [B, S, D]. */
-function selfAttention(g: GraphBuilder, w: SafetensorsWeights, module: string, x: string, d: number, heads: number, mask: string): string {
+function selfAttention(
+  g: GraphBuilder,
+  w: SafetensorsWeights,
+  module: string,
+  x: string,
+  d: number,
+  heads: number,
+  mask: string,
+): string {
   const headDim = d / heads;
   const split = g.constant('int64', [4], [0, 0, heads, headDim]);
   const project = (name: string): string => g.op('Reshape', [linear(g, w, `${module}.${name}`, x, d, d), split]);
-  const q = g.op('Transpose', [g.op('Mul', [project('q_proj'), g.constant('float32', [], [1 / Math.sqrt(headDim)])])], { perm: [0, 2, 1, 3] });
+  const q = g.op('Transpose', [g.op('Mul', [project('q_proj'), g.constant('float32', [], [1 / Math.sqrt(headDim)])])], {
+    perm: [0, 2, 1, 3],
+  });
   const kT = g.op('Transpose', [project('k_proj')], { perm: [0, 2, 3, 1] });
   const v = g.op('Transpose', [project('v_proj')], { perm: [0, 2, 1, 3] });
   const probs = g.op('Softmax', [g.op('Add', [g.op('MatMul', [q, kT]), mask])], { axis: -1 });
-  const merged = g.op('Reshape', [g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), g.constant('int64', [3], [0, 0, d])]);
+  const merged = g.op('Reshape', [
+    g.op('Transpose', [g.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }),
+    g.constant('int64', [3], [0, 0, d]),
+  ]);
   return linear(g, w, `${module}.out_proj`, merged, d, d);
 }
 
 /** The hidden state at the pooled token of each sequence: [B, S, D] → [B, D]. */
 function poolAtEos(g: GraphBuilder, ids: string, last: string, eosTokenId: number): string {
   // ids are cast to float (exact below 2^24) because ArgMax kernels of some EPs take floats only
-  const score = eosTokenId === 2 ? g.op('Cast', [ids], { to: 1 }) : g.op('Cast', [g.op('Equal', [ids, g.constant('int32', [], [eosTokenId])])], { to: 1 });
+  const score =
+    eosTokenId === 2
+      ? g.op('Cast', [ids], { to: 1 })
+      : g.op('Cast', [g.op('Equal', [ids, g.constant('int32', [], [eosTokenId])])], { to: 1 });
   // ArgMax returns the first index of the maximum, like torch.argmax: the first eos token
   const index = g.op('ArgMax', [score], { axis: 1, keepdims: 1 });
   return g.op('GatherND', [last, index], { batch_dims: 1 });

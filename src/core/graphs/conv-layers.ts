@@ -19,18 +19,38 @@ export function conv2d(
 ): string {
   const weight = w.bind(g, `${module}.weight`, [outChannels, inChannels, kernel, kernel]);
   const bias = w.bind(g, `${module}.bias`, [outChannels]);
-  return g.op('Conv', [x, weight, bias], { kernel_shape: [kernel, kernel], strides: [stride, stride], pads: [padding, padding, padding, padding] });
+  return g.op('Conv', [x, weight, bias], {
+    kernel_shape: [kernel, kernel],
+    strides: [stride, stride],
+    pads: [padding, padding, padding, padding],
+  });
 }
 
 /**
  * `nn.GroupNorm` with affine weights: x [B, C, H, W] → same shape. Written as InstanceNormalization
  * over [B, groups, C/groups·H·W] (opset 17 has no GroupNormalization), then the per-channel affine.
  */
-export function groupNorm(g: GraphBuilder, w: SafetensorsWeights, module: string, x: string, channels: number, groups: number, epsilon: number): string {
+export function groupNorm(
+  g: GraphBuilder,
+  w: SafetensorsWeights,
+  module: string,
+  x: string,
+  channels: number,
+  groups: number,
+  epsilon: number,
+): string {
   const grouped = g.op('Reshape', [x, g.constant('int64', [3], [0, groups, -1])]);
-  const normalized = g.op('InstanceNormalization', [grouped, g.constant('float32', [groups], Array(groups).fill(1)), g.constant('float32', [groups], Array(groups).fill(0))], {
-    epsilon: float(epsilon),
-  });
+  const normalized = g.op(
+    'InstanceNormalization',
+    [
+      grouped,
+      g.constant('float32', [groups], Array(groups).fill(1)),
+      g.constant('float32', [groups], Array(groups).fill(0)),
+    ],
+    {
+      epsilon: float(epsilon),
+    },
+  );
   const restored = g.op('Reshape', [normalized, g.op('Shape', [x])]);
   const perChannel = g.constant('int64', [3], [channels, 1, 1]);
   const scale = g.op('Reshape', [w.bind(g, `${module}.weight`, [channels]), perChannel]);
@@ -75,7 +95,10 @@ export function resnetBlock(
     }
     h = silu(g, groupNorm(g, w, `${module}.norm2`, h, outChannels, groups, epsilon));
     h = conv2d(g, w, `${module}.conv2`, h, outChannels, outChannels);
-    const shortcut = inChannels === outChannels ? x : conv2d(g, w, `${module}.conv_shortcut`, x, inChannels, outChannels, { kernel: 1 });
+    const shortcut =
+      inChannels === outChannels
+        ? x
+        : conv2d(g, w, `${module}.conv_shortcut`, x, inChannels, outChannels, { kernel: 1 });
     const sum = g.op('Add', [shortcut, h]);
     return outputScaleFactor === 1 ? sum : g.op('Div', [sum, g.constant('float32', [], [outputScaleFactor])]);
   });
@@ -86,11 +109,24 @@ export function resnetBlock(
  * old `AttentionBlock`): group norm, softmax(q kᵀ / √C) v over the H·W positions, `to_out.0`, plus x.
  * [B, C, H, W] → same shape.
  */
-export function spatialSelfAttention(g: GraphBuilder, w: SafetensorsWeights, module: string, x: string, channels: number, groups: number, epsilon: number): string {
+export function spatialSelfAttention(
+  g: GraphBuilder,
+  w: SafetensorsWeights,
+  module: string,
+  x: string,
+  channels: number,
+  groups: number,
+  epsilon: number,
+): string {
   return g.scope(module, () => {
     const normed = groupNorm(g, w, `${module}.group_norm`, x, channels, groups, epsilon);
-    const tokens = g.op('Transpose', [g.op('Reshape', [normed, g.constant('int64', [3], [0, channels, -1])])], { perm: [0, 2, 1] });
-    const q = g.op('Mul', [linear(g, w, `${module}.to_q`, tokens, channels, channels), g.constant('float32', [], [1 / Math.sqrt(channels)])]);
+    const tokens = g.op('Transpose', [g.op('Reshape', [normed, g.constant('int64', [3], [0, channels, -1])])], {
+      perm: [0, 2, 1],
+    });
+    const q = g.op('Mul', [
+      linear(g, w, `${module}.to_q`, tokens, channels, channels),
+      g.constant('float32', [], [1 / Math.sqrt(channels)]),
+    ]);
     const k = linear(g, w, `${module}.to_k`, tokens, channels, channels);
     const v = linear(g, w, `${module}.to_v`, tokens, channels, channels);
     const probs = g.op('Softmax', [g.op('MatMul', [q, g.op('Transpose', [k], { perm: [0, 2, 1] })])], { axis: -1 });
@@ -102,5 +138,9 @@ export function spatialSelfAttention(g: GraphBuilder, w: SafetensorsWeights, mod
 
 /** Nearest-neighbour ×2 upsampling as torch's `F.interpolate(scale_factor=2, mode="nearest")`: [B, C, H, W] → [B, C, 2H, 2W]. */
 export function upsampleNearest2x(g: GraphBuilder, x: string): string {
-  return g.op('Resize', [x, '', g.constant('float32', [4], [1, 1, 2, 2])], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+  return g.op('Resize', [x, '', g.constant('float32', [4], [1, 1, 2, 2])], {
+    mode: 'nearest',
+    coordinate_transformation_mode: 'asymmetric',
+    nearest_mode: 'floor',
+  });
 }

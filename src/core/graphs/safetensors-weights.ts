@@ -94,21 +94,42 @@ export class SafetensorsWeights {
     const count = expectedShape.reduce((a, b) => a * b, 1);
     const total = info.shape.reduce((a, b) => a * b, 1);
     const start = source.range?.start ?? 0;
-    if ((source.range?.count ?? total) !== count || start < 0 || start + count > total || (source.transpose === true && expectedShape.length !== 2)) {
-      throw new SdError('internal', `Weight "${key}" [${expectedShape.join(', ')}] cannot come from elements ${start}…${start + count} of "${info.name}" [${info.shape.join(', ')}]${source.transpose === true ? ' transposed' : ''}.`);
+    if (
+      (source.range?.count ?? total) !== count ||
+      start < 0 ||
+      start + count > total ||
+      (source.transpose === true && expectedShape.length !== 2)
+    ) {
+      throw new SdError(
+        'internal',
+        `Weight "${key}" [${expectedShape.join(', ')}] cannot come from elements ${start}…${start + count} of "${info.name}" [${info.shape.join(', ')}]${source.transpose === true ? ' transposed' : ''}.`,
+      );
     }
     if (info.dtype !== 'F32' && info.dtype !== 'F16' && info.dtype !== 'BF16') {
-      throw new SdError('unsupported-model', `Tensor "${info.name}" in "${this.file.fileName}" is ${info.dtype}; model weights must be F32, F16 or BF16.`);
+      throw new SdError(
+        'unsupported-model',
+        `Tensor "${info.name}" in "${this.file.fileName}" is ${info.dtype}; model weights must be F32, F16 or BF16.`,
+      );
     }
     if (info.dtype === 'F32' && source.transpose !== true) {
-      return g.initializer(key, 'float32', expectedShape, { kind: 'external', location: this.options.location, offset: info.offset + start * 4, length: count * 4 });
+      return g.initializer(key, 'float32', expectedShape, {
+        kind: 'external',
+        location: this.options.location,
+        offset: info.offset + start * 4,
+        length: count * 4,
+      });
     }
     const length = count * 4;
     const offset = this.convertedBytes;
     const transpose = source.transpose === true ? ([expectedShape[1]!, expectedShape[0]!] as const) : undefined;
     this.pending.push({ info, start, count, transpose });
     this.convertedBytes += length;
-    return g.initializer(key, 'float32', expectedShape, { kind: 'external', location: this.options.convertedLocation, offset, length });
+    return g.initializer(key, 'float32', expectedShape, {
+      kind: 'external',
+      location: this.options.convertedLocation,
+      offset,
+      length,
+    });
   }
 
   /**

@@ -20,15 +20,22 @@ const SDXL_TEXT_EMBEDS_DIM = 1280;
  * text-embedding width (the second encoder's projection_dim), the id count follows; without it,
  * 1280 is assumed when it leaves 5 or 6 ids (SDXL base/refiner), otherwise 6 ids.
  */
-export function textTimeInputs(textTime: { timeEmbedDim: number; projectionInputDim: number }, textEmbedsDim?: number): { textEmbedsDim: number; timeIdCount: number } {
+export function textTimeInputs(
+  textTime: { timeEmbedDim: number; projectionInputDim: number },
+  textEmbedsDim?: number,
+): { textEmbedsDim: number; timeIdCount: number } {
   const idsFor = (dim: number): number => (textTime.projectionInputDim - dim) / textTime.timeEmbedDim;
-  const dim = textEmbedsDim ?? ([5, 6].includes(idsFor(SDXL_TEXT_EMBEDS_DIM)) ? SDXL_TEXT_EMBEDS_DIM : textTime.projectionInputDim - 6 * textTime.timeEmbedDim);
+  const dim =
+    textEmbedsDim ??
+    ([5, 6].includes(idsFor(SDXL_TEXT_EMBEDS_DIM))
+      ? SDXL_TEXT_EMBEDS_DIM
+      : textTime.projectionInputDim - 6 * textTime.timeEmbedDim);
   const count = idsFor(dim);
   if (!Number.isInteger(count) || count <= 0 || dim <= 0) {
     throw new SdError(
       'unsupported-model',
       `A text_embeds width of ${dim} does not fit "projection_class_embeddings_input_dim" ${textTime.projectionInputDim} with "addition_time_embed_dim" ${textTime.timeEmbedDim}: ` +
-        'the rest must be a whole number of time ids. Pass the second text encoder\'s projection_dim.',
+        "the rest must be a whole number of time ids. Pass the second text encoder's projection_dim.",
     );
   }
   return { textEmbedsDim: dim, timeIdCount: count };
@@ -50,7 +57,11 @@ export function textTimeInputs(textTime: { timeEmbedDim: number; projectionInput
  * Output `out_sample`: float32 [batch, outChannels, h, w], the noise (or v / x0) prediction. h and
  * w need not be multiples of 2^(levels − 1): upsampling follows the skip sizes, as diffusers does.
  */
-export function buildUnet2dCondition(config: Unet2dConditionConfig, weights: SafetensorsWeights, options: UnetBuildOptions = {}): Uint8Array {
+export function buildUnet2dCondition(
+  config: Unet2dConditionConfig,
+  weights: SafetensorsWeights,
+  options: UnetBuildOptions = {},
+): Uint8Array {
   const g = new GraphBuilder('unet');
   const levels = config.levels;
   let sample = g.input('sample', 'float32', ['batch', config.inChannels, 'height', 'width']);
@@ -61,12 +72,20 @@ export function buildUnet2dCondition(config: Unet2dConditionConfig, weights: Saf
     inputs.textEmbeds = g.input('text_embeds', 'float32', ['batch', textEmbedsDim]);
     inputs.timeIds = g.input('time_ids', 'float32', ['batch', timeIdCount]);
   }
-  if (config.timeCondProjDim !== null) inputs.timestepCond = g.input('timestep_cond', 'float32', ['batch', config.timeCondProjDim]);
+  if (config.timeCondProjDim !== null)
+    inputs.timestepCond = g.input('timestep_cond', 'float32', ['batch', config.timeCondProjDim]);
 
   const emb = unetTimeEmbedding(g, weights, config, inputs);
-  const ctx: UnetBlockContext = { g, w: weights, config, context, time: { activated: silu(g, emb), channels: config.timeEmbedDim } };
+  const ctx: UnetBlockContext = {
+    g,
+    w: weights,
+    config,
+    context,
+    time: { activated: silu(g, emb), channels: config.timeEmbedDim },
+  };
 
-  if (config.centerInputSample) sample = g.op('Sub', [g.op('Mul', [sample, g.constant('float32', [], [2])]), g.constant('float32', [], [1])]);
+  if (config.centerInputSample)
+    sample = g.op('Sub', [g.op('Mul', [sample, g.constant('float32', [], [2])]), g.constant('float32', [], [1])]);
   const first = levels[0]!.outChannels;
   let x = conv2d(g, weights, 'conv_in', sample, config.inChannels, first, { kernel: config.convInKernel });
 

@@ -19,7 +19,14 @@ export interface UnetBlockContext {
   context: string;
 }
 
-function levelTransformer(ctx: UnetBlockContext, module: string, x: string, level: UnetLevel, channels: number, onlyCrossAttention: boolean): string {
+function levelTransformer(
+  ctx: UnetBlockContext,
+  module: string,
+  x: string,
+  level: UnetLevel,
+  channels: number,
+  onlyCrossAttention: boolean,
+): string {
   return transformer2d(ctx.g, ctx.w, module, x, ctx.context, {
     channels,
     heads: level.heads,
@@ -36,7 +43,13 @@ function levelTransformer(ctx: UnetBlockContext, module: string, x: string, leve
  * the last level. x [B, inChannels, H, W] → [B, out, H/2, W/2] (H, W at the last level); `skips`
  * receives every layer's output and the downsampled one, for the up blocks.
  */
-export function downBlock(ctx: UnetBlockContext, index: number, x: string, inChannels: number, skips: string[]): string {
+export function downBlock(
+  ctx: UnetBlockContext,
+  index: number,
+  x: string,
+  inChannels: number,
+  skips: string[],
+): string {
   const { g, w, config } = ctx;
   const level = config.levels[index]!;
   const module = `down_blocks.${index}`;
@@ -44,18 +57,38 @@ export function downBlock(ctx: UnetBlockContext, index: number, x: string, inCha
     let h = x;
     for (let layer = 0; layer < level.layers; layer++) {
       const channelsIn = layer === 0 ? inChannels : level.outChannels;
-      h = resnetBlock(g, w, `${module}.resnets.${layer}`, h, channelsIn, level.outChannels, config.normNumGroups, config.normEps, {
-        time: ctx.time,
-        outputScaleFactor: config.resnetOutScaleFactor,
-      });
+      h = resnetBlock(
+        g,
+        w,
+        `${module}.resnets.${layer}`,
+        h,
+        channelsIn,
+        level.outChannels,
+        config.normNumGroups,
+        config.normEps,
+        {
+          time: ctx.time,
+          outputScaleFactor: config.resnetOutScaleFactor,
+        },
+      );
       if (config.downBlockTypes[index] === 'CrossAttnDownBlock2D') {
-        h = levelTransformer(ctx, `${module}.attentions.${layer}`, h, level, level.outChannels, level.onlyCrossAttention);
+        h = levelTransformer(
+          ctx,
+          `${module}.attentions.${layer}`,
+          h,
+          level,
+          level.outChannels,
+          level.onlyCrossAttention,
+        );
       }
       skips.push(h);
     }
     if (index < config.levels.length - 1) {
       const padding = config.downsamplePadding;
-      h = conv2d(g, w, `${module}.downsamplers.0.conv`, h, level.outChannels, level.outChannels, { stride: 2, padding });
+      h = conv2d(g, w, `${module}.downsamplers.0.conv`, h, level.outChannels, level.outChannels, {
+        stride: 2,
+        padding,
+      });
       skips.push(h);
     }
     return h;
@@ -68,8 +101,16 @@ export function midBlock(ctx: UnetBlockContext, x: string): string {
   const level = config.levels.at(-1)!;
   const c = level.outChannels;
   const resnet = (i: number, v: string): string =>
-    resnetBlock(g, w, `mid_block.resnets.${i}`, v, c, c, config.normNumGroups, config.normEps, { time: ctx.time, outputScaleFactor: config.midBlockScaleFactor });
-  return g.scope('mid_block', () => resnet(1, levelTransformer(ctx, 'mid_block.attentions.0', resnet(0, x), level, c, config.midBlockOnlyCrossAttention)));
+    resnetBlock(g, w, `mid_block.resnets.${i}`, v, c, c, config.normNumGroups, config.normEps, {
+      time: ctx.time,
+      outputScaleFactor: config.midBlockScaleFactor,
+    });
+  return g.scope('mid_block', () =>
+    resnet(
+      1,
+      levelTransformer(ctx, 'mid_block.attentions.0', resnet(0, x), level, c, config.midBlockOnlyCrossAttention),
+    ),
+  );
 }
 
 /**
@@ -78,7 +119,13 @@ export function midBlock(ctx: UnetBlockContext, x: string): string {
  * 3×3 conv, unless it is the last block. Consumes skips from the end of `skips`.
  * x [B, prevChannels, h, w] → [B, out, 2h, 2w] (h, w for the last block).
  */
-export function upBlock(ctx: UnetBlockContext, index: number, x: string, skips: string[], skipChannels: number[]): string {
+export function upBlock(
+  ctx: UnetBlockContext,
+  index: number,
+  x: string,
+  skips: string[],
+  skipChannels: number[],
+): string {
   const { g, w, config } = ctx;
   const count = config.levels.length;
   const level = config.levels[count - 1 - index]!;
@@ -90,10 +137,20 @@ export function upBlock(ctx: UnetBlockContext, index: number, x: string, skips: 
       const skip = skips.pop()!;
       const skipC = skipChannels.pop()!;
       h = g.op('Concat', [h, skip], { axis: 1 });
-      h = resnetBlock(g, w, `${module}.resnets.${layer}`, h, channels + skipC, level.outChannels, config.normNumGroups, config.normEps, {
-        time: ctx.time,
-        outputScaleFactor: config.resnetOutScaleFactor,
-      });
+      h = resnetBlock(
+        g,
+        w,
+        `${module}.resnets.${layer}`,
+        h,
+        channels + skipC,
+        level.outChannels,
+        config.normNumGroups,
+        config.normEps,
+        {
+          time: ctx.time,
+          outputScaleFactor: config.resnetOutScaleFactor,
+        },
+      );
       channels = level.outChannels;
       if (config.upBlockTypes[index] === 'CrossAttnUpBlock2D') {
         h = levelTransformer(ctx, `${module}.attentions.${layer}`, h, level, channels, level.onlyCrossAttention);
@@ -101,8 +158,19 @@ export function upBlock(ctx: UnetBlockContext, index: number, x: string, skips: 
     }
     if (index < count - 1) {
       // to the size of the skip it meets next: 2× when the latent divides evenly, as diffusers' upsample_size otherwise
-      const target = g.op('Concat', [g.op('Slice', [g.op('Shape', [h]), g.constant('int64', [1], [0]), g.constant('int64', [1], [2])]), g.op('Slice', [g.op('Shape', [skips.at(-1)!]), g.constant('int64', [1], [2]), g.constant('int64', [1], [4])])], { axis: 0 });
-      const upsampled = g.op('Resize', [h, '', '', target], { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' });
+      const target = g.op(
+        'Concat',
+        [
+          g.op('Slice', [g.op('Shape', [h]), g.constant('int64', [1], [0]), g.constant('int64', [1], [2])]),
+          g.op('Slice', [g.op('Shape', [skips.at(-1)!]), g.constant('int64', [1], [2]), g.constant('int64', [1], [4])]),
+        ],
+        { axis: 0 },
+      );
+      const upsampled = g.op('Resize', [h, '', '', target], {
+        mode: 'nearest',
+        coordinate_transformation_mode: 'asymmetric',
+        nearest_mode: 'floor',
+      });
       h = conv2d(g, w, `${module}.upsamplers.0.conv`, upsampled, channels, channels);
     }
     return h;

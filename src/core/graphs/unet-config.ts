@@ -61,16 +61,24 @@ export interface Unet2dConditionConfig {
  */
 export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/config.json'): Unet2dConditionConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new SdError('unsupported-model', `"${fileName}" is not a JSON object; expected a diffusers UNet2DConditionModel config.`);
+    throw new SdError(
+      'unsupported-model',
+      `"${fileName}" is not a JSON object; expected a diffusers UNet2DConditionModel config.`,
+    );
   }
   const c = json as Record<string, unknown>;
   const fail = (key: string, expected: string): never => {
-    throw new SdError('unsupported-model', `"${key}" in "${fileName}" is ${JSON.stringify(c[key])}; expected ${expected}.`);
+    throw new SdError(
+      'unsupported-model',
+      `"${key}" in "${fileName}" is ${JSON.stringify(c[key])}; expected ${expected}.`,
+    );
   };
   const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
   const int = (key: string, fallback: number, allowZero = false): number => {
     const v = c[key] ?? fallback;
-    return isPositiveInt(v) || (allowZero && v === 0) ? (v as number) : fail(key, allowZero ? 'a non-negative integer' : 'a positive integer');
+    return isPositiveInt(v) || (allowZero && v === 0)
+      ? (v as number)
+      : fail(key, allowZero ? 'a non-negative integer' : 'a positive integer');
   };
   const num = (key: string, fallback: number): number => {
     const v = c[key] ?? fallback;
@@ -82,11 +90,13 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
   };
   const optionalInt = (key: string): number | null => (c[key] === undefined || c[key] === null ? null : int(key, 0));
   const only = (key: string, allowed: readonly unknown[], fallback: unknown): void => {
-    if (!allowed.includes(c[key] ?? fallback)) fail(key, allowed.map((a) => JSON.stringify(a)).join(' or ') + ' (other values are not supported)');
+    if (!allowed.includes(c[key] ?? fallback))
+      fail(key, allowed.map((a) => JSON.stringify(a)).join(' or ') + ' (other values are not supported)');
   };
 
   const channels = c['block_out_channels'] ?? [320, 640, 1280, 1280];
-  if (!Array.isArray(channels) || channels.length === 0 || !channels.every(isPositiveInt)) fail('block_out_channels', 'a list of positive integers');
+  if (!Array.isArray(channels) || channels.length === 0 || !channels.every(isPositiveInt))
+    fail('block_out_channels', 'a list of positive integers');
   const blockChannels = channels as number[];
   const n = blockChannels.length;
   const blockTypes = <T extends string>(key: string, allowed: readonly T[], fallback: readonly T[]): T[] => {
@@ -105,8 +115,16 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
   };
   const isBool = (v: unknown): v is boolean => typeof v === 'boolean';
 
-  const downBlockTypes = blockTypes<UnetDownBlockType>('down_block_types', ['CrossAttnDownBlock2D', 'DownBlock2D'], ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D']);
-  const upBlockTypes = blockTypes<UnetUpBlockType>('up_block_types', ['CrossAttnUpBlock2D', 'UpBlock2D'], ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D']);
+  const downBlockTypes = blockTypes<UnetDownBlockType>(
+    'down_block_types',
+    ['CrossAttnDownBlock2D', 'DownBlock2D'],
+    ['CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'CrossAttnDownBlock2D', 'DownBlock2D'],
+  );
+  const upBlockTypes = blockTypes<UnetUpBlockType>(
+    'up_block_types',
+    ['CrossAttnUpBlock2D', 'UpBlock2D'],
+    ['UpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D', 'CrossAttnUpBlock2D'],
+  );
   only('mid_block_type', ['UNetMidBlock2DCrossAttn', null], 'UNetMidBlock2DCrossAttn');
   only('act_fn', ['silu'], 'silu');
   only('time_embedding_type', ['positional'], 'positional');
@@ -121,13 +139,22 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
   only('addition_embed_type', [null, 'text_time'], null);
   only('timestep_post_act', [null, 'silu'], null);
   only('time_embedding_act_fn', [null, 'silu'], null);
-  if (Array.isArray(c['transformer_layers_per_block']) && (c['transformer_layers_per_block'] as unknown[]).some(Array.isArray)) {
-    fail('transformer_layers_per_block', 'one integer per block (per-layer lists with reverse_transformer_layers_per_block are not supported)');
+  if (
+    Array.isArray(c['transformer_layers_per_block']) &&
+    (c['transformer_layers_per_block'] as unknown[]).some(Array.isArray)
+  ) {
+    fail(
+      'transformer_layers_per_block',
+      'one integer per block (per-layer lists with reverse_transformer_layers_per_block are not supported)',
+    );
   }
   only('reverse_transformer_layers_per_block', [null], null);
 
   // diffusers' naming quirk: with num_attention_heads null, attention_head_dim is the head count
-  const headsKey = c['num_attention_heads'] === undefined || c['num_attention_heads'] === null ? 'attention_head_dim' : 'num_attention_heads';
+  const headsKey =
+    c['num_attention_heads'] === undefined || c['num_attention_heads'] === null
+      ? 'attention_head_dim'
+      : 'num_attention_heads';
   const heads = perLevel(headsKey, 8, isPositiveInt, 'a positive integer');
   const onlyCross = perLevel('only_cross_attention', false, isBool, 'true or false');
   const layers = perLevel('layers_per_block', 2, isPositiveInt, 'a positive integer');
@@ -135,22 +162,39 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
   const transformerLayers = perLevel('transformer_layers_per_block', 1, isPositiveInt, 'a positive integer');
   const levels = blockChannels.map((outChannels, i): UnetLevel => {
     if (outChannels % heads[i]! !== 0) {
-      throw new SdError('unsupported-model', `Block ${i} of "${fileName}" has ${outChannels} channels, not divisible by its ${heads[i]} attention heads ("${headsKey}"); the config is inconsistent.`);
+      throw new SdError(
+        'unsupported-model',
+        `Block ${i} of "${fileName}" has ${outChannels} channels, not divisible by its ${heads[i]} attention heads ("${headsKey}"); the config is inconsistent.`,
+      );
     }
-    return { outChannels, layers: layers[i]!, heads: heads[i]!, crossAttentionDim: crossDims[i]!, transformerLayers: transformerLayers[i]!, onlyCrossAttention: onlyCross[i]! };
+    return {
+      outChannels,
+      layers: layers[i]!,
+      heads: heads[i]!,
+      crossAttentionDim: crossDims[i]!,
+      transformerLayers: transformerLayers[i]!,
+      onlyCrossAttention: onlyCross[i]!,
+    };
   });
 
   const normNumGroups = int('norm_num_groups', 32);
   const badGroups = blockChannels.find((ch) => ch % normNumGroups !== 0);
   if (badGroups !== undefined) {
-    throw new SdError('unsupported-model', `"norm_num_groups" ${normNumGroups} in "${fileName}" does not divide block channel count ${badGroups}; the config is inconsistent.`);
+    throw new SdError(
+      'unsupported-model',
+      `"norm_num_groups" ${normNumGroups} in "${fileName}" does not divide block channel count ${badGroups}; the config is inconsistent.`,
+    );
   }
   const timestepInputDim = blockChannels[0]!;
   const timeEmbedDim = optionalInt('time_embedding_dim') ?? timestepInputDim * 4;
   let addTextTime: Unet2dConditionConfig['addTextTime'] = null;
   if (c['addition_embed_type'] === 'text_time') {
-    const timeDim = optionalInt('addition_time_embed_dim') ?? fail('addition_time_embed_dim', 'a positive integer with addition_embed_type "text_time"');
-    const projDim = optionalInt('projection_class_embeddings_input_dim') ?? fail('projection_class_embeddings_input_dim', 'a positive integer with addition_embed_type "text_time"');
+    const timeDim =
+      optionalInt('addition_time_embed_dim') ??
+      fail('addition_time_embed_dim', 'a positive integer with addition_embed_type "text_time"');
+    const projDim =
+      optionalInt('projection_class_embeddings_input_dim') ??
+      fail('projection_class_embeddings_input_dim', 'a positive integer with addition_embed_type "text_time"');
     addTextTime = { timeEmbedDim: timeDim, projectionInputDim: projDim };
   }
   const midOnlyCross = c['mid_block_only_cross_attention'];
@@ -168,7 +212,12 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
     upBlockTypes,
     hasMidBlock: c['mid_block_type'] !== null,
     // diffusers: unset follows a single boolean only_cross_attention, else false
-    midBlockOnlyCrossAttention: typeof midOnlyCross === 'boolean' ? midOnlyCross : typeof c['only_cross_attention'] === 'boolean' ? (c['only_cross_attention'] as boolean) : false,
+    midBlockOnlyCrossAttention:
+      typeof midOnlyCross === 'boolean'
+        ? midOnlyCross
+        : typeof c['only_cross_attention'] === 'boolean'
+          ? (c['only_cross_attention'] as boolean)
+          : false,
     levels,
     downsamplePadding: int('downsample_padding', 1, true),
     midBlockScaleFactor: num('mid_block_scale_factor', 1),

@@ -28,18 +28,32 @@ export interface Transformer2dOptions {
  * diffusers `Attention` (no bias on q/k/v, biased `to_out.0`): softmax(q kᵀ / √dₕ) v per head.
  * x [B, N, queryDim], context [B, S, contextDim] (x itself for self-attention) → [B, N, queryDim].
  */
-export function attention(g: GraphBuilder, w: SafetensorsWeights, module: string, x: string, context: string, queryDim: number, contextDim: number, heads: number): string {
+export function attention(
+  g: GraphBuilder,
+  w: SafetensorsWeights,
+  module: string,
+  x: string,
+  context: string,
+  queryDim: number,
+  contextDim: number,
+  heads: number,
+): string {
   return g.scope(module, () => {
     const headDim = queryDim / heads;
     const split = g.constant('int64', [4], [0, 0, heads, headDim]);
     const q = g.op('Reshape', [linear(g, w, `${module}.to_q`, x, queryDim, queryDim, false), split]);
     const k = g.op('Reshape', [linear(g, w, `${module}.to_k`, context, contextDim, queryDim, false), split]);
     const v = g.op('Reshape', [linear(g, w, `${module}.to_v`, context, contextDim, queryDim, false), split]);
-    const scaledQ = g.op('Transpose', [g.op('Mul', [q, g.constant('float32', [], [1 / Math.sqrt(headDim)])])], { perm: [0, 2, 1, 3] });
+    const scaledQ = g.op('Transpose', [g.op('Mul', [q, g.constant('float32', [], [1 / Math.sqrt(headDim)])])], {
+      perm: [0, 2, 1, 3],
+    });
     const scores = g.op('MatMul', [scaledQ, g.op('Transpose', [k], { perm: [0, 2, 3, 1] })]);
     const probs = g.op('Softmax', [scores], { axis: -1 });
     const attended = g.op('MatMul', [probs, g.op('Transpose', [v], { perm: [0, 2, 1, 3] })]);
-    const merged = g.op('Reshape', [g.op('Transpose', [attended], { perm: [0, 2, 1, 3] }), g.constant('int64', [3], [0, 0, queryDim])]);
+    const merged = g.op('Reshape', [
+      g.op('Transpose', [attended], { perm: [0, 2, 1, 3] }),
+      g.constant('int64', [3], [0, 0, queryDim]),
+    ]);
     return linear(g, w, `${module}.to_out.0`, merged, queryDim, queryDim);
   });
 }
@@ -56,7 +70,15 @@ function gegluFeedForward(g: GraphBuilder, w: SafetensorsWeights, module: string
 }
 
 /** `BasicTransformerBlock` (layer_norm): x += attn1(norm1 x); x += attn2(norm2 x, context); x += ff(norm3 x). [B, N, dim] → same. */
-function basicTransformerBlock(g: GraphBuilder, w: SafetensorsWeights, module: string, x: string, context: string, dim: number, options: Transformer2dOptions): string {
+function basicTransformerBlock(
+  g: GraphBuilder,
+  w: SafetensorsWeights,
+  module: string,
+  x: string,
+  context: string,
+  dim: number,
+  options: Transformer2dOptions,
+): string {
   return g.scope(module, () => {
     const { heads, crossAttentionDim } = options;
     // only_cross_attention makes attn1 attend to the text too
@@ -78,10 +100,18 @@ function basicTransformerBlock(g: GraphBuilder, w: SafetensorsWeights, module: s
  * linear ones of SD 2.x/SDXL (`use_linear_projection`) are applied before/after the reshape to
  * tokens [B, H·W, C], as diffusers orders them.
  */
-export function transformer2d(g: GraphBuilder, w: SafetensorsWeights, module: string, x: string, context: string, options: Transformer2dOptions): string {
+export function transformer2d(
+  g: GraphBuilder,
+  w: SafetensorsWeights,
+  module: string,
+  x: string,
+  context: string,
+  options: Transformer2dOptions,
+): string {
   return g.scope(module, () => {
     const c = options.channels;
-    const toTokens = (v: string): string => g.op('Transpose', [g.op('Reshape', [v, g.constant('int64', [3], [0, c, -1])])], { perm: [0, 2, 1] });
+    const toTokens = (v: string): string =>
+      g.op('Transpose', [g.op('Reshape', [v, g.constant('int64', [3], [0, c, -1])])], { perm: [0, 2, 1] });
     const normed = groupNorm(g, w, `${module}.norm`, x, c, options.groups, TRANSFORMER_GROUP_NORM_EPS);
     let tokens = options.useLinearProjection
       ? linear(g, w, `${module}.proj_in`, toTokens(normed), c, c)

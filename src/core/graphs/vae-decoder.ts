@@ -18,12 +18,14 @@ export function buildVaeDecoder(config: AutoencoderKlConfig, weights: Safetensor
   const { blockOutChannels: channels, normNumGroups: groups, latentChannels } = config;
   const g = new GraphBuilder('vae_decoder');
   let x = g.input('latent_sample', 'float32', ['batch', latentChannels, 'latent_height', 'latent_width']);
-  if (config.usePostQuantConv) x = conv2d(g, weights, 'post_quant_conv', x, latentChannels, latentChannels, { kernel: 1 });
+  if (config.usePostQuantConv)
+    x = conv2d(g, weights, 'post_quant_conv', x, latentChannels, latentChannels, { kernel: 1 });
 
   const top = channels.at(-1)!;
   x = conv2d(g, weights, 'decoder.conv_in', x, latentChannels, top);
   x = resnetBlock(g, weights, 'decoder.mid_block.resnets.0', x, top, top, groups, VAE_NORM_EPS);
-  if (config.midBlockAddAttention) x = spatialSelfAttention(g, weights, 'decoder.mid_block.attentions.0', x, top, groups, VAE_NORM_EPS);
+  if (config.midBlockAddAttention)
+    x = spatialSelfAttention(g, weights, 'decoder.mid_block.attentions.0', x, top, groups, VAE_NORM_EPS);
   x = resnetBlock(g, weights, 'decoder.mid_block.resnets.1', x, top, top, groups, VAE_NORM_EPS);
 
   const reversed = [...channels].reverse();
@@ -31,9 +33,19 @@ export function buildVaeDecoder(config: AutoencoderKlConfig, weights: Safetensor
   reversed.forEach((outChannels, level) => {
     const block = `decoder.up_blocks.${level}`;
     for (let r = 0; r <= config.layersPerBlock; r++) {
-      x = resnetBlock(g, weights, `${block}.resnets.${r}`, x, r === 0 ? inChannels : outChannels, outChannels, groups, VAE_NORM_EPS);
+      x = resnetBlock(
+        g,
+        weights,
+        `${block}.resnets.${r}`,
+        x,
+        r === 0 ? inChannels : outChannels,
+        outChannels,
+        groups,
+        VAE_NORM_EPS,
+      );
     }
-    if (level < reversed.length - 1) x = conv2d(g, weights, `${block}.upsamplers.0.conv`, upsampleNearest2x(g, x), outChannels, outChannels);
+    if (level < reversed.length - 1)
+      x = conv2d(g, weights, `${block}.upsamplers.0.conv`, upsampleNearest2x(g, x), outChannels, outChannels);
     inChannels = outChannels;
   });
 

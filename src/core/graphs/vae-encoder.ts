@@ -25,23 +25,37 @@ export function buildVaeEncoder(config: AutoencoderKlConfig, weights: Safetensor
   channels.forEach((outChannels, level) => {
     const block = `encoder.down_blocks.${level}`;
     for (let r = 0; r < config.layersPerBlock; r++) {
-      x = resnetBlock(g, weights, `${block}.resnets.${r}`, x, r === 0 ? inChannels : outChannels, outChannels, groups, VAE_NORM_EPS);
+      x = resnetBlock(
+        g,
+        weights,
+        `${block}.resnets.${r}`,
+        x,
+        r === 0 ? inChannels : outChannels,
+        outChannels,
+        groups,
+        VAE_NORM_EPS,
+      );
     }
     if (level < channels.length - 1) {
       // diffusers pads right and bottom by one, then convolves with stride 2 and no padding
       const padded = g.op('Pad', [x, g.constant('int64', [8], [0, 0, 0, 0, 0, 0, 1, 1])], { mode: 'constant' });
-      x = conv2d(g, weights, `${block}.downsamplers.0.conv`, padded, outChannels, outChannels, { stride: 2, padding: 0 });
+      x = conv2d(g, weights, `${block}.downsamplers.0.conv`, padded, outChannels, outChannels, {
+        stride: 2,
+        padding: 0,
+      });
     }
     inChannels = outChannels;
   });
 
   const top = channels.at(-1)!;
   x = resnetBlock(g, weights, 'encoder.mid_block.resnets.0', x, top, top, groups, VAE_NORM_EPS);
-  if (config.midBlockAddAttention) x = spatialSelfAttention(g, weights, 'encoder.mid_block.attentions.0', x, top, groups, VAE_NORM_EPS);
+  if (config.midBlockAddAttention)
+    x = spatialSelfAttention(g, weights, 'encoder.mid_block.attentions.0', x, top, groups, VAE_NORM_EPS);
   x = resnetBlock(g, weights, 'encoder.mid_block.resnets.1', x, top, top, groups, VAE_NORM_EPS);
   x = silu(g, groupNorm(g, weights, 'encoder.conv_norm_out', x, top, groups, VAE_NORM_EPS));
   x = conv2d(g, weights, 'encoder.conv_out', x, top, 2 * latentChannels);
-  if (config.useQuantConv) x = conv2d(g, weights, 'quant_conv', x, 2 * latentChannels, 2 * latentChannels, { kernel: 1 });
+  if (config.useQuantConv)
+    x = conv2d(g, weights, 'quant_conv', x, 2 * latentChannels, 2 * latentChannels, { kernel: 1 });
   g.output(x, 'latent_parameters', 'float32', ['batch', 2 * latentChannels, 'latent_height', 'latent_width']);
   return g.toModel();
 }

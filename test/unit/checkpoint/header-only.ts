@@ -4,7 +4,10 @@ import { buildSafetensors } from '../safetensors/safetensors-fixture.ts';
 
 /** A checkpoint holding only the given keys and shapes (float16 zeros): enough for detection and key maps. */
 export async function headerOnly(tensors: Record<string, number[]>): Promise<SafetensorsFile> {
-  const entries = Object.entries(tensors).map(([name, shape]) => [name, { dtype: 'F16', shape, bytes: new Uint8Array(2 * shape.reduce((a, b) => a * b, 1)) }]);
+  const entries = Object.entries(tensors).map(([name, shape]) => [
+    name,
+    { dtype: 'F16', shape, bytes: new Uint8Array(2 * shape.reduce((a, b) => a * b, 1)) },
+  ]);
   return SafetensorsFile.open(bytesByteSource(buildSafetensors(Object.fromEntries(entries))), 'checkpoint.safetensors');
 }
 

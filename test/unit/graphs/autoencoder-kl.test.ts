@@ -17,7 +17,12 @@ const SINGLE_FILE = resolve(FIXTURES, 'single-file');
 type Model = 'tiny-sd15' | 'tiny-sdxl';
 
 /** Builds a VAE graph from the folder's config and (float16-rounded) weights and runs it on one input. */
-async function runVae(model: Model, build: typeof buildVaeDecoder, input: string, inputNpy: string): Promise<ort.Tensor> {
+async function runVae(
+  model: Model,
+  build: typeof buildVaeDecoder,
+  input: string,
+  inputNpy: string,
+): Promise<ort.Tensor> {
   const vaeDir = resolve(SINGLE_FILE, `${model}-diffusers/vae`);
   const config = parseAutoencoderKlConfig(JSON.parse(readFileSync(resolve(vaeDir, 'config.json'), 'utf8')));
   const fileBytes = roundFloat32ToFloat16(readFileSync(resolve(vaeDir, 'diffusion_pytorch_model.safetensors')));
@@ -25,7 +30,9 @@ async function runVae(model: Model, build: typeof buildVaeDecoder, input: string
   const weights = new SafetensorsWeights(file, { location: 'vae.safetensors', convertedLocation: 'vae.float32.bin' });
   const onnx = build(config, weights);
   expect(weights.hasConverted).toBe(false);
-  const session = await ort.InferenceSession.create(onnx, { externalData: [{ path: 'vae.safetensors', data: fileBytes }] });
+  const session = await ort.InferenceSession.create(onnx, {
+    externalData: [{ path: 'vae.safetensors', data: fileBytes }],
+  });
   const x = readNpy(resolve(SINGLE_FILE, `${model}.components`, inputNpy));
   const out = await session.run({ [input]: new ort.Tensor('float32', x.data as Float32Array, x.shape) });
   await session.release();
@@ -48,7 +55,8 @@ async function encoderError(model: Model): Promise<number> {
   expect(params.dims).toEqual([batch, 2 * channels, h, w]);
   const data = params.data as Float32Array;
   const mean = new Float32Array(batch * channels * h * w);
-  for (let b = 0; b < batch; b++) mean.set(data.subarray(b * 2 * channels * h * w, (b * 2 + 1) * channels * h * w), b * channels * h * w);
+  for (let b = 0; b < batch; b++)
+    mean.set(data.subarray(b * 2 * channels * h * w, (b * 2 + 1) * channels * h * w), b * channels * h * w);
   return maxRelativeError(mean, expected.data as Float32Array);
 }
 
@@ -68,7 +76,11 @@ describe('buildVaeDecoder / buildVaeEncoder', () => {
   });
 
   it('refuses configs it cannot build', () => {
-    expect(() => parseAutoencoderKlConfig({ block_out_channels: [8, 12], norm_num_groups: 8 })).toThrow(/"norm_num_groups" 8 .* does not divide block channel count 12/);
-    expect(() => parseAutoencoderKlConfig({ block_out_channels: [8], up_block_types: ['AttnUpDecoderBlock2D'] })).toThrow(/"up_block_types" .* expected 1 × "UpDecoderBlock2D"/);
+    expect(() => parseAutoencoderKlConfig({ block_out_channels: [8, 12], norm_num_groups: 8 })).toThrow(
+      /"norm_num_groups" 8 .* does not divide block channel count 12/,
+    );
+    expect(() =>
+      parseAutoencoderKlConfig({ block_out_channels: [8], up_block_types: ['AttnUpDecoderBlock2D'] }),
+    ).toThrow(/"up_block_types" .* expected 1 × "UpDecoderBlock2D"/);
   });
 });

@@ -34,14 +34,22 @@ function folderEncoder(folder: string): Encoder {
   };
 }
 
-
 /** Builds the graph, runs it on onnxruntime-node with the weights as external data, returns all outputs. */
-async function runEncoder(encoder: Encoder, inputIds: BigInt64Array, batch: number): Promise<{ outputs: Record<string, ort.Tensor>; weights: SafetensorsWeights }> {
+async function runEncoder(
+  encoder: Encoder,
+  inputIds: BigInt64Array,
+  batch: number,
+): Promise<{ outputs: Record<string, ort.Tensor>; weights: SafetensorsWeights }> {
   const file = await SafetensorsFile.open(bytesByteSource(encoder.fileBytes), 'model.safetensors');
-  const weights = new SafetensorsWeights(file, { location: 'model.safetensors', convertedLocation: 'model.float32.bin', fileKey: encoder.fileKey });
+  const weights = new SafetensorsWeights(file, {
+    location: 'model.safetensors',
+    convertedLocation: 'model.float32.bin',
+    fileKey: encoder.fileKey,
+  });
   const { model } = buildClipTextModel(encoder.config, weights);
   const externalData = [{ path: 'model.safetensors', data: encoder.fileBytes }];
-  if (weights.hasConverted) externalData.push({ path: 'model.float32.bin', data: await weights.materializeConverted() });
+  if (weights.hasConverted)
+    externalData.push({ path: 'model.float32.bin', data: await weights.materializeConverted() });
   const session = await ort.InferenceSession.create(model, { externalData });
   const ids = new ort.Tensor('int32', Int32Array.from(inputIds, Number), [batch, encoder.config.maxPositionEmbeddings]);
   const outputs = await session.run({ input_ids: ids });
@@ -50,7 +58,12 @@ async function runEncoder(encoder: Encoder, inputIds: BigInt64Array, batch: numb
 }
 
 /** Compares each named output with `<model>.<reference>.npy`; returns the max relative errors. */
-async function compareWithComponents(components: string, model: string, encoder: Encoder, pairs: Record<string, string>): Promise<Record<string, number>> {
+async function compareWithComponents(
+  components: string,
+  model: string,
+  encoder: Encoder,
+  pairs: Record<string, string>,
+): Promise<Record<string, number>> {
   const dir = resolve(SINGLE_FILE, components);
   const ids = readNpy(resolve(dir, `${model}.input_ids.npy`));
   const { outputs } = await runEncoder(encoder, ids.data as BigInt64Array, ids.shape[0]!);
@@ -75,15 +88,25 @@ describe('buildClipTextModel', () => {
   });
 
   it('SDXL text encoders (CLIP-L and the projection model) match the components', async () => {
-    const first = await compareWithComponents('tiny-sdxl.components', 'text_encoder', roundedToFloat16(folderEncoder('tiny-sdxl-diffusers/text_encoder')), {
-      last_hidden_state: 'last_hidden_state',
-      'hidden_states.2': 'penultimate_hidden_state',
-    });
-    const second = await compareWithComponents('tiny-sdxl.components', 'text_encoder_2', roundedToFloat16(folderEncoder('tiny-sdxl-diffusers/text_encoder_2')), {
-      last_hidden_state: 'last_hidden_state',
-      'hidden_states.2': 'penultimate_hidden_state',
-      text_embeds: 'text_embeds',
-    });
+    const first = await compareWithComponents(
+      'tiny-sdxl.components',
+      'text_encoder',
+      roundedToFloat16(folderEncoder('tiny-sdxl-diffusers/text_encoder')),
+      {
+        last_hidden_state: 'last_hidden_state',
+        'hidden_states.2': 'penultimate_hidden_state',
+      },
+    );
+    const second = await compareWithComponents(
+      'tiny-sdxl.components',
+      'text_encoder_2',
+      roundedToFloat16(folderEncoder('tiny-sdxl-diffusers/text_encoder_2')),
+      {
+        last_hidden_state: 'last_hidden_state',
+        'hidden_states.2': 'penultimate_hidden_state',
+        text_embeds: 'text_embeds',
+      },
+    );
     console.log('sdxl text_encoder max relative error', first, 'text_encoder_2', second);
     for (const e of [...Object.values(first), ...Object.values(second)]) expect(e).toBeLessThan(TOLERANCE);
   });
@@ -100,7 +123,10 @@ describe('buildClipTextModel', () => {
       fileKey: (key) => `conditioner.embedders.0.transformer.${key}`,
     };
     const pairs = { last_hidden_state: 'last_hidden_state', 'hidden_states.2': 'penultimate_hidden_state' };
-    const errors = [await compareWithComponents('tiny-sd15.components', 'text_encoder', sd15, pairs), await compareWithComponents('tiny-sdxl.components', 'text_encoder', sdxl, pairs)];
+    const errors = [
+      await compareWithComponents('tiny-sd15.components', 'text_encoder', sd15, pairs),
+      await compareWithComponents('tiny-sdxl.components', 'text_encoder', sdxl, pairs),
+    ];
     console.log('single-file (float16) text_encoder max relative error: sd15', errors[0], 'sdxl', errors[1]);
     for (const e of errors.flatMap((r) => Object.values(r))) expect(e).toBeLessThan(TOLERANCE);
   });
@@ -111,7 +137,14 @@ describe('buildClipTextModel', () => {
     ids[0] = 49406n;
     ids[1] = 320n;
     const { outputs } = await runEncoder(encoder, ids, 1);
-    expect(Object.keys(outputs).sort()).toEqual(['hidden_states.0', 'hidden_states.1', 'hidden_states.2', 'hidden_states.3', 'last_hidden_state', 'pooler_output']);
+    expect(Object.keys(outputs).sort()).toEqual([
+      'hidden_states.0',
+      'hidden_states.1',
+      'hidden_states.2',
+      'hidden_states.3',
+      'last_hidden_state',
+      'pooler_output',
+    ]);
     const last = outputs['last_hidden_state']!.data as Float32Array;
     expect([...(outputs['pooler_output']!.data as Float32Array)]).toEqual([...last.subarray(2 * 16, 3 * 16)]);
   });
@@ -131,6 +164,8 @@ describe('buildClipTextModel', () => {
     const wrong = { ...encoder, config: { ...encoder.config, intermediateSize: 40 } };
     const error = await runEncoder(wrong, new BigInt64Array(77), 1).catch((e: unknown) => e);
     expect(isSdError(error, 'unsupported-model')).toBe(true);
-    expect((error as Error).message).toMatch(/"text_model.encoder.layers.0.mlp.fc1.weight" in "model.safetensors" has shape \[37, 16\] but the config implies \[40, 16\]/);
+    expect((error as Error).message).toMatch(
+      /"text_model.encoder.layers.0.mlp.fc1.weight" in "model.safetensors" has shape \[37, 16\] but the config implies \[40, 16\]/,
+    );
   });
 });

@@ -9,7 +9,10 @@ export function roundFloat32ToFloat16(fileBytes: Uint8Array): Uint8Array {
   const bytes = fileBytes.slice();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLength))) as Record<
+    string,
+    { dtype: string; data_offsets: [number, number] }
+  >;
   for (const [name, t] of Object.entries(header)) {
     if (name === '__metadata__' || t.dtype !== 'F32') continue;
     for (let at = 8 + headerLength + t.data_offsets[0]; at < 8 + headerLength + t.data_offsets[1]; at += 4) {

@@ -19,8 +19,13 @@ export function readNpy(path: string): NpyArray {
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (/'fortran_order':\s*True/.test(header)) throw new Error(`${path}: Fortran order is not supported`);
-  if (descr === undefined || !(descr in DTYPES) || shapeText === undefined) throw new Error(`${path}: unsupported header ${header}`);
-  const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
+  if (descr === undefined || !(descr in DTYPES) || shapeText === undefined)
+    throw new Error(`${path}: unsupported header ${header}`);
+  const shape = shapeText
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0)
+    .map(Number);
   const Ctor = DTYPES[descr as keyof typeof DTYPES];
   const start = headerStart + headerLength;
   const body = bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.byteLength);

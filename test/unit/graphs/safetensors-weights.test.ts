@@ -31,10 +31,19 @@ describe('SafetensorsWeights', () => {
   });
 
   it('refuses integer tensors and wrong shapes, naming both shapes', async () => {
-    const weights = await weightsOf(buildSafetensors({ ids: { dtype: 'I64', shape: [1], bytes: new Uint8Array(8) }, w: { dtype: 'F32', shape: [2], bytes: f32Bytes([1, 2]) } }));
+    const weights = await weightsOf(
+      buildSafetensors({
+        ids: { dtype: 'I64', shape: [1], bytes: new Uint8Array(8) },
+        w: { dtype: 'F32', shape: [2], bytes: f32Bytes([1, 2]) },
+      }),
+    );
     const g = new GraphBuilder('g');
-    expect(() => weights.bind(g, 'ids', [1])).toThrow(/"ids" in "unet.safetensors" is I64; model weights must be F32, F16 or BF16/);
-    expect(() => weights.bind(g, 'w', [3])).toThrow(/"w" in "unet.safetensors" has shape \[2\] but the config implies \[3\]/);
+    expect(() => weights.bind(g, 'ids', [1])).toThrow(
+      /"ids" in "unet.safetensors" is I64; model weights must be F32, F16 or BF16/,
+    );
+    expect(() => weights.bind(g, 'w', [3])).toThrow(
+      /"w" in "unet.safetensors" has shape \[2\] but the config implies \[3\]/,
+    );
   });
 
   it('binds renamed, reshaped, ranged and transposed tensors (float32 ranges in place, the rest converted)', async () => {
@@ -42,7 +51,11 @@ describe('SafetensorsWeights', () => {
       bytesByteSource(
         buildSafetensors({
           packed: { dtype: 'F32', shape: [3, 2], bytes: f32Bytes([1, 2, 3, 4, 5, 6]) },
-          half: { dtype: 'F16', shape: [2, 3], bytes: new Uint8Array(new Uint16Array([0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600]).buffer) },
+          half: {
+            dtype: 'F16',
+            shape: [2, 3],
+            bytes: new Uint8Array(new Uint16Array([0x3c00, 0x4000, 0x4200, 0x4400, 0x4500, 0x4600]).buffer),
+          },
           conv: { dtype: 'F32', shape: [2, 2, 1, 1], bytes: f32Bytes([7, 8, 9, 10]) },
         }),
       ),
@@ -54,7 +67,11 @@ describe('SafetensorsWeights', () => {
       'half.v': { tensor: 'half', shape: [2, 3], range: { start: 3, count: 3 } },
       'attn.q': { tensor: 'conv', shape: [2, 2, 1, 1] },
     };
-    const weights = new SafetensorsWeights(file, { location: 'model.safetensors', convertedLocation: 'converted.bin', fileKey: (key) => sources[key]! });
+    const weights = new SafetensorsWeights(file, {
+      location: 'model.safetensors',
+      convertedLocation: 'converted.bin',
+      fileKey: (key) => sources[key]!,
+    });
     const g = new GraphBuilder('g');
     weights.bind(g, 'k', [1, 2]);
     weights.bind(g, 'proj.weight', [3, 2]);
@@ -62,6 +79,8 @@ describe('SafetensorsWeights', () => {
     weights.bind(g, 'attn.q', [2, 2]);
     // only the float16 tensors are converted: the transpose of [[1, 2, 3], [4, 5, 6]], then elements 3…5
     expect([...new Float32Array((await weights.materializeConverted()).buffer)]).toEqual([1, 4, 2, 5, 3, 6, 4, 5, 6]);
-    expect(() => weights.bind(g, 'proj.weight', [2, 3])).toThrow(/"half" in "model.safetensors" has shape \[2, 3\] but the config implies \[3, 2\]/);
+    expect(() => weights.bind(g, 'proj.weight', [2, 3])).toThrow(
+      /"half" in "model.safetensors" has shape \[2, 3\] but the config implies \[3, 2\]/,
+    );
   });
 });
