@@ -42,6 +42,28 @@ export interface SafetensorsWeightsOptions {
    * transposed tensors of LDM checkpoints).
    */
   fileKey?: (diffusersKey: string, expectedShape: readonly number[]) => string | WeightSource;
+  /**
+   * Byte ranges of the file to mount as separate external-data files instead of the whole file at
+   * `location` (onnxruntime-web addresses each mounted file with 32-bit offsets and reads a Blob
+   * whole: mount only what the graph needs). Each float32 tensor must lie inside one of them; see
+   * {@link SafetensorsWeights.mountedWindows}.
+   */
+  windows?: readonly WeightWindow[];
+  /** Largest converted file in bytes: past it, converted tensors go to `convertedLocation.1`, `.2`, … (default: one file). */
+  convertedPartBytes?: number;
+}
+
+/** A byte range `[start, end)` of the weights file, mounted as its own external-data file named `location`. */
+export interface WeightWindow {
+  location: string;
+  start: number;
+  end: number;
+}
+
+/** One converted-weights file: its location in the graph and its size; parts follow each other in {@link SafetensorsWeights.writeConverted}'s stream. */
+export interface ConvertedPart {
+  location: string;
+  byteLength: number;
 }
 
 /** Elements widened per read, so a large tensor never needs its float16 and float32 copies whole at once. */
@@ -58,6 +80,9 @@ const CONVERT_SLICE_ELEMENTS = 1 << 22;
 export class SafetensorsWeights {
   private readonly pending: PendingConversion[] = [];
   private convertedBytes = 0;
+  private readonly parts: ConvertedPart[] = [];
+  /** Windows bound so far by location, each ending at the last byte used. */
+  private readonly used = new Map<string, WeightWindow>();
 
   constructor(
     readonly file: SafetensorsFile,
@@ -72,6 +97,19 @@ export class SafetensorsWeights {
   /** Size in bytes of the converted-weights buffer. */
   get convertedByteLength(): number {
     return this.convertedBytes;
+  }
+
+  /** The converted-weights files in stream order (one unless `convertedPartBytes` split them). */
+  get convertedParts(): readonly ConvertedPart[] {
+    return this.parts;
+  }
+
+  /**
+   * The `windows` that float32 tensors were bound to, each ending at the last byte used: mount
+   * bytes `[start, end)` of the file under `location`.
+   */
+  get mountedWindows(): readonly WeightWindow[] {
+    return [...this.used.values()];
   }
 
   /**
@@ -114,22 +152,48 @@ export class SafetensorsWeights {
     if (info.dtype === 'F32' && source.transpose !== true) {
       return g.initializer(key, 'float32', expectedShape, {
         kind: 'external',
-        location: this.options.location,
-        offset: info.offset + start * 4,
+        ...this.place(info.offset + start * 4, count * 4, key),
         length: count * 4,
       });
     }
     const length = count * 4;
-    const offset = this.convertedBytes;
+    let part = this.parts.at(-1);
+    const partBytes = this.options.convertedPartBytes ?? Infinity;
+    if (part === undefined || (part.byteLength > 0 && part.byteLength + length > partBytes)) {
+      const n = this.parts.length;
+      part = {
+        location: n === 0 ? this.options.convertedLocation : `${this.options.convertedLocation}.${n}`,
+        byteLength: 0,
+      };
+      this.parts.push(part);
+    }
+    const offset = part.byteLength;
     const transpose = source.transpose === true ? ([expectedShape[1]!, expectedShape[0]!] as const) : undefined;
     this.pending.push({ info, start, count, transpose });
     this.convertedBytes += length;
+    part.byteLength += length;
     return g.initializer(key, 'float32', expectedShape, {
       kind: 'external',
-      location: this.options.convertedLocation,
+      location: part.location,
       offset,
       length,
     });
+  }
+
+  /** Where file bytes `[offset, offset + length)` are mounted: the whole file, or the window holding them. */
+  private place(offset: number, length: number, key: string): { location: string; offset: number } {
+    const windows = this.options.windows;
+    if (windows === undefined) return { location: this.options.location, offset };
+    const window = windows.find((w) => w.start <= offset && offset + length <= w.end);
+    if (window === undefined) {
+      throw new SdError(
+        'internal',
+        `Weight "${key}" (bytes ${offset}…${offset + length} of "${this.file.fileName}") lies in no mounted window of the file.`,
+      );
+    }
+    const used = this.used.get(window.location);
+    this.used.set(window.location, { ...window, end: Math.max(used?.end ?? 0, offset + length) });
+    return { location: window.location, offset: offset - window.start };
   }
 
   /**

@@ -83,4 +83,46 @@ describe('SafetensorsWeights', () => {
       /"half" in "model.safetensors" has shape \[2, 3\] but the config implies \[3, 2\]/,
     );
   });
+
+  it('mounts float32 tensors from windows of the file and splits the converted file into parts', async () => {
+    const file = await SafetensorsFile.open(
+      bytesByteSource(
+        buildSafetensors({
+          a: { dtype: 'F32', shape: [2], bytes: f32Bytes([1, 2]) },
+          b: { dtype: 'F32', shape: [2], bytes: f32Bytes([3, 4]) },
+          h1: { dtype: 'F16', shape: [2], bytes: new Uint8Array(new Uint16Array([0x3c00, 0x4000]).buffer) },
+          h2: { dtype: 'F16', shape: [2], bytes: new Uint8Array(new Uint16Array([0x4200, 0x4400]).buffer) },
+        }),
+      ),
+      'model.safetensors',
+    );
+    const a = file.tensors.get('a')!;
+    const b = file.tensors.get('b')!;
+    const windows = [
+      { location: 'w0', start: a.offset, end: a.offset + 8 },
+      { location: 'w1', start: b.offset, end: b.offset + 8 },
+    ];
+    const weights = new SafetensorsWeights(file, {
+      location: 'model.safetensors',
+      convertedLocation: 'c',
+      windows,
+      convertedPartBytes: 8,
+    });
+    const g = new GraphBuilder('g');
+    weights.bind(g, 'b', [2]);
+    weights.bind(g, 'h1', [2]);
+    weights.bind(g, 'h2', [2]);
+    expect(weights.mountedWindows).toEqual([windows[1]]);
+    expect(weights.convertedParts).toEqual([
+      { location: 'c', byteLength: 8 },
+      { location: 'c.1', byteLength: 8 },
+    ]);
+    expect(() =>
+      new SafetensorsWeights(file, { location: 'x', convertedLocation: 'c', windows: [windows[0]!] }).bind(
+        new GraphBuilder('h'),
+        'b',
+        [2],
+      ),
+    ).toThrow(/lies in no mounted window/);
+  });
 });
