@@ -18,6 +18,8 @@ export interface CheckpointComponent<C> {
   config: C;
   /** Pass as {@link SafetensorsWeights}' `fileKey` (see {@link componentWeights}). */
   fileKey: (diffusersKey: string, expectedShape: readonly number[]) => WeightSource;
+  /** Every file key the component reads starts with this (`model.diffusion_model.`, …): its tensors' byte span bounds what to mount. */
+  filePrefix: string;
 }
 
 /** A single-file LDM checkpoint resolved into diffusers components. */
@@ -33,6 +35,8 @@ export interface SingleFileCheckpoint {
   textEncoder?: CheckpointComponent<ClipTextConfig>;
   /** SDXL's OpenCLIP ViT-bigG with projection. */
   textEncoder2?: CheckpointComponent<ClipTextConfig>;
+  /** `model_index.json` of the config (raw JSON; `{}` when the config has none). */
+  modelIndex: Record<string, unknown>;
   /** `scheduler_config.json` of the config (raw JSON), with `prediction_type` as resolved. */
   scheduler: Record<string, unknown>;
   predictionType: PredictionType;
@@ -118,8 +122,17 @@ export function resolveSingleFileCheckpoint(
     architecture: detected?.architecture ?? null,
     isInpainting: unetConfig.inChannels === 9,
     configSource,
-    unet: { config: unetConfig, fileKey: (key) => ({ tensor: UNET_PREFIX + ldmUnetKey(key, unetConfig) }) },
-    vae: { config: vaeConfig, fileKey: (key, shape) => ldmVaeSource(key, shape, vaeConfig, VAE_PREFIX, fileRank) },
+    unet: {
+      config: unetConfig,
+      filePrefix: UNET_PREFIX,
+      fileKey: (key) => ({ tensor: UNET_PREFIX + ldmUnetKey(key, unetConfig) }),
+    },
+    vae: {
+      config: vaeConfig,
+      filePrefix: VAE_PREFIX,
+      fileKey: (key, shape) => ldmVaeSource(key, shape, vaeConfig, VAE_PREFIX, fileRank),
+    },
+    modelIndex: isObject(json.model_index) ? { ...json.model_index } : {},
     scheduler: {},
     predictionType: 'epsilon',
   };
@@ -127,6 +140,7 @@ export function resolveSingleFileCheckpoint(
     const layout = findLayout(file, 'text_encoder', TEXT_ENCODER_LAYOUTS.text_encoder);
     checkpoint.textEncoder = {
       config: parseClipTextConfig(json.text_encoder, 'text_encoder/config.json'),
+      filePrefix: layout.prefix,
       fileKey: (key, shape) => textEncoderSource(key, shape, layout),
     };
   }
@@ -138,18 +152,20 @@ export function resolveSingleFileCheckpoint(
     );
     checkpoint.textEncoder2 = {
       config: parseClipTextConfig(json.text_encoder_2, 'text_encoder_2/config.json', true),
+      filePrefix: layout.prefix,
       fileKey: (key, shape) => textEncoderSource(key, shape, layout),
     };
   }
-  const scheduler =
-    typeof json.scheduler === 'object' && json.scheduler !== null
-      ? { ...(json.scheduler as Record<string, unknown>) }
-      : {};
+  const scheduler: Record<string, unknown> = isObject(json.scheduler) ? { ...json.scheduler } : {};
   const configured = scheduler['prediction_type'];
   checkpoint.predictionType = options.predictionType ?? (configured === 'v_prediction' ? 'v_prediction' : 'epsilon');
   scheduler['prediction_type'] = checkpoint.predictionType;
   checkpoint.scheduler = scheduler;
   return checkpoint;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /** Options of {@link componentWeights}. */

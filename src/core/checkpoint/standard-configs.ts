@@ -10,6 +10,8 @@ import type { CheckpointArchitecture } from './architecture.ts';
  * (each component's parser reads it). What diffusers' `from_single_file(..., config=DIR)` takes.
  */
 export interface PipelineConfigJson {
+  /** `model_index.json`: the pipeline class and its flags (`force_zeros_for_empty_prompt`, `requires_aesthetics_score`). */
+  model_index?: unknown;
   unet?: unknown;
   vae?: unknown;
   text_encoder?: unknown;
