@@ -67,15 +67,27 @@ const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+(?:\/[\w.-]+)*\/?(?:@.+)?$/;
 const HTTP_URL = /^https?:\/\/[^/\s?#]+/i;
 /** A path the worker resolves against the site's own address. */
 const SITE_PATH = /^\.{0,2}\//;
+/** `local:NAME`: a folder the user opened from their disk, by its name (the core's form too). */
+const LOCAL_REF = /^local:([^/\\]+)$/;
 
 /**
- * Whether `text` can name a model: a Hugging Face repository id, an http(s) URL, or a path on this
- * site. Anything else (`javascript:…`, `file:…`, a bare word) is refused before it reaches a fetch.
+ * Whether `text` can name a model: a Hugging Face repository id, an http(s) URL, a path on this
+ * site, or `local:NAME`. Anything else (`javascript:…`, `file:…`, a bare word) is refused before it
+ * reaches a fetch.
  */
 export function isModelReference(text: string): boolean {
   const value = text.trim();
-  if (HTTP_URL.test(value) || SITE_PATH.test(value)) return true;
+  if (HTTP_URL.test(value) || SITE_PATH.test(value) || LOCAL_REF.test(value)) return true;
   return HUB_ID.test(value) && !value.includes('..');
+}
+
+/**
+ * The folder name of a `local:NAME` model, else undefined. A link carries only this name, never
+ * the folder's files: it opens where the browser kept a copy of the folder, and elsewhere the page
+ * asks for the folder.
+ */
+export function localModelName(model: string): string | undefined {
+  return LOCAL_REF.exec(model.trim())?.[1];
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   DEFAULT_SETTINGS,
   formatShareQuery,
   isModelReference,
+  localModelName,
   parseShareQuery,
 } from '../../../src/lib/share-link.ts';
 import { loadCases } from '../../oracle/cases.ts';
@@ -126,8 +127,12 @@ describe('share links naming a model', () => {
     '/models/tiny-sd15',
     './models/x',
     '../x',
+    'local:tiny-sd15',
+    'local:My model (fp16)',
   ];
   const refused = [
+    'local:',
+    'local:a/b',
     'javascript:alert(1)',
     'JavaScript:alert(document.cookie)',
     'data:text/html,<b>x</b>',
@@ -152,6 +157,12 @@ describe('share links naming a model', () => {
     expect(problems).toEqual([
       `model=${model} ignored: not a Hugging Face repository id (org/name, org/name@revision, org/name/subfolder) or an http(s) URL. Using ${DEFAULT_SETTINGS.model}.`,
     ]);
+  });
+
+  it('names the folder of a local:NAME model, which is all a link carries of it', () => {
+    expect(localModelName(' local:tiny-sd15 ')).toBe('tiny-sd15');
+    expect(localModelName('org/local:x')).toBeUndefined();
+    expect(localModelName('https://host/local:x')).toBeUndefined();
   });
 
   it("agrees with the core's parseModelSource on everything that is not a site path", () => {

@@ -5,7 +5,6 @@ import { modelIdOf } from '../../../src/core/store/model-source.ts';
 import type { StoreProgress } from '../../../src/core/store/progress.ts';
 import { createBrowserModelStore } from '../../../src/platform/store/browser-platform.ts';
 import { createIdbKeyValueStore, MODEL_STORE_DB } from '../../../src/platform/store/idb-kv.ts';
-import { entriesFromFileList, folderName } from '../../../src/platform/store/local-folder.ts';
 import { ModelServer } from './model-server.ts';
 import {
   createKv,
@@ -143,14 +142,6 @@ describe('browser wiring', () => {
     expect(chunkKeys.map((k) => k[3])).toEqual(chunkKeys.map(() => 0));
     expect(chunkKeys).toHaveLength(server.files('tiny-sd-turbo').size);
     await store.clear();
-  });
-
-  it('turns picked files into entries rooted at the picked folder', () => {
-    const file = new File(['{}'], 'model_index.json');
-    Object.defineProperty(file, 'webkitRelativePath', { value: 'sd-turbo/model_index.json' });
-    const entries = entriesFromFileList([file]);
-    expect(entries).toEqual([{ path: 'sd-turbo/model_index.json', file }]);
-    expect(folderName(entries)).toBe('sd-turbo');
   });
 });
 

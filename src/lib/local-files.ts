@@ -1,24 +1,28 @@
-import type { LocalFileEntry } from '../../core/store/local-source.ts';
+import type { LocalFile } from '../../workers/api.ts';
 
 /**
- * Turns what the page receives when the user picks or drops a model folder into the core's
- * {@link LocalFileEntry} list (path inside the folder + File). The core then reads the folder in
- * place (`localModelFiles`) or imports it into the store (`ModelStore.importFolder`).
+ * Turns what the page receives when the user picks or drops a model folder into the worker's
+ * {@link LocalFile} list (path inside what was picked + File), for `openLocalModel`. Files travel
+ * to the worker as references: nothing is read here.
  */
 
 /** Files of `<input type="file" webkitdirectory>`: paths from `webkitRelativePath` ("sd15/unet/model.onnx"). */
-export function entriesFromFileList(files: FileList | readonly File[]): LocalFileEntry[] {
+export function entriesFromFileList(files: FileList | readonly File[]): LocalFile[] {
   return Array.from(files, (file) => ({ path: file.webkitRelativePath || file.name, file }));
 }
 
-/** The folder's name as the user sees it: the first segment of the picked paths. */
-export function folderName(entries: readonly LocalFileEntry[], fallback = 'local model'): string {
+/**
+ * What was picked, as people see it: the folder's name (the first segment of the paths), the
+ * file's name when one file was picked, else `fallback`.
+ */
+export function folderName(entries: readonly LocalFile[], fallback = 'local model'): string {
   const first = entries[0]?.path.split('/');
-  return first && first.length > 1 ? (first[0] as string) : fallback;
+  if (first && first.length > 1) return first[0] as string;
+  return entries.length === 1 && first ? (first[0] as string) : fallback;
 }
 
 /** Minimal shape of a File System Access directory handle (its async iteration is not in lib DOM without DOM.AsyncIterable). */
-interface DirectoryHandleLike {
+export interface DirectoryHandleLike {
   readonly kind: 'directory';
   readonly name: string;
   values(): AsyncIterable<
@@ -26,16 +30,16 @@ interface DirectoryHandleLike {
   >;
 }
 
-/** Every file under a handle from `showDirectoryPicker()` (Chromium), recursively. */
-export async function entriesFromDirectoryHandle(handle: FileSystemDirectoryHandle): Promise<LocalFileEntry[]> {
-  const entries: LocalFileEntry[] = [];
+/** Every file under a handle from `showDirectoryPicker()` (Chromium), recursively, paths starting with its name. */
+export async function entriesFromDirectoryHandle(handle: DirectoryHandleLike): Promise<LocalFile[]> {
+  const entries: LocalFile[] = [];
   const walk = async (dir: DirectoryHandleLike, prefix: string): Promise<void> => {
     for await (const child of dir.values()) {
       if (child.kind === 'file') entries.push({ path: prefix + child.name, file: await child.getFile() });
       else await walk(child, `${prefix}${child.name}/`);
     }
   };
-  await walk(handle as unknown as DirectoryHandleLike, `${handle.name}/`);
+  await walk(handle, `${handle.name}/`);
   return entries;
 }
 
@@ -55,9 +59,12 @@ function readAllEntries(reader: FileSystemDirectoryReader): Promise<FileSystemEn
   });
 }
 
-/** Every file of a folder dropped on the page (`DataTransfer` of a drop event), recursively. */
-export async function entriesFromDataTransfer(data: DataTransfer): Promise<LocalFileEntry[]> {
-  const entries: LocalFileEntry[] = [];
+/**
+ * Every file of what was dropped on the page (a folder, or files), recursively. Call it inside the
+ * drop handler: the items are read before its first await, as browsers empty them afterwards.
+ */
+export async function entriesFromDataTransfer(data: Pick<DataTransfer, 'items'>): Promise<LocalFile[]> {
+  const entries: LocalFile[] = [];
   const walk = async (entry: FileSystemEntry, prefix: string): Promise<void> => {
     if (entry.isFile) {
       const file = await new Promise<File>((resolve, reject) => (entry as FileSystemFileEntry).file(resolve, reject));
@@ -67,7 +74,6 @@ export async function entriesFromDataTransfer(data: DataTransfer): Promise<Local
         await walk(child, `${prefix}${entry.name}/`);
     }
   };
-  // entries must be taken synchronously, before the drop event handler returns
   const roots = Array.from(data.items, (item) => item.webkitGetAsEntry()).filter(
     (e): e is FileSystemEntry => e !== null,
   );
