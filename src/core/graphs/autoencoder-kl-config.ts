@@ -1,4 +1,5 @@
 import { SdError } from '../errors.ts';
+import { ConfigReader } from './config-reader.ts';
 
 /**
  * A diffusers `AutoencoderKL` config (`vae/config.json`), parsed once into camelCase. Only the
@@ -22,60 +23,36 @@ export interface AutoencoderKlConfig {
 
 /** Parses `vae/config.json`; defaults are diffusers' AutoencoderKL defaults. */
 export function parseAutoencoderKlConfig(json: unknown, fileName = 'vae/config.json'): AutoencoderKlConfig {
-  if (typeof json !== 'object' || json === null) {
-    throw new SdError(
-      'unsupported-model',
-      `"${fileName}" is not a JSON object; expected a diffusers AutoencoderKL config.`,
-    );
-  }
-  const c = json as Record<string, unknown>;
-  const int = (key: string, fallback: number): number => {
-    const v = c[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      throw new SdError(
-        'unsupported-model',
-        `"${key}" in "${fileName}" is ${JSON.stringify(v)}; expected a positive integer.`,
-      );
-    }
-    return v;
-  };
-  const channels = c['block_out_channels'] ?? [64];
-  if (!Array.isArray(channels) || channels.length === 0 || !channels.every((v) => Number.isSafeInteger(v) && v > 0)) {
-    throw new SdError(
-      'unsupported-model',
-      `"block_out_channels" in "${fileName}" is ${JSON.stringify(channels)}; expected a list of positive integers.`,
-    );
-  }
-  const act = c['act_fn'] ?? 'silu';
-  if (act !== 'silu')
-    throw new SdError('unsupported-model', `"act_fn" in "${fileName}" is ${JSON.stringify(act)}. Expected: silu.`);
+  const c = new ConfigReader(json, fileName, 'a diffusers AutoencoderKL config');
+  const int = (key: string, fallback: number): number => c.int(key, fallback);
+  const channels = c.positiveIntList('block_out_channels', [64]);
+  c.only('act_fn', ['silu'], 'silu');
   for (const [key, allowed] of [
     ['down_block_types', 'DownEncoderBlock2D'],
     ['up_block_types', 'UpDecoderBlock2D'],
   ] as const) {
-    const types = c[key];
+    const types = c.raw(key);
     if (
       types !== undefined &&
       (!Array.isArray(types) || types.length !== channels.length || types.some((t) => t !== allowed))
     ) {
-      throw new SdError(
-        'unsupported-model',
-        `"${key}" in "${fileName}" is ${JSON.stringify(types)}; expected ${channels.length} × "${allowed}".`,
-      );
+      c.fail(key, `${channels.length} × "${allowed}"`);
     }
   }
+  const scaling = c.raw('scaling_factor');
+  const shift = c.raw('shift_factor');
   const config: AutoencoderKlConfig = {
     inChannels: int('in_channels', 3),
     outChannels: int('out_channels', 3),
     latentChannels: int('latent_channels', 4),
-    blockOutChannels: channels as number[],
+    blockOutChannels: channels,
     layersPerBlock: int('layers_per_block', 1),
     normNumGroups: int('norm_num_groups', 32),
-    midBlockAddAttention: c['mid_block_add_attention'] !== false,
-    usePostQuantConv: c['use_post_quant_conv'] !== false,
-    useQuantConv: c['use_quant_conv'] !== false,
-    scalingFactor: typeof c['scaling_factor'] === 'number' ? c['scaling_factor'] : 0.18215,
-    shiftFactor: typeof c['shift_factor'] === 'number' ? c['shift_factor'] : null,
+    midBlockAddAttention: c.raw('mid_block_add_attention') !== false,
+    usePostQuantConv: c.raw('use_post_quant_conv') !== false,
+    useQuantConv: c.raw('use_quant_conv') !== false,
+    scalingFactor: typeof scaling === 'number' ? scaling : 0.18215,
+    shiftFactor: typeof shift === 'number' ? shift : null,
   };
   const badGroups = config.blockOutChannels.find((ch) => ch % config.normNumGroups !== 0);
   if (badGroups !== undefined) {

@@ -1,4 +1,5 @@
 import { SdError } from '../errors.ts';
+import { ConfigReader } from './config-reader.ts';
 
 /** Activations of the CLIP MLP (transformers' `hidden_act`). */
 export type ClipActivation = 'quick_gelu' | 'gelu' | 'gelu_new' | 'gelu_pytorch_tanh';
@@ -34,38 +35,15 @@ export function parseClipTextConfig(
   fileName = 'text_encoder/config.json',
   withProjection?: boolean,
 ): ClipTextConfig {
-  if (typeof json !== 'object' || json === null) {
-    throw new SdError(
-      'unsupported-model',
-      `"${fileName}" is not a JSON object; expected a transformers CLIPTextConfig.`,
-    );
-  }
-  const c = json as Record<string, unknown>;
-  const int = (key: string, fallback: number): number => {
-    const v = c[key] ?? fallback;
-    if (typeof v !== 'number' || !Number.isSafeInteger(v) || v <= 0) {
-      throw new SdError(
-        'unsupported-model',
-        `"${key}" in "${fileName}" is ${JSON.stringify(v)}; expected a positive integer.`,
-      );
-    }
-    return v;
-  };
-  const act = c['hidden_act'] ?? 'quick_gelu';
-  if (typeof act !== 'string' || !(ACTIVATIONS as readonly string[]).includes(act)) {
-    throw new SdError(
-      'unsupported-model',
-      `"hidden_act" in "${fileName}" is ${JSON.stringify(act)}. Expected one of: ${ACTIVATIONS.join(', ')}.`,
-    );
-  }
-  const eps = c['layer_norm_eps'] ?? 1e-5;
-  if (typeof eps !== 'number' || !(eps > 0)) {
-    throw new SdError(
-      'unsupported-model',
-      `"layer_norm_eps" in "${fileName}" is ${JSON.stringify(eps)}; expected a positive number.`,
-    );
-  }
-  const architectures = Array.isArray(c['architectures']) ? (c['architectures'] as unknown[]) : [];
+  const c = new ConfigReader(json, fileName, 'a transformers CLIPTextConfig');
+  const int = (key: string, fallback: number): number => c.int(key, fallback);
+  const act = c.valueOr('hidden_act', 'quick_gelu');
+  if (typeof act !== 'string' || !(ACTIVATIONS as readonly string[]).includes(act))
+    c.fail('hidden_act', `one of ${ACTIVATIONS.join(', ')}`);
+  const eps = c.valueOr('layer_norm_eps', 1e-5);
+  if (typeof eps !== 'number' || !(eps > 0)) c.fail('layer_norm_eps', 'a positive number');
+  const declared = c.raw('architectures');
+  const architectures = Array.isArray(declared) ? (declared as unknown[]) : [];
   const config: ClipTextConfig = {
     hiddenSize: int('hidden_size', 512),
     intermediateSize: int('intermediate_size', 2048),
@@ -74,7 +52,7 @@ export function parseClipTextConfig(
     maxPositionEmbeddings: int('max_position_embeddings', 77),
     vocabSize: int('vocab_size', 49408),
     hiddenAct: act as ClipActivation,
-    layerNormEps: eps,
+    layerNormEps: eps as number,
     projectionDim: int('projection_dim', 512),
     eosTokenId: int('eos_token_id', 2),
     withProjection: withProjection ?? architectures.includes('CLIPTextModelWithProjection'),

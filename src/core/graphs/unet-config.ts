@@ -1,4 +1,5 @@
 import { SdError } from '../errors.ts';
+import { ConfigReader, isPositiveInt } from './config-reader.ts';
 
 /** Down-block classes the UNet builder emits. */
 export type UnetDownBlockType = 'CrossAttnDownBlock2D' | 'DownBlock2D';
@@ -60,47 +61,18 @@ export interface Unet2dConditionConfig {
  * GLIGEN, dual cross-attention, …) are refused with an `unsupported-model` error naming the key.
  */
 export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/config.json'): Unet2dConditionConfig {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new SdError(
-      'unsupported-model',
-      `"${fileName}" is not a JSON object; expected a diffusers UNet2DConditionModel config.`,
-    );
-  }
-  const c = json as Record<string, unknown>;
-  const fail = (key: string, expected: string): never => {
-    throw new SdError(
-      'unsupported-model',
-      `"${key}" in "${fileName}" is ${JSON.stringify(c[key])}; expected ${expected}.`,
-    );
-  };
-  const isPositiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
-  const int = (key: string, fallback: number, allowZero = false): number => {
-    const v = c[key] ?? fallback;
-    return isPositiveInt(v) || (allowZero && v === 0)
-      ? (v as number)
-      : fail(key, allowZero ? 'a non-negative integer' : 'a positive integer');
-  };
-  const num = (key: string, fallback: number): number => {
-    const v = c[key] ?? fallback;
-    return typeof v === 'number' && Number.isFinite(v) ? v : fail(key, 'a number');
-  };
-  const bool = (key: string, fallback: boolean): boolean => {
-    const v = c[key] ?? fallback;
-    return typeof v === 'boolean' ? v : fail(key, 'true or false');
-  };
-  const optionalInt = (key: string): number | null => (c[key] === undefined || c[key] === null ? null : int(key, 0));
-  const only = (key: string, allowed: readonly unknown[], fallback: unknown): void => {
-    if (!allowed.includes(c[key] ?? fallback))
-      fail(key, allowed.map((a) => JSON.stringify(a)).join(' or ') + ' (other values are not supported)');
-  };
-
-  const channels = c['block_out_channels'] ?? [320, 640, 1280, 1280];
-  if (!Array.isArray(channels) || channels.length === 0 || !channels.every(isPositiveInt))
-    fail('block_out_channels', 'a list of positive integers');
+  const c = new ConfigReader(json, fileName, 'a diffusers UNet2DConditionModel config');
+  const fail = (key: string, expected: string): never => c.fail(key, expected);
+  const int = (key: string, fallback: number, allowZero = false): number => c.int(key, fallback, allowZero);
+  const num = (key: string, fallback: number): number => c.num(key, fallback);
+  const bool = (key: string, fallback: boolean): boolean => c.bool(key, fallback);
+  const optionalInt = (key: string): number | null => c.optionalInt(key);
+  const only = (key: string, allowed: readonly unknown[], fallback: unknown): void => c.only(key, allowed, fallback);
+  const channels = c.positiveIntList('block_out_channels', [320, 640, 1280, 1280]);
   const blockChannels = channels as number[];
   const n = blockChannels.length;
   const blockTypes = <T extends string>(key: string, allowed: readonly T[], fallback: readonly T[]): T[] => {
-    const v = c[key] ?? fallback;
+    const v = c.raw(key) ?? fallback;
     if (!Array.isArray(v) || v.length !== n || !v.every((t) => (allowed as readonly unknown[]).includes(t))) {
       fail(key, `${n} entries (one per block_out_channels) of ${allowed.join(', ')}`);
     }
@@ -108,7 +80,7 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
   };
   /** A per-level setting given as one value or a list of `n`. */
   const perLevel = <T>(key: string, fallback: unknown, check: (v: unknown) => v is T, expected: string): T[] => {
-    const v = c[key] ?? fallback;
+    const v = c.raw(key) ?? fallback;
     if (check(v)) return Array<T>(n).fill(v);
     if (Array.isArray(v) && v.length === n && v.every(check)) return v as T[];
     return fail(key, `${expected}, or a list of ${n} of them`);
@@ -140,8 +112,8 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
   only('timestep_post_act', [null, 'silu'], null);
   only('time_embedding_act_fn', [null, 'silu'], null);
   if (
-    Array.isArray(c['transformer_layers_per_block']) &&
-    (c['transformer_layers_per_block'] as unknown[]).some(Array.isArray)
+    Array.isArray(c.raw('transformer_layers_per_block')) &&
+    (c.raw('transformer_layers_per_block') as unknown[]).some(Array.isArray)
   ) {
     fail(
       'transformer_layers_per_block',
@@ -152,7 +124,7 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
 
   // diffusers' naming quirk: with num_attention_heads null, attention_head_dim is the head count
   const headsKey =
-    c['num_attention_heads'] === undefined || c['num_attention_heads'] === null
+    c.raw('num_attention_heads') === undefined || c.raw('num_attention_heads') === null
       ? 'attention_head_dim'
       : 'num_attention_heads';
   const heads = perLevel(headsKey, 8, isPositiveInt, 'a positive integer');
@@ -188,7 +160,7 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
   const timestepInputDim = blockChannels[0]!;
   const timeEmbedDim = optionalInt('time_embedding_dim') ?? timestepInputDim * 4;
   let addTextTime: Unet2dConditionConfig['addTextTime'] = null;
-  if (c['addition_embed_type'] === 'text_time') {
+  if (c.raw('addition_embed_type') === 'text_time') {
     const timeDim =
       optionalInt('addition_time_embed_dim') ??
       fail('addition_time_embed_dim', 'a positive integer with addition_embed_type "text_time"');
@@ -197,7 +169,7 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
       fail('projection_class_embeddings_input_dim', 'a positive integer with addition_embed_type "text_time"');
     addTextTime = { timeEmbedDim: timeDim, projectionInputDim: projDim };
   }
-  const midOnlyCross = c['mid_block_only_cross_attention'];
+  const midOnlyCross = c.raw('mid_block_only_cross_attention');
   const kernel = (key: string): number => {
     const k = int(key, 3);
     return k % 2 === 1 ? k : fail(key, 'an odd kernel size');
@@ -210,13 +182,13 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
     freqShift: num('freq_shift', 0),
     downBlockTypes,
     upBlockTypes,
-    hasMidBlock: c['mid_block_type'] !== null,
+    hasMidBlock: c.raw('mid_block_type') !== null,
     // diffusers: unset follows a single boolean only_cross_attention, else false
     midBlockOnlyCrossAttention:
       typeof midOnlyCross === 'boolean'
         ? midOnlyCross
-        : typeof c['only_cross_attention'] === 'boolean'
-          ? (c['only_cross_attention'] as boolean)
+        : typeof c.raw('only_cross_attention') === 'boolean'
+          ? (c.raw('only_cross_attention') as boolean)
           : false,
     levels,
     downsamplePadding: int('downsample_padding', 1, true),
@@ -227,8 +199,8 @@ export function parseUnet2dConditionConfig(json: unknown, fileName = 'unet/confi
     useLinearProjection: bool('use_linear_projection', false),
     timestepInputDim,
     timeEmbedDim,
-    timestepPostAct: c['timestep_post_act'] === 'silu',
-    timeEmbeddingAct: c['time_embedding_act_fn'] === 'silu',
+    timestepPostAct: c.raw('timestep_post_act') === 'silu',
+    timeEmbeddingAct: c.raw('time_embedding_act_fn') === 'silu',
     timeCondProjDim: optionalInt('time_cond_proj_dim'),
     addTextTime,
     convInKernel: kernel('conv_in_kernel'),

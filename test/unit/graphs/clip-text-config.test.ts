@@ -29,7 +29,7 @@ describe('parseClipTextConfig', () => {
   it('uses transformers defaults and refuses what the graph cannot build', () => {
     expect(parseClipTextConfig({}).eosTokenId).toBe(2);
     expect(() => parseClipTextConfig({ hidden_act: 'relu' })).toThrow(
-      /"hidden_act" in "text_encoder\/config.json" is "relu". Expected one of: quick_gelu, gelu/,
+      /"hidden_act" in "text_encoder\/config.json" is "relu"; expected one of quick_gelu, gelu/,
     );
     expect(() => parseClipTextConfig({ hidden_size: 10, num_attention_heads: 4 })).toThrow(
       /"hidden_size" 10 .* not divisible by "num_attention_heads" 4/,
