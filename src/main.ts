@@ -2,6 +2,7 @@ import { mount } from 'svelte';
 import App from './App.svelte';
 import { DeviceState } from './state/device.svelte.ts';
 import { JobState } from './state/job.svelte.ts';
+import { LocalModelState } from './state/local-model.svelte.ts';
 import { SettingsState } from './state/settings.svelte.ts';
 import { StoreState } from './state/store.svelte.ts';
 import { WorkerClient } from './worker-client.ts';
@@ -20,6 +21,7 @@ mount(App, {
     job: new JobState(client),
     device: new DeviceState(),
     store: new StoreState(client),
+    localModel: new LocalModelState(client),
   },
 });
 

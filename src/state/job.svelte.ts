@@ -5,6 +5,7 @@ import type {
   GenerateSummary,
   InitImageFile,
   JobEvent,
+  LocalFile,
   ModelSummary,
   Progress,
 } from '../../workers/api.ts';
@@ -138,6 +139,7 @@ export class JobState {
     backend: BackendPreference,
     hubEndpoint?: string,
     download?: DownloadPolicy,
+    localFiles?: LocalFile[],
   ): Promise<void> {
     if (this.isRunning) return;
     const jobId = `job-${++jobCounter}`;
@@ -157,6 +159,7 @@ export class JobState {
           jobId,
           model: settings.model,
           hubEndpoint,
+          localFiles,
           backend,
           download,
           request: {
