@@ -85,17 +85,21 @@ async function createComponentSession(
   component: string,
 ): Promise<InferenceSession> {
   const modelPath = `${component}/model.onnx`;
-  await requireFile(files, modelPath, `the ${component} ONNX graph`);
-  const externalData: ExternalDataFile[] = [];
-  for (const name of EXTERNAL_DATA_NAMES) {
-    const path = `${component}/${name}`;
-    if (await files.exists(path))
-      externalData.push({
-        path: name,
-        data: files.readBlob ? await files.readBlob(path) : await files.readBytes(path),
-      });
+  // models from safetensors: the graph is built here and its weights mounted from the user's files
+  const built = await files.componentGraph?.(component);
+  const externalData: ExternalDataFile[] = built?.externalData ?? [];
+  if (built === undefined) {
+    await requireFile(files, modelPath, `the ${component} ONNX graph`);
+    for (const name of EXTERNAL_DATA_NAMES) {
+      const path = `${component}/${name}`;
+      if (await files.exists(path))
+        externalData.push({
+          path: name,
+          data: files.readBlob ? await files.readBlob(path) : await files.readBytes(path),
+        });
+    }
   }
-  const bytes = await files.readBytes(modelPath);
+  const bytes = built?.model ?? (await files.readBytes(modelPath));
   try {
     return await runtime.createSession(bytes, externalData);
   } catch (cause) {
@@ -130,13 +134,17 @@ async function loadTokenizer(
   const vocab = await optionalText(`${dir}/vocab.json`);
   const merges = await optionalText(`${dir}/merges.txt`);
   let tokenizer: ClipTokenizer;
-  const isBundled = vocab === undefined || merges === undefined;
-  if (!isBundled) tokenizer = ClipTokenizer.fromFiles(vocab, merges);
+  // newer repositories ship tokenizer.json alone
+  const tokenizerJson =
+    vocab === undefined || merges === undefined ? await optionalText(`${dir}/tokenizer.json`) : undefined;
+  const isBundled = (vocab === undefined || merges === undefined) && tokenizerJson === undefined;
+  if (vocab !== undefined && merges !== undefined) tokenizer = ClipTokenizer.fromFiles(vocab, merges);
+  else if (tokenizerJson !== undefined) tokenizer = ClipTokenizer.fromTokenizerJson(tokenizerJson);
   else if (options.fallbackMerges) tokenizer = ClipTokenizer.fromMerges(await options.fallbackMerges());
   else
     throw new SdError(
       'missing-file',
-      `Missing ${dir}/vocab.json or ${dir}/merges.txt in ${files.label}: expected the CLIP tokenizer files.`,
+      `Missing ${dir}/vocab.json or ${dir}/merges.txt (or ${dir}/tokenizer.json) in ${files.label}: expected the CLIP tokenizer files.`,
     );
   const special = await optionalText(`${dir}/special_tokens_map.json`);
   const config = await optionalText(`${dir}/tokenizer_config.json`);

@@ -1,5 +1,6 @@
 import { SdError } from '../errors.ts';
 import type { BlobLike } from '../io/blob-like.ts';
+import type { ExternalDataFile } from '../runtime/runtime.ts';
 
 /**
  * Read access to a model folder in the diffusers ONNX layout, wherever it lives: a local folder
@@ -18,6 +19,17 @@ export interface ModelFiles {
    * being joined into one buffer here.
    */
   readBlob?(path: string): Promise<BlobLike>;
+  /**
+   * The ONNX graph of a component built from safetensors weights (see `built-model-files.ts`), with
+   * the external data it points at; undefined for a component this source holds as `model.onnx`.
+   */
+  componentGraph?(component: string): Promise<ComponentGraph | undefined>;
+}
+
+/** A component's ONNX model and its external data files, ready for `Runtime.createSession`. */
+export interface ComponentGraph {
+  model: Uint8Array;
+  externalData: ExternalDataFile[];
 }
 
 /** Parses a JSON file of the model, naming the file when it is not valid JSON. */

@@ -192,6 +192,27 @@ export class ClipTokenizer {
   }
 
   /**
+   * Builds the tokenizer from a Hugging Face `tokenizer.json` alone (newer repositories ship no
+   * vocab.json/merges.txt): its BPE `model.vocab` and `model.merges` (`"a b"` strings or `["a", "b"]` pairs).
+   */
+  static fromTokenizerJson(tokenizerJson: string, options: ClipTokenizerOptions = {}): ClipTokenizer {
+    const fix = 'Use the tokenizer/tokenizer.json of a CLIP-based model.';
+    let model: unknown;
+    try {
+      model = (JSON.parse(tokenizerJson) as { model?: unknown }).model;
+    } catch (cause) {
+      throw new SdError('unsupported-model', `tokenizer.json is not valid JSON. ${fix}`, { cause });
+    }
+    const { vocab, merges } = (model ?? {}) as { vocab?: unknown; merges?: unknown };
+    if (typeof vocab !== 'object' || vocab === null || !Array.isArray(merges)) {
+      throw new SdError('unsupported-model', `tokenizer.json has no BPE "model" with "vocab" and "merges". ${fix}`);
+    }
+    const lines = merges.map((m: unknown) => (Array.isArray(m) ? m.join(' ') : String(m)));
+    // parseMerges skips a header line, which tokenizer.json does not have
+    return new ClipTokenizer(parseVocab(JSON.stringify(vocab)), parseMerges(['#', ...lines].join('\n')), options);
+  }
+
+  /**
    * Builds the tokenizer from `merges.txt` alone, rebuilding the vocabulary the way CLIP does: the
    * 256 byte characters, the same with `</w>`, one token per merge, then BOS and EOS. For the
    * standard CLIP merges this equals the standard `vocab.json` (49408 tokens).
