@@ -31,10 +31,14 @@ export function weightCandidates(dir: string): string[] {
   );
 }
 
-/** Whether `files` is a diffusers folder with safetensors weights and no ONNX export (`from_pretrained`'s layout). */
+/**
+ * Whether `files` is a diffusers folder in `from_pretrained`'s layout rather than an ONNX export: a
+ * model_index.json, no unet/model.onnx, and a unet/config.json or UNet safetensors weights (a
+ * missing weights file is then reported as such, naming the files looked for).
+ */
 export async function isSafetensorsFolder(files: ModelFiles): Promise<boolean> {
   if (!(await files.exists(MODEL_INDEX)) || (await files.exists('unet/model.onnx'))) return false;
-  if (!(await files.exists('unet/config.json'))) return false;
+  if (await files.exists('unet/config.json')) return true;
   for (const path of weightCandidates('unet')) if (await files.exists(path)) return true;
   return false;
 }

@@ -4,7 +4,8 @@ import { isSdError } from '../../../src/core/errors.ts';
 import { blobByteSource, bytesByteSource } from '../../../src/core/safetensors/byte-source.ts';
 import { SafetensorsFile } from '../../../src/core/safetensors/safetensors-file.ts';
 import { FIXTURES } from '../../fixtures.ts';
-import { buildSafetensors, f32Bytes, nodeFileByteSource } from './safetensors-fixture.ts';
+import { nodeFileByteSource } from '../../../src/cli/node-weights-file.ts';
+import { buildSafetensors, f32Bytes } from './safetensors-fixture.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
 

@@ -1,6 +1,3 @@
-import { open } from 'node:fs/promises';
-import type { ByteSource } from '../../../src/core/safetensors/byte-source.ts';
-
 /** One tensor for {@link buildSafetensors}: its dtype string, shape and raw bytes. */
 export interface TestTensor {
   dtype: string;
@@ -43,24 +40,4 @@ export function buildSafetensors(
 /** Float32 values as little-endian bytes. */
 export function f32Bytes(values: number[]): Uint8Array {
   return new Uint8Array(new Float32Array(values).buffer);
-}
-
-/** A ByteSource over a file on disk through a Node file handle (what the CLI does), counting reads. */
-export async function nodeFileByteSource(
-  path: string,
-): Promise<ByteSource & { close(): Promise<void>; bytesRead: number }> {
-  const handle = await open(path, 'r');
-  const { size } = await handle.stat();
-  const source = {
-    size,
-    bytesRead: 0,
-    async read(offset: number, length: number): Promise<Uint8Array> {
-      const buffer = new Uint8Array(Math.max(0, Math.min(length, size - offset)));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.byteLength, offset);
-      source.bytesRead += bytesRead;
-      return buffer.subarray(0, bytesRead);
-    },
-    close: () => handle.close(),
-  };
-  return source;
 }
