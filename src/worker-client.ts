@@ -1,5 +1,5 @@
 import * as Comlink from 'comlink';
-import { SdError } from './core/errors.ts';
+import { isFatalCode, SdError } from './core/errors.ts';
 import type {
   CopyProgress,
   DeviceReport,
@@ -16,15 +16,13 @@ import { installErrorTransfer } from '../workers/error-transfer.ts';
 
 installErrorTransfer();
 
-/** Codes after which the worker's state cannot be trusted: it is replaced by a fresh one. */
-const RESTART_ON = new Set(['device-lost', 'out-of-memory', 'internal']);
-
 /**
- * The page's only door to the diffusion worker (the one place that calls `Comlink.wrap`). When the
- * worker dies or a job leaves it broken (device lost, out of memory), it is replaced by a fresh
- * worker, so the next job works without reloading the page; the model comes back from IndexedDB.
+ * The page's only door to the diffusion worker (the one place that calls `Comlink.wrap`), with the
+ * worker's own {@link DiffusionApi}. When the worker dies or a job leaves it broken (a fatal code:
+ * device lost, out of memory, internal), it is replaced by a fresh worker, so the next job works
+ * without reloading the page; the model comes back from IndexedDB.
  */
-export class WorkerClient {
+export class WorkerClient implements DiffusionApi {
   #worker!: Worker;
   #api!: Comlink.Remote<DiffusionApi>;
   /** Rejects when the current worker crashes (an uncaught error or a failed module load). */
@@ -65,7 +63,7 @@ export class WorkerClient {
     try {
       return await Promise.race([call(this.#api), this.#crashed]);
     } catch (e) {
-      if (e instanceof SdError && RESTART_ON.has(e.code)) this.restart();
+      if (e instanceof SdError && isFatalCode(e.code)) this.restart();
       throw e;
     }
   }
@@ -78,8 +76,8 @@ export class WorkerClient {
     return this.#call((api) => api.samplerNames());
   }
 
-  countTokens(text: string): Promise<TokenCount> {
-    return this.#call((api) => api.countTokens({ text }));
+  countTokens(options: { text: string }): Promise<TokenCount> {
+    return this.#call((api) => api.countTokens(options));
   }
 
   /** Runs a job; the init image's bytes are transferred to the worker (the caller's copy is emptied). */
@@ -88,8 +86,8 @@ export class WorkerClient {
     return this.#call((api) => api.generate(Comlink.transfer(options, transfers), Comlink.proxy(onEvent)));
   }
 
-  cancel(jobId: string): Promise<void> {
-    return this.#call((api) => api.cancel({ jobId }));
+  cancel(options: { jobId: string }): Promise<void> {
+    return this.#call((api) => api.cancel(options));
   }
 
   /** Hands the picked files to the worker: File objects are cloned as references, no bytes are copied. */
@@ -105,8 +103,8 @@ export class WorkerClient {
     return this.#call((api) => api.storeReport());
   }
 
-  deleteModel(modelId: string): Promise<void> {
-    return this.#call((api) => api.deleteModel({ modelId }));
+  deleteModel(options: { modelId: string }): Promise<void> {
+    return this.#call((api) => api.deleteModel(options));
   }
 
   clearStore(): Promise<void> {

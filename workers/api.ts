@@ -232,10 +232,3 @@ export interface DiffusionApi {
   /** Deletes every stored model; rejects with code `busy` while any job runs or waits. */
   clearStore(): Promise<void>;
 }
-
-/** An error as the page receives it: message plus the core's error code. */
-export interface WorkerErrorShape {
-  name: string;
-  message: string;
-  code: SdErrorCode;
-}

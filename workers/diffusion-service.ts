@@ -67,19 +67,40 @@ function toImageResult(image: GeneratedImage, request: GenerateRequest, model: M
 }
 
 /**
+ * What the service asks of its model host (a {@link ModelHost} in the worker; tests pass one that
+ * loads the fixture models with onnxruntime-node).
+ */
+export type ServiceHost = Pick<
+  ModelHost,
+  | 'describeDevice'
+  | 'modelIdOf'
+  | 'acquire'
+  | 'deviceLoss'
+  | 'discard'
+  | 'loseDevice'
+  | 'storeReport'
+  | 'deleteModel'
+  | 'clearStore'
+  | 'openLocal'
+>;
+
+/**
  * The diffusion API without any messaging: the worker exposes it through Comlink, and it can run
  * in-process. Jobs run one at a time in arrival order; the loaded model stays between jobs.
  */
 export class DiffusionService implements DiffusionApi {
-  readonly #host: ModelHost;
+  readonly #host: ServiceHost;
   readonly #mergesUrl: string;
   readonly #jobs = new Map<string, Job>();
   #queue: Promise<unknown> = Promise.resolve();
   #tokenizer: Promise<ClipTokenizer> | undefined;
 
-  /** @param siteRoot URL of the site's root folder (index.html, clip/merges.txt). */
-  constructor(siteRoot: string) {
-    this.#host = new ModelHost(siteRoot);
+  /**
+   * @param siteRoot URL of the site's root folder (index.html, clip/merges.txt).
+   * @param host loads the models; by default the worker's {@link ModelHost} on that site.
+   */
+  constructor(siteRoot: string, host: ServiceHost = new ModelHost(siteRoot)) {
+    this.#host = host;
     this.#mergesUrl = new URL('clip/merges.txt', siteRoot).href;
   }
 

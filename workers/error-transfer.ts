@@ -1,5 +1,5 @@
 import { transferHandlers, type TransferHandler } from 'comlink';
-import { SdError, type SdErrorCode } from '../src/core/errors.ts';
+import { isSdErrorCode, SdError, type SdErrorCode } from '../src/core/errors.ts';
 
 interface SerializedThrow {
   isError: boolean;
@@ -13,10 +13,13 @@ interface SerializedError {
   code: SdErrorCode;
 }
 
-/** Errors that are not SdErrors (a TypeError from a bug, an ORT abort) arrive as `internal`. */
+/**
+ * Errors that are not SdErrors (a TypeError from a bug, an ORT abort, a DOMException or Node error
+ * whose `code` is not one of ours) arrive as `internal`.
+ */
 function codeOf(error: Error): SdErrorCode {
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' ? (code as SdErrorCode) : 'internal';
+  return isSdErrorCode(code) ? code : 'internal';
 }
 
 /**

@@ -1,4 +1,4 @@
-import { SdError } from '../src/core/errors.ts';
+import { isFatalCode, SdError } from '../src/core/errors.ts';
 
 const OUT_OF_MEMORY =
   /out of memory|\bOOM\b|failed to allocate|allocation failed|could not allocate|Aborted\(\)|memory access out of bounds/i;
@@ -37,5 +37,5 @@ export function classifyRunError(e: unknown, deviceLostReason: string | undefine
 
 /** Errors after which the worker's sessions (and the WASM heap or GPU device under them) cannot be trusted. */
 export function isFatal(e: SdError): boolean {
-  return e.code === 'device-lost' || e.code === 'out-of-memory' || e.code === 'internal';
+  return isFatalCode(e.code);
 }

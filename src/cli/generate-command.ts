@@ -12,7 +12,7 @@ import { missingInfotextMessage, readImageMetadata } from '../core/png/image-met
 import { parseSeed, randomSeed } from '../core/rng/seed.ts';
 import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
 import { BUNDLED_MERGES } from './bundled.ts';
-import { folderModelFiles } from './fs-model-files.ts';
+import { openCliModel } from './open-model.ts';
 import { createNodeRuntime, type NodeBackend } from '../platform/ort/node-runtime.ts';
 
 const VALUED = [
@@ -33,6 +33,8 @@ const VALUED = [
   'from-png',
   'prompt-syntax',
   'backend',
+  'config',
+  'prediction-type',
 ];
 const FLAGS = ['bench'];
 
@@ -122,16 +124,30 @@ async function writePng(path: string, image: GeneratedImage, infotext: string): 
 /** `generate`: txt2img or img2img from the command line, PNGs with A1111 infotext. */
 export async function generateCommand(argv: readonly string[]): Promise<void> {
   const args = parseArgs(argv, 'generate', VALUED, FLAGS);
-  const modelDir = requiredArg(args, 'model', 'a model folder in the diffusers ONNX layout');
+  const modelPath = requiredArg(
+    args,
+    'model',
+    'a model: a diffusers folder (ONNX or safetensors weights) or a .safetensors checkpoint',
+  );
   const out = requiredArg(args, 'out', 'the PNG file to write');
   checkOutput(out);
   const fromPngPath = stringArg(args, 'from-png');
   const restored = fromPngPath ? await fromPng(fromPngPath) : {};
   const backend = (stringArg(args, 'backend') ?? 'cpu') as NodeBackend;
-  const files = folderModelFiles(modelDir);
+  const opened = await openCliModel(modelPath, {
+    config: stringArg(args, 'config'),
+    predictionType: stringArg(args, 'prediction-type'),
+  });
+  if (opened.description !== undefined) process.stderr.write(`model: ${opened.description}\n`);
+  const files = opened.files;
   const runtime = await createNodeRuntime(backend);
   const loadStart = performance.now();
-  const model = await loadModel(files, runtime, { fallbackMerges: () => readFile(BUNDLED_MERGES, 'utf8') });
+  const model = await loadModel(files, runtime, { fallbackMerges: () => readFile(BUNDLED_MERGES, 'utf8') }).catch(
+    async (e: unknown) => {
+      await opened.close();
+      throw e;
+    },
+  );
   const sessionMs = performance.now() - loadStart;
   for (const line of model.assumptions) process.stderr.write(`assumed: ${line}\n`);
   try {
@@ -153,7 +169,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
           seed: image.seed,
           width: image.width,
           height: image.height,
-          model: files.name,
+          model: opened.name,
           rng: request.rng === 'cpu' ? 'CPU' : 'GPU',
           denoisingStrength: request.initImage ? request.strength : undefined,
           batchSize: request.batchSize > 1 ? request.batchSize : undefined,
@@ -189,6 +205,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
     }
   } finally {
     await model.release();
+    await opened.close();
   }
 }
 

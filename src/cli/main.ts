@@ -12,10 +12,13 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
 Commands:
-  generate --model DIR --prompt TEXT --out FILE.png [--negative-prompt TEXT] [--sampler NAME]
+  generate --model DIR|FILE.safetensors --prompt TEXT --out FILE.png [--negative-prompt TEXT] [--sampler NAME]
            [--steps N] [--cfg X] [--seed N] [--width W] [--height H] [--batch-size N]
            [--init-image PNG --strength S] [--rng cpu|gpu] [--from-png FILE]
            [--prompt-syntax a1111|diffusers] [--backend cpu|wasm] [--bench]
+           [--config DIR] [--prediction-type epsilon|v_prediction]   (safetensors models)
+           --model: a diffusers folder (ONNX export or safetensors weights) or a single-file
+           .safetensors checkpoint; --config: the diffusers folder of its model (diffusers' config=)
   parse-prompt --prompt TEXT            A1111 emphasis parse as JSON [[text, weight], ...]
   tokens --model DIR --prompt TEXT [--raw]   A1111 chunks [{ids, multipliers}] (--raw: diffusers' 77 ids)
   info FILE.png|.jpg|.webp              the image's A1111 infotext as JSON (prompt, sampler, seed, LoRAs, other keys)`;

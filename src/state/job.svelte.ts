@@ -203,7 +203,7 @@ export class JobState {
   async cancel(): Promise<void> {
     if (!this.#jobId || this.isCancelling) return;
     this.isCancelling = true;
-    await this.client.cancel(this.#jobId);
+    await this.client.cancel({ jobId: this.#jobId });
   }
 
   clearResults(): void {

@@ -47,7 +47,7 @@ export class StoreState {
   /** Deletes one model (the worker refuses with `busy` while a job uses it). */
   delete(modelId: string, label: string): Promise<void> {
     return this.#operate(async () => {
-      await this.client.deleteModel(modelId);
+      await this.client.deleteModel({ modelId });
       return `Deleted ${label}.`;
     });
   }
