@@ -14,7 +14,7 @@
 #   sd15-512-b2.json         full-size UNet, batch 2 (CFG), 512x512, 20 steps, 3 runs + bare UNet loop
 #   nvidia-smi.csv           GPU memory sampled every 500 ms during the runs (peak = device memory)
 # About 4 minutes of device time: weights 1 min, session creation ~30 s, 4 x 20 steps + 60 bare calls
-# at ~0.6 s each. Settings (environment): SIZE=512 STEPS=20 RUNS=3 BATCH=2, ICD (Vulkan driver
+# at ~0.6 s each. Settings (environment): SIZE=512 STEPS=20 RUNS=3 BATCH=2 (--cfg-batch), ICD (Vulkan driver
 # manifest), ONLY_TINY=1 to skip the full-size graphs (a dry run; with ICD pointing at SwiftShader it
 # runs on a machine without a GPU).
 set -euo pipefail
@@ -73,7 +73,7 @@ device() {
     rm -rf "$work/graphs" && cp -r "$app/graphs" "$work/graphs"
     for g in "$work"/graphs/*/model.onnx; do python3 "$app/make_weights.py" "$g"; done
     echo "== full-size SD 1.5 graphs, webgpu, ${size}x${size}, batch $batch, $steps steps"
-    "$NODE" "$bench" --model "$work/graphs" --backend webgpu --size "$size" --batch "$batch" --steps "$steps" --runs "$runs" \
+    "$NODE" "$bench" --model "$work/graphs" --backend webgpu --size "$size" --cfg-batch "$batch" --steps "$steps" --runs "$runs" \
       > "$out/sd15-$size-b$batch.json" 2> "$out/sd15-$size-b$batch.log" || { tail -20 "$out/sd15-$size-b$batch.log"; exit 1; }
     summary "$out/sd15-$size-b$batch.json"
   fi

@@ -44,7 +44,7 @@ export interface ModelSummary {
   family: ModelFamily;
   /** diffusers class of the model's own scheduler_config.json, e.g. "PNDMScheduler". */
   scheduler: string;
-  /** Natural image side in pixels: 512 for SD 1.x/2.x and Turbo, 1024 for SDXL. */
+  /** Natural image side in pixels: 512 for SD 1.x/2.x and Turbo, 1024 for SDXL (the core's `defaultSizeOf`). */
   defaultSize: number;
   /** Whether the UNet or text encoder declares float16 inputs or outputs. */
   hasFloat16: boolean;
@@ -55,7 +55,7 @@ export interface ModelSummary {
    */
   assumptions: string[];
   /** Steps and CFG to use when they had to be assumed (turbo without a scheduler config: 1 step, CFG 0). */
-  suggested?: { steps: number; cfg: number };
+  suggested?: { steps: number; cfgScale: number };
 }
 
 /** An encoded init image for img2img; decoded in the worker (PNG exactly, other formats by the browser). */

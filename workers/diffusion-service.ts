@@ -1,7 +1,7 @@
 import { SdError } from '../src/core/errors.ts';
 import { generate, type GeneratedImage } from '../src/core/pipeline/generate.ts';
+import { infotextOf, type InfotextModel } from '../src/core/pipeline/infotext-of.ts';
 import type { GenerateRequest } from '../src/core/pipeline/request.ts';
-import { formatInfotext } from '../src/core/png/infotext.ts';
 import { encodePng } from '../src/core/png/png.ts';
 import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
 import { createAbortSource, type AbortSource } from '../src/core/store/abort.ts';
@@ -16,7 +16,6 @@ import type {
   ImageResult,
   JobEvent,
   LocalModelInfo,
-  ModelSummary,
   OpenLocalOptions,
   StoreReport,
   TokenCount,
@@ -45,23 +44,8 @@ function modelName(label: string): string {
   return parts[parts.length - 1] ?? label;
 }
 
-function toImageResult(image: GeneratedImage, request: GenerateRequest, model: ModelSummary): ImageResult {
-  const isBatch = request.batchSize > 1;
-  const infotext = formatInfotext({
-    prompt: request.prompt,
-    negativePrompt: request.negativePrompt,
-    steps: request.steps,
-    sampler: request.sampler ?? model.scheduler,
-    cfgScale: request.cfg,
-    seed: image.seed,
-    width: image.width,
-    height: image.height,
-    model: modelName(model.label),
-    rng: request.rng === 'cpu' ? 'CPU' : 'GPU',
-    denoisingStrength: request.initImage ? request.strength : undefined,
-    batchSize: isBatch ? request.batchSize : undefined,
-    batchPos: isBatch ? image.index : undefined,
-  });
+function toImageResult(image: GeneratedImage, request: GenerateRequest, model: InfotextModel): ImageResult {
+  const infotext = infotextOf(request, image, model);
   const png = encodePng(image.rgb, image.width, image.height, { parameters: infotext });
   return { index: image.index, seed: image.seed.toString(), width: image.width, height: image.height, png, infotext };
 }
@@ -216,9 +200,10 @@ export class DiffusionService implements DiffusionApi {
         height: options.request.height ?? size,
       };
       if (options.initImage) request.initImage = await decodeInitImage(options.initImage);
+      const infotextModel = { name: modelName(active.summary.label), schedulerConfig: active.model.schedulerConfig };
       const { images, timings, loop } = await generate(active.model, active.runtime, request, {
         onProgress: (progress) => onEvent({ kind: 'progress', progress }),
-        onImage: (image) => onEvent({ kind: 'image', image: toImageResult(image, request, active.summary) }),
+        onImage: (image) => onEvent({ kind: 'image', image: toImageResult(image, request, infotextModel) }),
         isCancelled: () => job.isCancelled,
       });
       return { jobId: options.jobId, imageCount: images.length, backend: active.summary.backend, timings, loop };

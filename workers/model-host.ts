@@ -1,5 +1,7 @@
 import { SdError } from '../src/core/errors.ts';
 import { loadModel, type LoadedModel } from '../src/core/models/load-model.ts';
+import { defaultSizeOf } from '../src/core/models/default-size.ts';
+import { schedulerClassName } from '../src/core/schedulers/registry.ts';
 import type { ProgressCallback } from '../src/core/pipeline/progress.ts';
 import type { Runtime } from '../src/core/runtime/runtime.ts';
 import type { BlobModelFiles } from '../src/core/store/blob-model-files.ts';
@@ -307,12 +309,11 @@ export class ModelHost {
   ): ActiveModel {
     // only img2img's encoder is created after this, on first use
     state.component = 'vae_encoder';
-    const scheduler = String(model.schedulerConfig['_class_name'] ?? 'unknown');
     const summary: ModelSummary = {
       label: model.label,
       family: model.family,
-      scheduler,
-      defaultSize: model.family === 'sdxl' ? 1024 : 512,
+      scheduler: schedulerClassName(model.schedulerConfig),
+      defaultSize: defaultSizeOf(model.family),
       hasFloat16: state.hasFloat16,
       backend,
       assumptions: [...model.assumptions],

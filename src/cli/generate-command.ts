@@ -3,11 +3,13 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { resourceUsage } from 'node:process';
 import { SdError } from '../core/errors.ts';
+import { defaultSizeOf } from '../core/models/default-size.ts';
 import { loadModel, type LoadedModel } from '../core/models/load-model.ts';
 import { generate, type GeneratedImage } from '../core/pipeline/generate.ts';
+import { infotextOf } from '../core/pipeline/infotext-of.ts';
 import type { GenerateRequest } from '../core/pipeline/request.ts';
 import { decodePng, encodePng } from '../core/png/png.ts';
-import { formatInfotext, parseInfotext, type InfotextParams } from '../core/png/infotext.ts';
+import { parseInfotext, type InfotextParams } from '../core/png/infotext.ts';
 import { missingInfotextMessage, readImageMetadata } from '../core/png/image-metadata.ts';
 import { parseSeed, randomSeed } from '../core/rng/seed.ts';
 import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
@@ -48,10 +50,6 @@ export function outputPath(out: string, index: number, count: number): string {
   return count === 1 ? out : out.replace(/\.png$/i, `-${index + 1}.png`);
 }
 
-function defaultSize(family: string): number {
-  return family === 'sdxl' ? 1024 : 512;
-}
-
 /** Parameters restored from an image's A1111 infotext (PNG, JPEG or WebP), reported to stderr. */
 async function fromPng(path: string): Promise<Partial<InfotextParams>> {
   if (!existsSync(path)) throw new SdError('missing-file', `--from-png file ${path} does not exist.`);
@@ -89,13 +87,13 @@ async function buildRequest(
   }
   const initPath = stringArg(args, 'init-image');
   const init = initPath === undefined ? undefined : await readPngFile(initPath, '--init-image');
-  const size = defaultSize(model.family);
+  const size = defaultSizeOf(model.family);
   return {
     prompt,
     negativePrompt: stringArg(args, 'negative-prompt') ?? restored.negativePrompt ?? '',
     sampler: stringArg(args, 'sampler') ?? restored.sampler ?? null,
     steps: numberArg(args, 'steps', true) ?? restored.steps ?? model.suggested?.steps ?? 20,
-    cfg: numberArg(args, 'cfg', false) ?? restored.cfgScale ?? model.suggested?.cfg ?? 7,
+    cfgScale: numberArg(args, 'cfg', false) ?? restored.cfgScale ?? model.suggested?.cfgScale ?? 7,
     seed,
     width: numberArg(args, 'width', true) ?? restored.width ?? init?.width ?? size,
     height: numberArg(args, 'height', true) ?? restored.height ?? init?.height ?? size,
@@ -103,7 +101,7 @@ async function buildRequest(
     rng: rngText === 'cpu' ? 'cpu' : 'gpu',
     promptSyntax: syntax,
     initImage: init && { rgb: init.rgb, width: init.width, height: init.height },
-    strength: numberArg(args, 'strength', false) ?? (init ? (restored.denoisingStrength ?? 0.75) : undefined),
+    denoisingStrength: numberArg(args, 'strength', false) ?? (init ? (restored.denoisingStrength ?? 0.75) : undefined),
   };
 }
 
@@ -160,21 +158,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
       },
       async onImage(image) {
         const path = outputPath(out, image.index, request.batchSize);
-        const infotext = formatInfotext({
-          prompt: request.prompt,
-          negativePrompt: request.negativePrompt,
-          steps: request.steps,
-          sampler: request.sampler ?? String(model.schedulerConfig['_class_name'] ?? 'Default'),
-          cfgScale: request.cfg,
-          seed: image.seed,
-          width: image.width,
-          height: image.height,
-          model: opened.name,
-          rng: request.rng === 'cpu' ? 'CPU' : 'GPU',
-          denoisingStrength: request.initImage ? request.strength : undefined,
-          batchSize: request.batchSize > 1 ? request.batchSize : undefined,
-          batchPos: request.batchSize > 1 ? image.index : undefined,
-        });
+        const infotext = infotextOf(request, image, { name: opened.name, schedulerConfig: model.schedulerConfig });
         written.push(path);
         await writePng(path, image, infotext);
       },

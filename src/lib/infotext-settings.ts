@@ -18,14 +18,14 @@ export function settingsFromInfotext(text: string): RestoredSettings {
   const { params, ignored, problems } = parseInfotext(text);
   const settings: Partial<ShareSettings> = {};
   if (params.prompt !== undefined) settings.prompt = params.prompt;
-  if (params.negativePrompt !== undefined) settings.negative = params.negativePrompt;
+  if (params.negativePrompt !== undefined) settings.negativePrompt = params.negativePrompt;
   if (params.sampler !== undefined) settings.sampler = params.sampler;
   if (params.steps !== undefined) settings.steps = params.steps;
-  if (params.cfgScale !== undefined) settings.cfg = params.cfgScale;
+  if (params.cfgScale !== undefined) settings.cfgScale = params.cfgScale;
   if (params.seed !== undefined) settings.seed = params.seed.toString();
   if (params.width !== undefined) settings.width = params.width;
   if (params.height !== undefined) settings.height = params.height;
-  if (params.denoisingStrength !== undefined) settings.strength = params.denoisingStrength;
+  if (params.denoisingStrength !== undefined) settings.denoisingStrength = params.denoisingStrength;
   if (params.rng !== undefined) settings.rng = params.rng === 'CPU' ? 'cpu' : 'gpu';
   const skipped = [...ignored];
   if (params.model !== undefined) skipped.push(`Model (${params.model}: pick the model yourself)`);

@@ -7,7 +7,7 @@ import presets from '../data/model-presets.json';
 import type { ParsedShareQuery, ShareSettings } from './share-link.ts';
 
 /** Settings a preset may set; the prompt, seed and the rest stay the user's. */
-export type PresetSettings = Partial<Pick<ShareSettings, 'sampler' | 'steps' | 'cfg' | 'width' | 'height'>>;
+export type PresetSettings = Partial<Pick<ShareSettings, 'sampler' | 'steps' | 'cfgScale' | 'width' | 'height'>>;
 
 /** One entry of the preset list. */
 export interface ModelPreset {

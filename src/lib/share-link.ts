@@ -1,11 +1,12 @@
 /**
  * Share links: every generation parameter in the page's query string, so a copied URL reproduces
- * the settings. Names: model, prompt, negative, sampler, steps, cfg, seed, width, height, strength,
- * batch, rng. Values the page cannot use are reported and replaced by defaults, never guessed.
+ * the settings. The query has its own short names (see {@link QUERY_NAMES}); the settings use the
+ * request's names. Values the page cannot use are reported and replaced by defaults, never guessed.
  * Nothing read from a link is ever rendered as HTML; it only reaches text nodes and form values.
  */
+import type { GenerateRequest } from '../core/pipeline/request.ts';
 
-/** Generation settings as the page edits them. */
+/** Generation settings as the page edits them; fields named as in the core's `GenerateRequest`. */
 export interface ShareSettings {
   /**
    * Hugging Face repository id (`org/name[/subfolder][@revision]`), http(s) URL of a diffusers
@@ -13,36 +14,60 @@ export interface ShareSettings {
    */
   model: string;
   prompt: string;
-  negative: string;
+  negativePrompt: string;
   /** AUTOMATIC1111 sampler name; null for the model's own scheduler. */
   sampler: string | null;
   steps: number;
-  cfg: number;
+  cfgScale: number;
   /** Decimal seed 0..2^64-1, or "-1" for a new random seed on every run (A1111's convention). */
   seed: string;
   /** Image size in pixels (multiples of 8); null until chosen: then the model family's natural size. */
   width: number | null;
   height: number | null;
   /** img2img strength in (0, 1]; used only with an init image. */
-  strength: number;
+  denoisingStrength: number;
   /** Number of images; image i uses seed + i. */
-  batch: number;
+  batchSize: number;
   /** Starting-noise generator: torch CPU (diffusers) or A1111's GPU Philox. */
-  rng: 'cpu' | 'gpu';
+  rng: GenerateRequest['rng'];
+}
+
+/**
+ * The query parameter of each setting: the link format's own short names, the one place they are
+ * mapped (old links keep working). Problem lines and the page's messages name settings this way.
+ */
+export const QUERY_NAMES = {
+  model: 'model',
+  prompt: 'prompt',
+  negativePrompt: 'negative',
+  sampler: 'sampler',
+  steps: 'steps',
+  cfgScale: 'cfg',
+  seed: 'seed',
+  width: 'width',
+  height: 'height',
+  denoisingStrength: 'strength',
+  batchSize: 'batch',
+  rng: 'rng',
+} as const satisfies Record<keyof ShareSettings, string>;
+
+/** The query names of the settings `s` gives, in its order: how the page names them to people. */
+export function queryNamesOf(s: Partial<ShareSettings>): string[] {
+  return (Object.keys(s) as Array<keyof ShareSettings>).map((name) => QUERY_NAMES[name]);
 }
 
 export const DEFAULT_SETTINGS: ShareSettings = {
   model: 'schmuell/sd-turbo-ort-web',
   prompt: '',
-  negative: '',
+  negativePrompt: '',
   sampler: null,
   steps: 20,
-  cfg: 7,
+  cfgScale: 7,
   seed: '-1',
   width: null,
   height: null,
-  strength: 0.75,
-  batch: 1,
+  denoisingStrength: 0.75,
+  batchSize: 1,
   rng: 'cpu',
 };
 
@@ -140,7 +165,7 @@ export function parseShareQuery(search: string): ParsedShareQuery {
   const s: ShareSettings = { ...DEFAULT_SETTINGS };
   const given = new Set<keyof ShareSettings>();
   const problems: string[] = [];
-  const text = (name: string): string | undefined => q.get(name) ?? undefined;
+  const text = (name: keyof ShareSettings): string | undefined => q.get(QUERY_NAMES[name]) ?? undefined;
   const use = <K extends keyof ShareSettings>(name: K, value: ShareSettings[K] | undefined): void => {
     if (value === undefined) return;
     s[name] = value;
@@ -154,19 +179,19 @@ export function parseShareQuery(search: string): ParsedShareQuery {
     );
   }
   use('prompt', text('prompt'));
-  use('negative', text('negative'));
+  use('negativePrompt', text('negativePrompt'));
   const sampler = text('sampler')?.trim();
   if (sampler !== undefined) use('sampler', sampler === '' ? null : sampler);
-  const num = (name: string, rule: NumberRule): number | undefined => {
+  const num = (name: keyof ShareSettings, rule: NumberRule): number | undefined => {
     const t = text(name);
-    return t === undefined ? undefined : parseNumber(name, t, rule, problems);
+    return t === undefined ? undefined : parseNumber(QUERY_NAMES[name], t, rule, problems);
   };
   use('steps', num('steps', { min: 1, max: 1000, isInteger: true }));
-  use('cfg', num('cfg', { min: 0, max: 100, isInteger: false }));
+  use('cfgScale', num('cfgScale', { min: 0, max: 100, isInteger: false }));
   use('width', num('width', { min: 8, max: MAX_SIDE, isInteger: true, multipleOf: 8 }));
   use('height', num('height', { min: 8, max: MAX_SIDE, isInteger: true, multipleOf: 8 }));
-  use('strength', num('strength', { min: 0.01, max: 1, isInteger: false }));
-  use('batch', num('batch', { min: 1, max: MAX_BATCH, isInteger: true }));
+  use('denoisingStrength', num('denoisingStrength', { min: 0.01, max: 1, isInteger: false }));
+  use('batchSize', num('batchSize', { min: 1, max: MAX_BATCH, isInteger: true }));
   const seed = text('seed');
   if (seed !== undefined) use('seed', parseSeedText(seed, problems));
   const rng = text('rng')?.toLowerCase();
@@ -175,40 +200,26 @@ export function parseShareQuery(search: string): ParsedShareQuery {
   return { settings: s, given, problems };
 }
 
-/** Parameters this module owns; others in the query (e.g. `hf_endpoint`) are kept as they are. */
-const OWN_PARAMETERS = [
-  'model',
-  'prompt',
-  'negative',
-  'sampler',
-  'steps',
-  'cfg',
-  'seed',
-  'width',
-  'height',
-  'strength',
-  'batch',
-  'rng',
-];
-
 /**
  * The query string (without "?") that reproduces `s`; sizes still unset and the default RNG are
- * left out. Parameters of `current` (the page's query) that are not settings are kept.
+ * left out. Parameters of `current` (the page's query) that are not settings (e.g. `hf_endpoint`)
+ * are kept.
  */
 export function formatShareQuery(s: ShareSettings, current = ''): string {
   const q = new URLSearchParams(current);
-  for (const name of OWN_PARAMETERS) q.delete(name);
-  q.set('model', s.model);
-  q.set('prompt', s.prompt);
-  q.set('negative', s.negative);
-  if (s.sampler !== null) q.set('sampler', s.sampler);
-  q.set('steps', String(s.steps));
-  q.set('cfg', String(s.cfg));
-  q.set('seed', s.seed);
-  if (s.width !== null) q.set('width', String(s.width));
-  if (s.height !== null) q.set('height', String(s.height));
-  q.set('strength', String(s.strength));
-  q.set('batch', String(s.batch));
-  if (s.rng !== 'cpu') q.set('rng', s.rng);
+  for (const name of Object.values(QUERY_NAMES)) q.delete(name);
+  const set = (name: keyof ShareSettings, value: string): void => q.set(QUERY_NAMES[name], value);
+  set('model', s.model);
+  set('prompt', s.prompt);
+  set('negativePrompt', s.negativePrompt);
+  if (s.sampler !== null) set('sampler', s.sampler);
+  set('steps', String(s.steps));
+  set('cfgScale', String(s.cfgScale));
+  set('seed', s.seed);
+  if (s.width !== null) set('width', String(s.width));
+  if (s.height !== null) set('height', String(s.height));
+  set('denoisingStrength', String(s.denoisingStrength));
+  set('batchSize', String(s.batchSize));
+  if (s.rng !== 'cpu') set('rng', s.rng);
   return q.toString();
 }

@@ -15,15 +15,15 @@ import {
 export class SettingsState {
   model = $state(DEFAULT_SETTINGS.model);
   prompt = $state(DEFAULT_SETTINGS.prompt);
-  negative = $state(DEFAULT_SETTINGS.negative);
+  negativePrompt = $state(DEFAULT_SETTINGS.negativePrompt);
   sampler = $state<string | null>(DEFAULT_SETTINGS.sampler);
   steps = $state(DEFAULT_SETTINGS.steps);
-  cfg = $state(DEFAULT_SETTINGS.cfg);
+  cfgScale = $state(DEFAULT_SETTINGS.cfgScale);
   seed = $state(DEFAULT_SETTINGS.seed);
   width = $state<number | null>(DEFAULT_SETTINGS.width);
   height = $state<number | null>(DEFAULT_SETTINGS.height);
-  strength = $state(DEFAULT_SETTINGS.strength);
-  batch = $state(DEFAULT_SETTINGS.batch);
+  denoisingStrength = $state(DEFAULT_SETTINGS.denoisingStrength);
+  batchSize = $state(DEFAULT_SETTINGS.batchSize);
   rng = $state<'cpu' | 'gpu'>(DEFAULT_SETTINGS.rng);
   /** Values (from the link or a restored PNG) that were not usable, shown under the form. */
   problems = $state<string[]>([]);
@@ -62,18 +62,18 @@ export class SettingsState {
   assign(s: Partial<ShareSettings>): void {
     if (s.model !== undefined) this.model = s.model;
     if (s.prompt !== undefined) this.prompt = s.prompt;
-    if (s.negative !== undefined) this.negative = s.negative;
+    if (s.negativePrompt !== undefined) this.negativePrompt = s.negativePrompt;
     if (s.sampler !== undefined) {
       this.sampler = s.sampler;
       this.#checkSampler();
     }
     if (s.steps !== undefined) this.steps = s.steps;
-    if (s.cfg !== undefined) this.cfg = s.cfg;
+    if (s.cfgScale !== undefined) this.cfgScale = s.cfgScale;
     if (s.seed !== undefined) this.seed = s.seed;
     if (s.width !== undefined) this.width = s.width;
     if (s.height !== undefined) this.height = s.height;
-    if (s.strength !== undefined) this.strength = s.strength;
-    if (s.batch !== undefined) this.batch = s.batch;
+    if (s.denoisingStrength !== undefined) this.denoisingStrength = s.denoisingStrength;
+    if (s.batchSize !== undefined) this.batchSize = s.batchSize;
     if (s.rng !== undefined) this.rng = s.rng;
   }
 
@@ -81,15 +81,15 @@ export class SettingsState {
     return {
       model: this.model,
       prompt: this.prompt,
-      negative: this.negative,
+      negativePrompt: this.negativePrompt,
       sampler: this.sampler,
       steps: this.steps,
-      cfg: this.cfg,
+      cfgScale: this.cfgScale,
       seed: this.seed,
       width: this.width,
       height: this.height,
-      strength: this.strength,
-      batch: this.batch,
+      denoisingStrength: this.denoisingStrength,
+      batchSize: this.batchSize,
       rng: this.rng,
     };
   }

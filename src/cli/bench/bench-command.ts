@@ -4,6 +4,7 @@ import { SdError } from '../../core/errors.ts';
 import type { LoadedModel } from '../../core/models/load-model.ts';
 import { loadModel } from '../../core/models/load-model.ts';
 import type { GenerateRequest } from '../../core/pipeline/request.ts';
+import { schedulerClassName } from '../../core/schedulers/registry.ts';
 import { BUNDLED_MERGES } from '../bundled.ts';
 import { bareUnetLoop } from './bare-unet-loop.ts';
 import { parseBenchOptions, type BenchOptions } from './bench-options.ts';
@@ -58,7 +59,7 @@ function requestFor(options: BenchOptions): GenerateRequest {
     negativePrompt: '',
     sampler: options.sampler ?? null,
     steps: options.steps,
-    cfg: options.batch === 2 ? GUIDED_CFG : 1,
+    cfgScale: options.cfgBatch === 2 ? GUIDED_CFG : 1,
     seed: SEED,
     width: options.size,
     height: options.size,
@@ -113,7 +114,7 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
     const model = opened.model;
     const stages = stageSummaries(loads, warmups, runs);
     const reads = readCounts(runs, runtime.isDeviceResident);
-    const isGuided = request.cfg > 1 && !model.unet.contract.timestepCond;
+    const isGuided = request.cfgScale > 1 && !model.unet.contract.timestepCond;
     const callBatch = isGuided && reads.unetCallsPerStep === 1 ? 2 : 1;
     let bareUnet: BenchReport['bareUnet'] = null;
     if (options.bareCalls > 0) {
@@ -138,9 +139,9 @@ export async function runBench(options: BenchOptions, progress: (line: string) =
       config: {
         steps: options.steps,
         size: options.size,
-        batch: options.batch,
-        cfg: request.cfg,
-        sampler: options.sampler ?? String(model.schedulerConfig['_class_name'] ?? 'model default'),
+        cfgBatch: options.cfgBatch,
+        cfgScale: request.cfgScale,
+        sampler: options.sampler ?? schedulerClassName(model.schedulerConfig),
         runs: options.runs,
         warmup: options.warmup,
         unetStepsPerRun: runs[0]?.unetStepMs.length ?? 0,

@@ -13,8 +13,8 @@ export interface BenchOptions {
   steps: number;
   /** Image side in pixels (square), a multiple of 8. */
   size: number;
-  /** UNet batch: 2 = classifier-free guidance (cfg 7), 1 = none (cfg 1). */
-  batch: 1 | 2;
+  /** The CFG batch: 2 = classifier-free guidance (CFG scale 7, one UNet call of batch 2), 1 = none (CFG scale 1). */
+  cfgBatch: 1 | 2;
   /** Measured runs, after `warmup` unmeasured ones. */
   runs: number;
   warmup: number;
@@ -26,7 +26,19 @@ export interface BenchOptions {
   isLoadOnce: boolean;
 }
 
-const VALUED = ['model', 'unet', 'vae', 'backend', 'steps', 'size', 'batch', 'runs', 'warmup', 'sampler', 'bare-calls'];
+const VALUED = [
+  'model',
+  'unet',
+  'vae',
+  'backend',
+  'steps',
+  'size',
+  'cfg-batch',
+  'runs',
+  'warmup',
+  'sampler',
+  'bare-calls',
+];
 const FLAGS = ['load-once'];
 
 export const BENCH_USAGE = `Usage: npm run --silent bench -- --model DIR [options]
@@ -35,7 +47,7 @@ Prints one JSON object: per-stage median and spread over R runs after warm-up, U
 per step, a bare UNet loop for comparison, and peak memory.
   --model DIR        diffusers ONNX folder, or a folder with only unet/vae decoder graphs
   --unet DIR --vae DIR   bare graphs (e.g. the full-size SD 1.5 graphs of shared/bench)
-  --backend cpu|wasm|webgpu (default cpu)   --steps N (20)   --size PX (512)   --batch 1|2 (2)
+  --backend cpu|wasm|webgpu (default cpu)   --steps N (20)   --size PX (512)   --cfg-batch 1|2 (2)
   --runs R (3)   --warmup N (1)   --sampler NAME (model's own)   --bare-calls N (steps x runs; 0 skips)
   --load-once        create sessions once (default: warm-up + R times, so creation time has R samples;
                      always once for bare graphs). Generations all run on the last session.`;
@@ -72,11 +84,11 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
       'bad-argument',
       `--size ${size} is not allowed: use a multiple of 8 (latents are 1/8 of the image side), e.g. ${Math.max(8, Math.round(size / 8) * 8)}.`,
     );
-  const batch = numberArg(args, 'batch', true) ?? 2;
-  if (batch !== 1 && batch !== 2)
+  const cfgBatch = numberArg(args, 'cfg-batch', true) ?? 2;
+  if (cfgBatch !== 1 && cfgBatch !== 2)
     throw new SdError(
       'bad-argument',
-      `--batch ${batch} is not allowed: use 2 (classifier-free guidance, one UNet call of batch 2) or 1 (no guidance).`,
+      `--cfg-batch ${cfgBatch} is not allowed: use 2 (classifier-free guidance, one UNet call of batch 2) or 1 (no guidance).`,
     );
   const steps = positive('steps', numberArg(args, 'steps', true), 20, 1);
   const runs = positive('runs', numberArg(args, 'runs', true), 3, 1);
@@ -87,7 +99,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     backend: backend as BenchBackend,
     steps,
     size,
-    batch,
+    cfgBatch,
     runs,
     warmup: positive('warmup', numberArg(args, 'warmup', true), 1, 0),
     sampler: stringArg(args, 'sampler'),

@@ -24,9 +24,9 @@ export interface BenchReport {
   config: {
     steps: number;
     size: number;
-    /** UNet batch asked for: 2 = classifier-free guidance. */
-    batch: number;
-    cfg: number;
+    /** The CFG batch asked for (`--cfg-batch`): 2 = classifier-free guidance. */
+    cfgBatch: number;
+    cfgScale: number;
     sampler: string;
     runs: number;
     warmup: number;

@@ -9,7 +9,7 @@ import { DEFAULT_SCHEDULERS, type DefaultScheduler } from './default-scheduler-c
 /** Settings a model is meant to run with when its files cannot say so (turbo: 1 step, no CFG). */
 export interface SuggestedSettings {
   steps: number;
-  cfg: number;
+  cfgScale: number;
 }
 
 /** Families as load-model.ts names them (kept apart to avoid an import cycle). */
@@ -93,7 +93,7 @@ export function assumedScheduler(family: Family, isTurbo: boolean): AssumedSched
     return {
       config,
       line: `no scheduler config: ${description} (${family === 'sdxl' ? 'SDXL-Turbo' : 'SD-Turbo'}); suggested 1 step, CFG 0`,
-      suggested: { steps: 1, cfg: 0 },
+      suggested: { steps: 1, cfgScale: 0 },
     };
   }
   const chosen: DefaultScheduler = DEFAULT_SCHEDULERS[family];

@@ -61,7 +61,7 @@ export function img2imgBeginIndex(steps: number, strength: number, order: number
 
 async function encodeConditioning(model: LoadedModel, runtime: Runtime, r: GenerateRequest): Promise<GuidanceInputs> {
   const cond = await encodePrompt(model, runtime, r.prompt, r.promptSyntax);
-  const guided = r.cfg > 1 && !model.unet.contract.timestepCond;
+  const guided = r.cfgScale > 1 && !model.unet.contract.timestepCond;
   if (!guided) return { cond };
   // An empty negative prompt stands for diffusers' `negative_prompt=None`, which zeroes the SDXL
   // conditioning when the model asks for it; A1111 zeroes it for every SDXL model.
@@ -184,7 +184,7 @@ function openDeviceLoop(
       begin,
       startCount: r.initImage ? 2 : 1,
       halves: guidance.uncond ? 2 : 1,
-      guidanceScale: guidanceScale(r.cfg),
+      guidanceScale: guidanceScale(r.cfgScale),
       shape,
     },
     model.schedulerConfig,
@@ -226,11 +226,11 @@ export async function generate(
   const images: GeneratedImage[] = [];
   // validate the sampler and the img2img schedule before any model work
   const probe = createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
-  const begin = r.initImage ? img2imgBeginIndex(r.steps, r.strength ?? 1, probe.order) : 0;
+  const begin = r.initImage ? img2imgBeginIndex(r.steps, r.denoisingStrength ?? 1, probe.order) : 0;
   if (begin >= probe.timesteps.length) {
     throw new SdError(
       'bad-argument',
-      `strength ${r.strength} with ${r.steps} steps leaves no denoising step: raise strength or steps (steps x strength must be at least 1).`,
+      `strength ${r.denoisingStrength} with ${r.steps} steps leaves no denoising step: raise strength or steps (steps x strength must be at least 1).`,
     );
   }
 
@@ -241,7 +241,15 @@ export async function generate(
   const device = openDeviceLoop(model, runtime, r, guidance, begin, shape);
   const backend = typeof device === 'string' ? undefined : device.backend;
   try {
-    const denoiser = new Denoiser(model, runtime, guidance, r.cfg, r.width, r.height, constantInputs(runtime, backend));
+    const denoiser = new Denoiser(
+      model,
+      runtime,
+      guidance,
+      r.cfgScale,
+      r.width,
+      r.height,
+      constantInputs(runtime, backend),
+    );
 
     let posterior: InitPosterior | undefined;
     if (r.initImage) {

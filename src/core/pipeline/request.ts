@@ -8,27 +8,36 @@ export interface RgbImage {
   height: number;
 }
 
-/** Everything that determines the images of one generation. */
+/** Starting-noise generator: torch's CPU generator (diffusers) or A1111's GPU Philox. */
+export type RngName = 'cpu' | 'gpu';
+
+/**
+ * Everything that determines the images of one generation. Field names are the project's one name
+ * for each setting (the page's settings, the worker API and the infotext use the same); the share
+ * link's query (`negative`, `cfg`, `batch`, `strength`) and the CLI's `--cfg` and `--strength` keep
+ * their short spellings as their own formats.
+ */
 export interface GenerateRequest {
   prompt: string;
   negativePrompt: string;
   /** AUTOMATIC1111 sampler name, or null for the model's own scheduler_config.json. */
   sampler: string | null;
   steps: number;
-  /** Classifier-free guidance scale; at most 1 skips the unconditional pass. */
-  cfg: number;
-  /** Seed of the first image; image i of a batch uses seed + i. 0..2^64-1. */
+  /** Classifier-free guidance scale (A1111's "CFG scale"); at most 1 skips the unconditional pass. */
+  cfgScale: number;
+  /** Seed of the first image; image i of a batch uses seed + i. 0..2^64-1 (the page and links carry it as a decimal string). */
   seed: bigint;
   width: number;
   height: number;
+  /** Number of images. */
   batchSize: number;
   /** Starting-noise generator: torch's CPU generator (diffusers) or A1111's GPU/NV Philox. */
-  rng: 'cpu' | 'gpu';
+  rng: RngName;
   promptSyntax: PromptSyntax;
   /** img2img source image; resized to width x height when its size differs. */
   initImage?: RgbImage;
-  /** img2img: how much of the schedule to run, in (0, 1]. */
-  strength?: number;
+  /** img2img: how much of the schedule to run, in (0, 1] (diffusers' `strength`, A1111's "Denoising strength"). */
+  denoisingStrength?: number;
   /** Send a preview every N model calls (0 or absent: none). */
   previewEvery?: number;
 }
@@ -57,8 +66,8 @@ export function validateRequest(r: GenerateRequest): void {
   }
   if (!isInt(r.steps) || r.steps < 1 || r.steps > 1000)
     bad(`steps ${r.steps} is not allowed: use a whole number from 1 to 1000.`);
-  if (!Number.isFinite(r.cfg) || r.cfg < 0 || r.cfg > 100)
-    bad(`cfg ${r.cfg} is not allowed: use a number from 0 to 100 (7 is typical; at most 1 disables guidance).`);
+  if (!Number.isFinite(r.cfgScale) || r.cfgScale < 0 || r.cfgScale > 100)
+    bad(`cfg ${r.cfgScale} is not allowed: use a number from 0 to 100 (7 is typical; at most 1 disables guidance).`);
   if (!isInt(r.batchSize) || r.batchSize < 1 || r.batchSize > MAX_BATCH)
     bad(`batch size ${r.batchSize} is not allowed: use a whole number from 1 to ${MAX_BATCH}.`);
   if (r.seed < 0n || r.seed > 0xffffffffffffffffn)
@@ -70,15 +79,15 @@ export function validateRequest(r: GenerateRequest): void {
   }
   if (r.rng !== 'cpu' && r.rng !== 'gpu') bad(`rng "${String(r.rng)}" is not allowed: use cpu or gpu.`);
   if (r.initImage) {
-    const s = r.strength;
+    const s = r.denoisingStrength;
     if (s === undefined || !Number.isFinite(s) || s <= 0 || s > 1)
       bad(`strength ${String(s)} is not allowed: img2img needs a strength in (0, 1], e.g. 0.75.`);
     const { rgb, width, height } = r.initImage;
     if (rgb.length !== width * height * 3)
       bad(`The init image has ${rgb.length} bytes; ${width}x${height} RGB needs ${width * height * 3}.`);
-  } else if (r.strength !== undefined) {
+  } else if (r.denoisingStrength !== undefined) {
     bad(
-      `strength ${r.strength} was given without an init image: strength only applies to img2img; add an init image or drop strength.`,
+      `strength ${r.denoisingStrength} was given without an init image: strength only applies to img2img; add an init image or drop strength.`,
     );
   }
 }

@@ -135,6 +135,14 @@ export interface CreateSchedulerOptions {
 }
 
 /**
+ * The diffusers class a `scheduler_config.json` names (`_class_name`), or "unknown" when it names none:
+ * what the page shows as the model's scheduler and the infotext records when no sampler is picked.
+ */
+export function schedulerClassName(config: RawSchedulerConfig): string {
+  return String(config['_class_name'] ?? 'unknown');
+}
+
+/**
  * Builds the scheduler for a sampler name (or the model's own scheduler) and step count.
  * @throws SdError 'bad-argument' for a step count that is not a whole number >= 1,
  *   'unknown-sampler' for an unknown name, 'unsupported-model' for a config class this project lacks

@@ -67,8 +67,8 @@ describe('npm run bench', () => {
     expect(r.config).toMatchObject({
       steps: 2,
       size: 64,
-      batch: 2,
-      cfg: 7,
+      cfgBatch: 2,
+      cfgScale: 7,
       runs: 1,
       warmup: 1,
       unetStepsPerRun: calls,
@@ -133,7 +133,7 @@ describe('npm run bench', () => {
       '1',
       '--warmup',
       '0',
-      '--batch',
+      '--cfg-batch',
       '1',
       '--sampler',
       'Euler',
@@ -144,8 +144,8 @@ describe('npm run bench', () => {
     expect(r.model).toBe(join(dir, 'tiny-unet'));
     expect(r.stubbed).toEqual(['text_encoder']);
     expect(r.config).toMatchObject({
-      batch: 1,
-      cfg: 1,
+      cfgBatch: 1,
+      cfgScale: 1,
       sampler: 'Euler',
       unetStepsPerRun: 1,
       latentShape: [1, 4, 8, 8],
@@ -165,7 +165,7 @@ describe('npm run bench', () => {
   });
 
   it.each([
-    [['--model', SD15, '--batch', '3'], /--batch 3 is not allowed: use 2 .* or 1/],
+    [['--model', SD15, '--cfg-batch', '3'], /--cfg-batch 3 is not allowed: use 2 .* or 1/],
     [['--model', SD15, '--size', '65'], /--size 65 is not allowed: use a multiple of 8/],
     [['--model', SD15, '--backend', 'cuda'], /--backend "cuda" is not allowed\. Expected one of: cpu, wasm, webgpu/],
     [['--steps', '2'], /Missing --model DIR or --unet DIR/],

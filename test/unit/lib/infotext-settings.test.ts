@@ -25,14 +25,14 @@ describe('settings restored from a PNG', () => {
     const { settings, ignored } = settingsFromInfotext(infotextOfPng(png)!);
     expect(settings).toEqual({
       prompt: 'a (red:1.5) apple',
-      negative: 'blurry',
+      negativePrompt: 'blurry',
       sampler: 'DPM++ 2M Karras',
       steps: 12,
-      cfg: 6.5,
+      cfgScale: 6.5,
       seed: '18446744073709551615',
       width: 64,
       height: 128,
-      strength: 0.6,
+      denoisingStrength: 0.6,
       rng: 'gpu',
     });
     expect(ignored).toEqual(['Model (tiny-sd15: pick the model yourself)']);

@@ -8,6 +8,8 @@ import {
   isModelReference,
   localModelName,
   parseShareQuery,
+  QUERY_NAMES,
+  queryNamesOf,
 } from '../../../src/lib/share-link.ts';
 import { loadCases } from '../../oracle/cases.ts';
 
@@ -20,15 +22,15 @@ describe('share links', () => {
       const query = formatShareQuery({
         model: `https://example.org/models/${c.model}`,
         prompt: c.prompt,
-        negative: c.negative_prompt,
+        negativePrompt: c.negative_prompt,
         sampler: c.sampler,
         steps: c.steps,
-        cfg: c.cfg,
+        cfgScale: c.cfg,
         seed: String(c.seed),
         width: c.width,
         height: c.height,
-        strength: c.strength ?? DEFAULT_SETTINGS.strength,
-        batch: 1,
+        denoisingStrength: c.strength ?? DEFAULT_SETTINGS.denoisingStrength,
+        batchSize: 1,
         rng: c.rng ?? 'cpu',
       });
       const { settings, problems } = parseShareQuery(`?${query}`);
@@ -36,15 +38,15 @@ describe('share links', () => {
       expect(settings).toEqual({
         model: `https://example.org/models/${c.model}`,
         prompt: c.prompt,
-        negative: c.negative_prompt,
+        negativePrompt: c.negative_prompt,
         sampler: c.sampler,
         steps: c.steps,
-        cfg: c.cfg,
+        cfgScale: c.cfg,
         seed: String(c.seed),
         width: c.width,
         height: c.height,
-        strength: c.strength ?? DEFAULT_SETTINGS.strength,
-        batch: 1,
+        denoisingStrength: c.strength ?? DEFAULT_SETTINGS.denoisingStrength,
+        batchSize: 1,
         rng: c.rng ?? 'cpu',
       });
     },
@@ -69,6 +71,23 @@ describe('share links', () => {
     ]);
   });
 
+  it('maps every setting to its short query name in one table, both ways', () => {
+    expect(QUERY_NAMES).toMatchObject({
+      negativePrompt: 'negative',
+      cfgScale: 'cfg',
+      batchSize: 'batch',
+      denoisingStrength: 'strength',
+    });
+    const { settings, given } = parseShareQuery('?negative=blurry&cfg=4.5&batch=3&strength=0.4');
+    expect(settings).toMatchObject({ negativePrompt: 'blurry', cfgScale: 4.5, batchSize: 3, denoisingStrength: 0.4 });
+    expect(queryNamesOf(Object.fromEntries([...given].map((name) => [name, settings[name]])))).toEqual([
+      'negative',
+      'cfg',
+      'strength',
+      'batch',
+    ]);
+  });
+
   it('keeps seeds above 2^53 exact and accepts -1 for random', () => {
     expect(parseShareQuery('?seed=18446744073709551615').settings.seed).toBe('18446744073709551615');
     expect(parseShareQuery('?seed=-1').settings.seed).toBe('-1');
@@ -80,10 +99,10 @@ describe('share links', () => {
     );
     expect(settings.width).toBe(DEFAULT_SETTINGS.width);
     expect(settings.steps).toBe(DEFAULT_SETTINGS.steps);
-    expect(settings.cfg).toBe(DEFAULT_SETTINGS.cfg);
+    expect(settings.cfgScale).toBe(DEFAULT_SETTINGS.cfgScale);
     expect(settings.seed).toBe(DEFAULT_SETTINGS.seed);
     expect(settings.rng).toBe('cpu');
-    expect(settings.batch).toBe(DEFAULT_SETTINGS.batch);
+    expect(settings.batchSize).toBe(DEFAULT_SETTINGS.batchSize);
     expect(problems).toHaveLength(6);
     expect(problems.find((p) => p.startsWith('width=500'))).toMatch(/multiple of 8/);
   });

@@ -44,7 +44,7 @@ describe('what is assumed for a model that leaves things out', () => {
     expect(assumedScheduler('sdxl', true)).toMatchObject({
       config: { _class_name: 'EulerAncestralDiscreteScheduler', timestep_spacing: 'trailing' },
       line: 'no scheduler config: Euler a, trailing spacing (SDXL-Turbo); suggested 1 step, CFG 0',
-      suggested: { steps: 1, cfg: 0 },
+      suggested: { steps: 1, cfgScale: 0 },
     });
   });
 

@@ -44,7 +44,7 @@ export function caseRequest(c: ReferenceCase): GenerateRequest {
     negativePrompt: c.negative_prompt,
     sampler: c.sampler,
     steps: c.steps,
-    cfg: c.cfg,
+    cfgScale: c.cfg,
     seed: BigInt(c.seed),
     width: c.width,
     height: c.height,
@@ -52,6 +52,6 @@ export function caseRequest(c: ReferenceCase): GenerateRequest {
     rng: c.rng ?? 'cpu',
     promptSyntax: c.prompt_semantics ? 'a1111' : 'diffusers',
     initImage: init && { rgb: init.rgb, width: init.width, height: init.height },
-    strength: c.strength,
+    denoisingStrength: c.strength,
   };
 }

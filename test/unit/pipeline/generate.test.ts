@@ -71,7 +71,7 @@ describe('generate on tiny-sd15', () => {
     const error = await generate(
       model,
       await nodeRuntime(),
-      { ...caseRequest(c), sampler: 'Euler', steps: 3, strength: 0.3 },
+      { ...caseRequest(c), sampler: 'Euler', steps: 3, denoisingStrength: 0.3 },
       {
         onProgress: () => calls++,
       },

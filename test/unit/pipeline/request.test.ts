@@ -7,7 +7,7 @@ const base: GenerateRequest = {
   negativePrompt: '',
   sampler: null,
   steps: 20,
-  cfg: 7,
+  cfgScale: 7,
   seed: 42n,
   width: 64,
   height: 64,
@@ -29,20 +29,20 @@ function errorOf(r: GenerateRequest): unknown {
 describe('validateRequest', () => {
   it('accepts a plain txt2img and an img2img request', () => {
     expect(errorOf(base)).toBeUndefined();
-    expect(errorOf({ ...base, initImage: init, strength: 1 })).toBeUndefined();
+    expect(errorOf({ ...base, initImage: init, denoisingStrength: 1 })).toBeUndefined();
   });
 
   it.each([
     ['width not a multiple of 8', { width: 100 }, 'width 100'],
     ['zero steps', { steps: 0 }, 'steps 0'],
-    ['negative cfg', { cfg: -1 }, 'cfg -1'],
+    ['negative cfg', { cfgScale: -1 }, 'cfg -1'],
     ['batch of 0', { batchSize: 0 }, 'batch size 0'],
     ['seed past 2^64 - 1', { seed: 1n << 64n }, 'seed 18446744073709551616'],
     ['a batch whose last seed passes 2^64 - 1', { seed: (1n << 64n) - 1n, batchSize: 2 }, 'batch size 2'],
-    ['strength without an init image', { strength: 0.5 }, 'strength 0.5'],
+    ['strength without an init image', { denoisingStrength: 0.5 }, 'strength 0.5'],
     ['an init image without strength', { initImage: init }, 'strength undefined'],
-    ['strength 0', { initImage: init, strength: 0 }, 'strength 0'],
-    ['an init image of the wrong byte length', { initImage: { ...init, width: 32 }, strength: 0.5 }, '32x64'],
+    ['strength 0', { initImage: init, denoisingStrength: 0 }, 'strength 0'],
+    ['an init image of the wrong byte length', { initImage: { ...init, width: 32 }, denoisingStrength: 0.5 }, '32x64'],
   ] as const)('refuses %s, naming the value', (_, change, named) => {
     const error = errorOf({ ...base, ...change } as GenerateRequest);
     expect(isSdError(error, 'bad-argument')).toBe(true);

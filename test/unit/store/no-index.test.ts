@@ -28,7 +28,7 @@ const request: GenerateRequest = {
   negativePrompt: '',
   sampler: null,
   steps: 1,
-  cfg: 0,
+  cfgScale: 0,
   seed: 99n,
   width: 64,
   height: 64,
@@ -66,7 +66,7 @@ async function expectOpensAsTurbo(files: ModelFiles): Promise<void> {
       _class_name: 'EulerAncestralDiscreteScheduler',
       timestep_spacing: 'trailing',
     });
-    expect(model.suggested).toEqual({ steps: 1, cfg: 0 });
+    expect(model.suggested).toEqual({ steps: 1, cfgScale: 0 });
     expect(model.assumptions).toEqual([
       'no model_index.json: layout inferred from unet/, text_encoder/, vae_decoder/',
       expect.stringMatching(/^no tokenizer: bundled CLIP tokenizer, padding with '!' \(SD-Turbo/),

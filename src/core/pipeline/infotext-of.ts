@@ -1,0 +1,50 @@
+// The A1111 infotext of a generated image: the one builder the worker and the CLI write into their PNGs.
+import { formatInfotext, type InfotextParams } from '../png/infotext.ts';
+import { schedulerClassName } from '../schedulers/registry.ts';
+import type { RawSchedulerConfig } from '../schedulers/scheduler.ts';
+import type { GeneratedImage } from './generate.ts';
+import type { GenerateRequest } from './request.ts';
+
+/** What the infotext records about the model. */
+export interface InfotextModel {
+  /** A1111's `Model:` value: the model's folder or repository name, without the path. */
+  name: string;
+  /** The model's scheduler_config.json: its class stands as the sampler when the request names none. */
+  schedulerConfig: RawSchedulerConfig;
+}
+
+/**
+ * The infotext parameters of one image of `request`: its own seed and size, the batch size and
+ * position only for batches of two or more, the denoising strength only for img2img, as A1111 does.
+ */
+export function infotextParamsOf(
+  request: GenerateRequest,
+  image: Pick<GeneratedImage, 'index' | 'seed' | 'width' | 'height'>,
+  model: InfotextModel,
+): InfotextParams {
+  const isBatch = request.batchSize > 1;
+  return {
+    prompt: request.prompt,
+    negativePrompt: request.negativePrompt,
+    steps: request.steps,
+    sampler: request.sampler ?? schedulerClassName(model.schedulerConfig),
+    cfgScale: request.cfgScale,
+    seed: image.seed,
+    width: image.width,
+    height: image.height,
+    model: model.name,
+    rng: request.rng === 'cpu' ? 'CPU' : 'GPU',
+    denoisingStrength: request.initImage ? request.denoisingStrength : undefined,
+    batchSize: isBatch ? request.batchSize : undefined,
+    batchPos: isBatch ? image.index : undefined,
+  };
+}
+
+/** The A1111 `parameters` text of one image of `request` (see {@link infotextParamsOf}). */
+export function infotextOf(
+  request: GenerateRequest,
+  image: Pick<GeneratedImage, 'index' | 'seed' | 'width' | 'height'>,
+  model: InfotextModel,
+): string {
+  return formatInfotext(infotextParamsOf(request, image, model));
+}
