@@ -110,6 +110,10 @@ describe('model folders from the disk in headless Chromium', () => {
       const stored = page.locator('[data-testid="stored-model"][data-model-id="local:tiny-sd15"]');
       await expect.poll(() => stored.count(), { timeout: 10_000 }).toBe(1);
       expect(await stored.innerText()).toContain('local folder');
+      // the panel's Use makes the kept copy the model again
+      await page.getByTestId('model').fill('org/other');
+      await stored.getByTestId('use-model').click();
+      expect(await page.getByTestId('model').inputValue()).toBe('local:tiny-sd15');
 
       // a reload forgets the picked files: only the kept copy can answer local:tiny-sd15
       await page.reload();
