@@ -1,4 +1,4 @@
-import { isSdError } from '../core/errors.ts';
+import { exitStatusOf } from './exit-status.ts';
 
 type Command = (argv: readonly string[]) => Promise<void>;
 
@@ -30,18 +30,7 @@ async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${name === undefined ? '' : `Unknown command "${name}". `}${USAGE}\n`);
     return 2;
   }
-  try {
-    await (
-      await command()
-    )(rest);
-    return 0;
-  } catch (e) {
-    if (isSdError(e)) {
-      process.stderr.write(`\nError: ${e.message}\n`);
-      return 1;
-    }
-    throw e;
-  }
+  return exitStatusOf(async () => (await command())(rest));
 }
 
 process.exitCode = await main(process.argv.slice(2));

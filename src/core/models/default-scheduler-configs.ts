@@ -17,6 +17,15 @@ const SCALED_LINEAR = {
   prediction_type: 'epsilon',
 } as const;
 
+/** PLMS as SD 1.5 and SD 2.1-base ship it: no Runge-Kutta warm-up steps. */
+const PNDM_WITHOUT_WARM_UP = {
+  _class_name: 'PNDMScheduler',
+  ...SCALED_LINEAR,
+  clip_sample: false,
+  set_alpha_to_one: false,
+  skip_prk_steps: true,
+} as const;
+
 /** A family's standard scheduler, with the short description the assumption line shows. */
 export interface DefaultScheduler {
   config: RawSchedulerConfig;
@@ -29,24 +38,12 @@ export interface DefaultScheduler {
 export const DEFAULT_SCHEDULERS = {
   /** stable-diffusion-v1-5: PNDM (PLMS) without Runge-Kutta warm-up steps. */
   sd1: {
-    config: {
-      _class_name: 'PNDMScheduler',
-      ...SCALED_LINEAR,
-      clip_sample: false,
-      set_alpha_to_one: false,
-      skip_prk_steps: true,
-    },
+    config: PNDM_WITHOUT_WARM_UP,
     description: 'PNDM, epsilon prediction',
   },
   /** stable-diffusion-2-1-base (512 px, epsilon); the 768 px SD 2.x models predict v and need their own config. */
   sd2: {
-    config: {
-      _class_name: 'PNDMScheduler',
-      ...SCALED_LINEAR,
-      clip_sample: false,
-      set_alpha_to_one: false,
-      skip_prk_steps: true,
-    },
+    config: PNDM_WITHOUT_WARM_UP,
     description: 'PNDM, epsilon prediction',
     caveat: 'a 768 px v-prediction model needs its own scheduler_config.json',
   },
