@@ -101,10 +101,10 @@ export default tseslint.config(
         {
           patterns: [
             {
-              regex: '/core/(?!errors\\.ts$|png/)',
+              regex: '/core/(?!errors\\.ts$|png/|io/)',
               allowTypeImports: true,
               message:
-                'The page imports only types from src/core, besides core/errors.ts and core/png/ (infotext, pure code): the worker runs the core.',
+                'The page imports only types from src/core, besides core/errors.ts, core/png/ (infotext) and core/io/ (pure helpers): the worker runs the core.',
             },
             {
               regex: '/workers/(?!api\\.ts$|error-transfer\\.ts$)',

@@ -1,3 +1,4 @@
+import { concatBytes } from '../io/concat.ts';
 import { SdError } from '../errors.ts';
 import type { ByteSource } from '../safetensors/byte-source.ts';
 import { SafetensorsFile } from '../safetensors/safetensors-file.ts';
@@ -68,14 +69,7 @@ export async function joinShards(shards: readonly WeightsFile[], name: string): 
         const to = Math.min(end, s.end);
         if (from < to) pieces.push(await s.read(s.at + from - s.start, to - from));
       }
-      if (pieces.length === 1) return pieces[0]!;
-      const out = new Uint8Array(pieces.reduce((n, p) => n + p.byteLength, 0));
-      let at = 0;
-      for (const p of pieces) {
-        out.set(p, at);
-        at += p.byteLength;
-      }
-      return out;
+      return concatBytes(pieces);
     },
   };
   return {

@@ -1,3 +1,4 @@
+import { concatFloats } from '../io/concat.ts';
 import type { Tensor } from 'onnxruntime-common';
 import { SdError } from '../errors.ts';
 import type { LoadedModel } from '../models/load-model.ts';
@@ -55,18 +56,6 @@ function timestepTensor(runtime: Runtime, info: ValueInfo, t: number, batch: num
     default:
       return floatTensor(runtime, info.type, new Float32Array(n).fill(t), dims);
   }
-}
-
-/** Batch concatenation; a single part is passed through uncopied (model inputs are never written to). */
-function concat(parts: readonly Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 /** diffusers' SDXL img2img defaults for refiner-style UNets (`requires_aesthetics_score`). */
@@ -160,7 +149,7 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
       const input = floatTensor(
         this.runtime,
         this.model.unet.contract.sample.type,
-        concat(new Array<Float32Array>(batch).fill(sample)),
+        concatFloats(new Array<Float32Array>(batch).fill(sample)),
         [batch, ...shape.slice(1)],
       );
       const tensor = await this.run(pass, input, timestep);
@@ -200,7 +189,7 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
     const feeds: Record<string, Tensor> = {
       [contract.encoderHiddenStates.name]: this.constant(
         contract.encoderHiddenStates.type,
-        concat(sides.map((s) => s.cond.hidden)),
+        concatFloats(sides.map((s) => s.cond.hidden)),
         [batch, first.tokens, first.hiddenSize],
       ),
     };
@@ -212,14 +201,14 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
           'The UNet takes "text_embeds" (SDXL) but the text encoder gave no pooled output ("text_embeds" of text_encoder_2). Use a complete SDXL export.',
         );
       }
-      const p = concat(pooled as Float32Array[]);
+      const p = concatFloats(pooled as Float32Array[]);
       feeds[contract.textEmbeds.name] = this.constant(contract.textEmbeds.type, p, [batch, p.length / batch]);
-      const ids = concat(sides.map((s) => s.timeIds));
+      const ids = concatFloats(sides.map((s) => s.timeIds));
       feeds[contract.timeIds.name] = this.constant(contract.timeIds.type, ids, [batch, ids.length / batch]);
     }
     if (contract.timestepCond && this.lcmEmbedding) {
       const e = this.lcmEmbedding;
-      feeds[contract.timestepCond.name] = this.constant(contract.timestepCond.type, concat(sides.map(() => e)), [
+      feeds[contract.timestepCond.name] = this.constant(contract.timestepCond.type, concatFloats(sides.map(() => e)), [
         batch,
         e.length,
       ]);

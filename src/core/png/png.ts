@@ -1,6 +1,7 @@
 // 8-bit RGB PNG files with text chunks, the way A1111 (through Pillow) stores its "parameters" infotext.
 // fast-png does the pixel coding; text chunks are written and read here because fast-png only knows tEXt
 // and writes it after the image data.
+import { concatBytes } from '../io/concat.ts';
 import { strFromU8, strToU8, unzlibSync } from 'fflate';
 import { convertIndexedToRgb, decode, encode, type DecodedPng } from 'fast-png';
 import { SdError } from '../errors.ts';
@@ -49,16 +50,6 @@ function latin1String(bytes: Uint8Array): string {
   return strFromU8(bytes, true);
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
-}
-
 /** One chunk: big-endian length, 4-letter type, data, CRC over type and data. */
 function chunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(data.length + CHUNK_OVERHEAD);
@@ -79,9 +70,9 @@ function textChunk(keyword: string, value: string): Uint8Array {
     );
   }
   const key = latin1Bytes(keyword);
-  if (LATIN1.test(value)) return chunk('tEXt', concat([key, new Uint8Array([0]), latin1Bytes(value)]));
+  if (LATIN1.test(value)) return chunk('tEXt', concatBytes([key, new Uint8Array([0]), latin1Bytes(value)]));
   // NUL after keyword, compression flag 0, method 0, empty language tag and translated keyword (NUL each).
-  return chunk('iTXt', concat([key, new Uint8Array([0, 0, 0, 0, 0]), strToU8(value)]));
+  return chunk('iTXt', concatBytes([key, new Uint8Array([0, 0, 0, 0, 0]), strToU8(value)]));
 }
 
 /**
@@ -107,7 +98,7 @@ export function encodePng(
   }
   const textChunks = Object.entries(text).map(([k, v]) => textChunk(k, v));
   const png = encode({ width, height, data: rgb, depth: 8, channels: 3 });
-  return concat([png.subarray(0, IHDR_END), ...textChunks, png.subarray(IHDR_END)]);
+  return concatBytes([png.subarray(0, IHDR_END), ...textChunks, png.subarray(IHDR_END)]);
 }
 
 /** Index of the first NUL at or after `from`, or throws naming the chunk. */

@@ -1,3 +1,4 @@
+import { formatBytes } from '../io/format-bytes.ts';
 import { SdError } from '../errors.ts';
 import type { StorageManagerLike } from './platform.ts';
 
@@ -5,18 +6,6 @@ import type { StorageManagerLike } from './platform.ts';
 export interface StoredModelSize {
   label: string;
   sizeBytes: number;
-}
-
-/** "1.2 GB", "340 MB", "12 kB" (decimal units, as browsers and operating systems show them). */
-export function formatBytes(bytes: number): string {
-  const units = ['bytes', 'kB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1000 && unit < units.length - 1) {
-    value /= 1000;
-    unit++;
-  }
-  return unit === 0 ? `${value} bytes` : `${value.toFixed(value < 10 ? 2 : 1)} ${units[unit]}`;
 }
 
 /**
