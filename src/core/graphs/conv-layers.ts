@@ -26,6 +26,12 @@ export function conv2d(
   });
 }
 
+/** A GroupNorm's group count and epsilon, the same for every norm of a model part. */
+export interface GroupNormSpec {
+  groups: number;
+  epsilon: number;
+}
+
 /**
  * `nn.GroupNorm` with affine weights: x [B, C, H, W] → same shape. Written as InstanceNormalization
  * over [B, groups, C/groups·H·W] (opset 17 has no GroupNormalization), then the per-channel affine.
@@ -36,8 +42,7 @@ export function groupNorm(
   module: string,
   x: string,
   channels: number,
-  groups: number,
-  epsilon: number,
+  { groups, epsilon }: GroupNormSpec,
 ): string {
   const grouped = g.op('Reshape', [x, g.constant('int64', [3], [0, groups, -1])]);
   const normalized = g.op(
@@ -82,18 +87,17 @@ export function resnetBlock(
   x: string,
   inChannels: number,
   outChannels: number,
-  groups: number,
-  epsilon: number,
+  norm: GroupNormSpec,
   { time, outputScaleFactor = 1 }: { time?: ResnetTimeEmbedding; outputScaleFactor?: number } = {},
 ): string {
   return g.scope(module, () => {
-    let h = silu(g, groupNorm(g, w, `${module}.norm1`, x, inChannels, groups, epsilon));
+    let h = silu(g, groupNorm(g, w, `${module}.norm1`, x, inChannels, norm));
     h = conv2d(g, w, `${module}.conv1`, h, inChannels, outChannels);
     if (time !== undefined) {
       const projected = linear(g, w, `${module}.time_emb_proj`, time.activated, time.channels, outChannels);
       h = g.op('Add', [h, g.op('Unsqueeze', [projected, g.constant('int64', [2], [2, 3])])]);
     }
-    h = silu(g, groupNorm(g, w, `${module}.norm2`, h, outChannels, groups, epsilon));
+    h = silu(g, groupNorm(g, w, `${module}.norm2`, h, outChannels, norm));
     h = conv2d(g, w, `${module}.conv2`, h, outChannels, outChannels);
     const shortcut =
       inChannels === outChannels
@@ -115,11 +119,10 @@ export function spatialSelfAttention(
   module: string,
   x: string,
   channels: number,
-  groups: number,
-  epsilon: number,
+  norm: GroupNormSpec,
 ): string {
   return g.scope(module, () => {
-    const normed = groupNorm(g, w, `${module}.group_norm`, x, channels, groups, epsilon);
+    const normed = groupNorm(g, w, `${module}.group_norm`, x, channels, norm);
     const tokens = g.op('Transpose', [g.op('Reshape', [normed, g.constant('int64', [3], [0, channels, -1])])], {
       perm: [0, 2, 1],
     });

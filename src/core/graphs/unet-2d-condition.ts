@@ -101,7 +101,10 @@ export function buildUnet2dCondition(
   if (config.hasMidBlock) x = midBlock(ctx, x);
   for (let index = 0; index < levels.length; index++) x = upBlock(ctx, index, x, skips, skipChannels);
 
-  x = silu(g, groupNorm(g, weights, 'conv_norm_out', x, first, config.normNumGroups, config.normEps));
+  x = silu(
+    g,
+    groupNorm(g, weights, 'conv_norm_out', x, first, { groups: config.normNumGroups, epsilon: config.normEps }),
+  );
   x = conv2d(g, weights, 'conv_out', x, first, config.outChannels, { kernel: config.convOutKernel });
   g.output(x, 'out_sample', 'float32', ['batch', config.outChannels, 'height', 'width']);
   return g.toModel();

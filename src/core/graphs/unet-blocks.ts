@@ -64,8 +64,7 @@ export function downBlock(
         h,
         channelsIn,
         level.outChannels,
-        config.normNumGroups,
-        config.normEps,
+        { groups: config.normNumGroups, epsilon: config.normEps },
         {
           time: ctx.time,
           outputScaleFactor: config.resnetOutScaleFactor,
@@ -101,10 +100,19 @@ export function midBlock(ctx: UnetBlockContext, x: string): string {
   const level = config.levels.at(-1)!;
   const c = level.outChannels;
   const resnet = (i: number, v: string): string =>
-    resnetBlock(g, w, `mid_block.resnets.${i}`, v, c, c, config.normNumGroups, config.normEps, {
-      time: ctx.time,
-      outputScaleFactor: config.midBlockScaleFactor,
-    });
+    resnetBlock(
+      g,
+      w,
+      `mid_block.resnets.${i}`,
+      v,
+      c,
+      c,
+      { groups: config.normNumGroups, epsilon: config.normEps },
+      {
+        time: ctx.time,
+        outputScaleFactor: config.midBlockScaleFactor,
+      },
+    );
   return g.scope('mid_block', () =>
     resnet(
       1,
@@ -144,8 +152,7 @@ export function upBlock(
         h,
         channels + skipC,
         level.outChannels,
-        config.normNumGroups,
-        config.normEps,
+        { groups: config.normNumGroups, epsilon: config.normEps },
         {
           time: ctx.time,
           outputScaleFactor: config.resnetOutScaleFactor,

@@ -112,7 +112,10 @@ export function transformer2d(
     const c = options.channels;
     const toTokens = (v: string): string =>
       g.op('Transpose', [g.op('Reshape', [v, g.constant('int64', [3], [0, c, -1])])], { perm: [0, 2, 1] });
-    const normed = groupNorm(g, w, `${module}.norm`, x, c, options.groups, TRANSFORMER_GROUP_NORM_EPS);
+    const normed = groupNorm(g, w, `${module}.norm`, x, c, {
+      groups: options.groups,
+      epsilon: TRANSFORMER_GROUP_NORM_EPS,
+    });
     let tokens = options.useLinearProjection
       ? linear(g, w, `${module}.proj_in`, toTokens(normed), c, c)
       : toTokens(conv2d(g, w, `${module}.proj_in`, normed, c, c, { kernel: 1 }));

@@ -1,10 +1,8 @@
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import type { AutoencoderKlConfig } from './autoencoder-kl-config.ts';
-import { conv2d, groupNorm, resnetBlock, silu, spatialSelfAttention, upsampleNearest2x } from './conv-layers.ts';
+import { conv2d, groupNorm, silu, upsampleNearest2x } from './conv-layers.ts';
 import type { SafetensorsWeights } from './safetensors-weights.ts';
-
-/** diffusers builds the VAE's resnets, attention and output norm with this epsilon. */
-const VAE_NORM_EPS = 1e-6;
+import { vaeLevelResnets, vaeMidBlock, vaeNorm } from './vae-blocks.ts';
 
 /**
  * Builds the ONNX graph of diffusers' `AutoencoderKL.decode` (post_quant_conv + `Decoder`), float32,
@@ -15,7 +13,8 @@ const VAE_NORM_EPS = 1e-6;
  * in [-1, 1] (roughly), f = 2^(levels − 1) = 8 for Stable Diffusion.
  */
 export function buildVaeDecoder(config: AutoencoderKlConfig, weights: SafetensorsWeights): Uint8Array {
-  const { blockOutChannels: channels, normNumGroups: groups, latentChannels } = config;
+  const { blockOutChannels: channels, latentChannels } = config;
+  const norm = vaeNorm(config);
   const g = new GraphBuilder('vae_decoder');
   let x = g.input('latent_sample', 'float32', ['batch', latentChannels, 'latent_height', 'latent_width']);
   if (config.usePostQuantConv)
@@ -23,34 +22,27 @@ export function buildVaeDecoder(config: AutoencoderKlConfig, weights: Safetensor
 
   const top = channels.at(-1)!;
   x = conv2d(g, weights, 'decoder.conv_in', x, latentChannels, top);
-  x = resnetBlock(g, weights, 'decoder.mid_block.resnets.0', x, top, top, groups, VAE_NORM_EPS);
-  if (config.midBlockAddAttention)
-    x = spatialSelfAttention(g, weights, 'decoder.mid_block.attentions.0', x, top, groups, VAE_NORM_EPS);
-  x = resnetBlock(g, weights, 'decoder.mid_block.resnets.1', x, top, top, groups, VAE_NORM_EPS);
+  x = vaeMidBlock(g, weights, 'decoder', x, top, config);
 
   const reversed = [...channels].reverse();
   let inChannels = top;
   reversed.forEach((outChannels, level) => {
     const block = `decoder.up_blocks.${level}`;
-    for (let r = 0; r <= config.layersPerBlock; r++) {
-      x = resnetBlock(
-        g,
-        weights,
-        `${block}.resnets.${r}`,
-        x,
-        r === 0 ? inChannels : outChannels,
-        outChannels,
-        groups,
-        VAE_NORM_EPS,
-      );
-    }
+    x = vaeLevelResnets(
+      g,
+      weights,
+      block,
+      x,
+      { in: inChannels, out: outChannels, count: config.layersPerBlock + 1 },
+      norm,
+    );
     if (level < reversed.length - 1)
       x = conv2d(g, weights, `${block}.upsamplers.0.conv`, upsampleNearest2x(g, x), outChannels, outChannels);
     inChannels = outChannels;
   });
 
   const bottom = channels[0]!;
-  x = silu(g, groupNorm(g, weights, 'decoder.conv_norm_out', x, bottom, groups, VAE_NORM_EPS));
+  x = silu(g, groupNorm(g, weights, 'decoder.conv_norm_out', x, bottom, norm));
   x = conv2d(g, weights, 'decoder.conv_out', x, bottom, config.outChannels);
   g.output(x, 'sample', 'float32', ['batch', config.outChannels, 'height', 'width']);
   return g.toModel();

@@ -1,10 +1,8 @@
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import type { AutoencoderKlConfig } from './autoencoder-kl-config.ts';
-import { conv2d, groupNorm, resnetBlock, silu, spatialSelfAttention } from './conv-layers.ts';
+import { conv2d, groupNorm, silu } from './conv-layers.ts';
 import type { SafetensorsWeights } from './safetensors-weights.ts';
-
-/** diffusers builds the VAE's resnets, attention and output norm with this epsilon. */
-const VAE_NORM_EPS = 1e-6;
+import { vaeLevelResnets, vaeMidBlock, vaeNorm } from './vae-blocks.ts';
 
 /**
  * Builds the ONNX graph of diffusers' `AutoencoderKL.encode` up to the posterior's parameters
@@ -16,7 +14,8 @@ const VAE_NORM_EPS = 1e-6;
  * it); the pipeline samples and applies the scaling factor.
  */
 export function buildVaeEncoder(config: AutoencoderKlConfig, weights: SafetensorsWeights): Uint8Array {
-  const { blockOutChannels: channels, normNumGroups: groups, latentChannels } = config;
+  const { blockOutChannels: channels, latentChannels } = config;
+  const norm = vaeNorm(config);
   const g = new GraphBuilder('vae_encoder');
   let x = g.input('sample', 'float32', ['batch', config.inChannels, 'height', 'width']);
   x = conv2d(g, weights, 'encoder.conv_in', x, config.inChannels, channels[0]!);
@@ -24,18 +23,7 @@ export function buildVaeEncoder(config: AutoencoderKlConfig, weights: Safetensor
   let inChannels = channels[0]!;
   channels.forEach((outChannels, level) => {
     const block = `encoder.down_blocks.${level}`;
-    for (let r = 0; r < config.layersPerBlock; r++) {
-      x = resnetBlock(
-        g,
-        weights,
-        `${block}.resnets.${r}`,
-        x,
-        r === 0 ? inChannels : outChannels,
-        outChannels,
-        groups,
-        VAE_NORM_EPS,
-      );
-    }
+    x = vaeLevelResnets(g, weights, block, x, { in: inChannels, out: outChannels, count: config.layersPerBlock }, norm);
     if (level < channels.length - 1) {
       // diffusers pads right and bottom by one, then convolves with stride 2 and no padding
       const padded = g.op('Pad', [x, g.constant('int64', [8], [0, 0, 0, 0, 0, 0, 1, 1])], { mode: 'constant' });
@@ -48,11 +36,8 @@ export function buildVaeEncoder(config: AutoencoderKlConfig, weights: Safetensor
   });
 
   const top = channels.at(-1)!;
-  x = resnetBlock(g, weights, 'encoder.mid_block.resnets.0', x, top, top, groups, VAE_NORM_EPS);
-  if (config.midBlockAddAttention)
-    x = spatialSelfAttention(g, weights, 'encoder.mid_block.attentions.0', x, top, groups, VAE_NORM_EPS);
-  x = resnetBlock(g, weights, 'encoder.mid_block.resnets.1', x, top, top, groups, VAE_NORM_EPS);
-  x = silu(g, groupNorm(g, weights, 'encoder.conv_norm_out', x, top, groups, VAE_NORM_EPS));
+  x = vaeMidBlock(g, weights, 'encoder', x, top, config);
+  x = silu(g, groupNorm(g, weights, 'encoder.conv_norm_out', x, top, norm));
   x = conv2d(g, weights, 'encoder.conv_out', x, top, 2 * latentChannels);
   if (config.useQuantConv)
     x = conv2d(g, weights, 'quant_conv', x, 2 * latentChannels, 2 * latentChannels, { kernel: 1 });
