@@ -12,6 +12,8 @@ import type { WeightsFile } from './weights-file.ts';
 export interface ConvertedStore {
   /** Opens converted file `name` (e.g. `unet.float32.bin`) of `byteLength` bytes, to be written in order. */
   open(name: string, byteLength: number): Promise<ConvertedWriter>;
+  /** A complete converted file kept from an earlier load (the store's copy), so nothing is converted again. */
+  find?(name: string, byteLength: number): Promise<Uint8Array | BlobLike | undefined>;
 }
 
 /** One converted file being written. */
@@ -54,6 +56,11 @@ export async function componentExternalData(
   for (const w of weights.mountedWindows) data.push({ path: w.location, data: await file.mount(w.start, w.end) });
   if (!weights.hasConverted) return data;
   const parts = weights.convertedParts;
+  if (store.find) {
+    const kept = await Promise.all(parts.map((p) => store.find!(p.location, p.byteLength)));
+    if (kept.every((k) => k !== undefined))
+      return [...data, ...parts.map((p, i) => ({ path: p.location, data: kept[i]! }))];
+  }
   let index = 0;
   let left = parts[0]!.byteLength;
   let writer = await store.open(parts[0]!.location, parts[0]!.byteLength);

@@ -3,11 +3,12 @@ import { SdError } from '../errors.ts';
 import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from '../models/diffusers-layout.ts';
 import { listHubFiles } from './hub-source.ts';
 import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from '../models/inferred-layout.ts';
-import { labelOf, modelIdOf, type ModelSourceDescriptor } from './model-source.ts';
+import { fileNameOf, labelOf, modelIdOf, type ModelSourceDescriptor } from './model-source.ts';
 import type { BlobLike } from '../io/blob-like.ts';
 import type { FileSpec } from './records.ts';
 import { withRetries } from './retry.ts';
-import { fetchSmallFile, listStaticFiles, type FetchedFile, type SourceContext } from './static-source.ts';
+import { isSafetensorsListing, safetensorsLayout } from './safetensors-plan.ts';
+import { fetchSmallFile, listStaticFiles, probe, type FetchedFile, type SourceContext } from './static-source.ts';
 
 /** The files a model consists of, as found at its source, before anything is stored. */
 export interface ModelPlan {
@@ -21,7 +22,49 @@ export interface ModelPlan {
   blobs?: Map<string, BlobLike>;
 }
 
-type RemoteSource = Extract<ModelSourceDescriptor, { kind: 'hub' | 'url' }>;
+type RemoteSource = Extract<ModelSourceDescriptor, { kind: 'hub' | 'url' | 'file' }>;
+
+/** `{endpoint}/{org}/{name}/resolve/{revision}/{path}`: a file of a Hugging Face repository. */
+const HUB_RESOLVE = /^(https?:\/\/.+?)\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/i;
+
+/**
+ * One `.safetensors` checkpoint by URL, stored as a model of one file. A Hugging Face `resolve` URL
+ * is looked up in its folder's tree listing (size, and the SHA-256 the download is checked
+ * against); any other URL is probed for its size (HEAD, or a one-byte range).
+ */
+async function planFile(
+  ctx: SourceContext,
+  source: Extract<ModelSourceDescriptor, { kind: 'file' }>,
+  label: string,
+): Promise<Pick<ModelPlan, 'files' | 'fetched'>> {
+  const path = fileNameOf(source.url);
+  const hub = HUB_RESOLVE.exec(source.url);
+  if (hub) {
+    const repoPath = decodeURIComponent(hub[4]!);
+    const folder = repoPath.includes('/') ? repoPath.slice(0, repoPath.lastIndexOf('/')) : '';
+    const listed = await withRetries(ctx, `Listing the folder of ${label}`, () =>
+      listHubFiles(
+        ctx.fetch,
+        { kind: 'hub', endpoint: hub[1]!, repo: hub[2]!, revision: decodeURIComponent(hub[3]!), subfolder: folder },
+        ctx.signal,
+      ),
+    ).catch((e: unknown) => {
+      // a static host whose paths happen to contain /resolve/ has no tree API: probe it instead
+      if (e instanceof SdError && e.code === 'missing-file') return [];
+      throw e;
+    });
+    const name = folder === '' ? repoPath : repoPath.slice(folder.length + 1);
+    const entry = listed.find((f) => f.path === name);
+    if (entry) return { files: [{ ...entry, path, url: source.url }], fetched: [] };
+  }
+  const found = await probe(ctx, source.url, path, label);
+  if (!found)
+    throw new SdError(
+      'missing-file',
+      `${source.url} was not found (404, or an HTML page instead of a .safetensors file). Check the address.`,
+    );
+  return { files: [{ path, url: source.url, ...found }], fetched: [] };
+}
 
 /**
  * Lists a Hugging Face repository through the tree API and keeps the files its model_index.json
@@ -54,6 +97,28 @@ async function planHub(
   const indexBytes = await fetchSmallFile(ctx, indexSpec.url, MODEL_INDEX, label, indexSpec);
   if (!indexBytes)
     throw new SdError('missing-file', `${indexSpec.url} was listed but could not be fetched (404). Try again later.`);
+  if (isSafetensorsListing((path) => byPath.has(path))) {
+    // from_pretrained's layout: config.json + safetensors weights, graphs built at load
+    const found = await safetensorsLayout(
+      strFromU8(indexBytes),
+      {
+        has: (path) => Promise.resolve(byPath.has(path)),
+        read: async (path) => {
+          const spec = byPath.get(path);
+          const bytes = spec?.url ? await fetchSmallFile(ctx, spec.url, path, label, spec) : undefined;
+          if (!bytes) throw new SdError('missing-file', `${label}/${path} was listed but could not be fetched.`);
+          return bytes;
+        },
+      },
+      label,
+    );
+    const files = found.paths.flatMap((path) => byPath.get(path) ?? []);
+    const fetched = [...found.fetched].flatMap(([path, bytes]) => {
+      const spec = byPath.get(path);
+      return spec ? [{ spec, bytes }] : [];
+    });
+    return { files, fetched: [{ spec: indexSpec, bytes: indexBytes }, ...fetched] };
+  }
   const layout = layoutFiles(strFromU8(indexBytes), label);
   requireLayoutFiles(layout, (path) => byPath.has(path), label);
   const files = layout.flatMap((f) => byPath.get(f.path) ?? []);
@@ -65,6 +130,10 @@ export async function planRemoteModel(ctx: SourceContext, source: RemoteSource):
   const id = modelIdOf(source);
   const label = labelOf(source);
   const found =
-    source.kind === 'hub' ? await planHub(ctx, source, label) : await listStaticFiles(ctx, source.baseUrl, label);
+    source.kind === 'hub'
+      ? await planHub(ctx, source, label)
+      : source.kind === 'file'
+        ? await planFile(ctx, source, label)
+        : await listStaticFiles(ctx, source.baseUrl, label);
   return { id, label, source, ...found };
 }

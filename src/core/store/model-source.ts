@@ -22,6 +22,14 @@ export type ModelSourceDescriptor =
       baseUrl: string;
     }
   | {
+      kind: 'file';
+      /**
+       * Absolute URL of one `.safetensors` checkpoint: a Hugging Face `resolve` URL
+       * (`{endpoint}/{org}/{name}/resolve/{revision}/{path}`) or any static host.
+       */
+      url: string;
+    }
+  | {
       kind: 'local';
       /** Name of the folder the user picked or dropped. */
       name: string;
@@ -41,13 +49,16 @@ function normalizeEndpoint(endpoint: string): string {
   return trimmed;
 }
 
+/** File names of pickled PyTorch checkpoints, refused by name before anything is downloaded. */
+const PICKLED = /\.(ckpt|pt|pth|bin)$/i;
+
 /** `local:NAME`: a folder the user opened, by its name (no slashes: a folder's own name). */
 const LOCAL_REF = /^local:([^/\\]+)$/;
 
 /**
  * Reads a model reference as a user writes it: a Hugging Face repository id (`org/name`,
  * `org/name@revision`, `org/name/subfolder@revision`), the absolute http(s) URL of a folder in
- * the diffusers ONNX layout, or `local:NAME` for a folder the user opened (its files come with the
+ * the diffusers layout (ONNX or safetensors) or of one `.safetensors` checkpoint, or `local:NAME` for a folder the user opened (its files come with the
  * request, or from the store's copy; the reference equals the store's id, see {@link modelIdOf}).
  * Resolve relative URLs against the page before calling this.
  */
@@ -57,6 +68,12 @@ export function parseModelSource(text: string, hubEndpoint: string = DEFAULT_HUB
   if (local) return { kind: 'local', name: local[1] as string };
   if (/^https?:\/\//i.test(value)) {
     const base = value.replace(/[?#].*$/, '');
+    if (/\.safetensors$/i.test(base)) return { kind: 'file', url: base };
+    if (PICKLED.test(base))
+      throw new SdError(
+        'bad-argument',
+        `${value} is a pickled checkpoint: pickle files can run code when opened, so they are never loaded. Use the model's .safetensors file.`,
+      );
     return { kind: 'url', baseUrl: base.endsWith('/') ? base : `${base}/` };
   }
   const m = HUB_ID.exec(value);
@@ -101,6 +118,8 @@ export function modelIdOf(source: ModelSourceDescriptor): string {
     }
     case 'url':
       return `url:${source.baseUrl}`;
+    case 'file':
+      return `file:${source.url}`;
     case 'local':
       return `local:${source.name}`;
   }
@@ -117,9 +136,27 @@ export function labelOf(source: ModelSourceDescriptor): string {
     }
     case 'url':
       return source.baseUrl;
+    case 'file':
+      return source.url;
     case 'local':
       return source.name;
   }
+}
+
+/** The name of a single-file model's file ("model.safetensors"), the one path its store copy holds. */
+export function fileNameOf(url: string): string {
+  const last =
+    url
+      .replace(/[?#].*$/, '')
+      .split('/')
+      .pop() ?? '';
+  let name = last;
+  try {
+    name = decodeURIComponent(last);
+  } catch {
+    // a stray % in a hand-written URL: keep the segment as it is
+  }
+  return name === '' || name.includes('/') ? 'model.safetensors' : name;
 }
 
 /** URL of a file under a folder URL, each path segment escaped. */

@@ -1,6 +1,8 @@
 import { SdError } from '../errors.ts';
 import { defaultSleep } from './abort.ts';
+import type { ConvertedStore } from '../models/component-weights.ts';
 import { ChunkStore } from './chunk-store.ts';
+import { isConvertedPath, storeConvertedFiles } from './converted-files.ts';
 import { DownloadJob } from './download-job.ts';
 import { downloadFile, type FileDownloadContext } from './file-download.ts';
 import { importFile } from './file-import.ts';
@@ -14,6 +16,9 @@ import { checkQuota, requestPersistence } from './quota.ts';
 import { chunkCount, KEY_FILE, sameSpec, storedBytes, type FileRecord, type ModelRecord } from './records.ts';
 import { DEFAULT_RETRY, type RetryPolicy } from './retry.ts';
 import { StoredModel } from './stored-model.ts';
+
+/** Store id of the converted weights of a model read in place from the user's files (one at a time, never listed). */
+export const SCRATCH_MODEL_ID = 'scratch:converted';
 
 /** Largest stored chunk: well under Chrome's ~127 MiB limit for one IndexedDB value. */
 export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
@@ -45,8 +50,11 @@ export interface StoredModelInfo {
   label: string;
   source: ModelSourceDescriptor;
   fileCount: number;
+  /** Downloaded files plus converted weights. */
   sizeBytes: number;
   storedBytes: number;
+  /** Of which converted weights (float32 copies of float16 ones, made at load), kept so reloads skip converting. */
+  convertedBytes: number;
   isComplete: boolean;
   updatedAtMs: number;
 }
@@ -179,14 +187,18 @@ export class ModelStore {
         sizeBytes += spec.sizeBytes ?? file?.sizeBytes ?? 0;
         stored += storedBytes(file);
       }
+      let convertedBytes = 0;
+      for (const path of inventory.chunks.get(id)?.keys() ?? [])
+        if (isConvertedPath(path)) convertedBytes += storedBytes(await this.chunks.getFile(id, path));
       const { label, source, isComplete, updatedAtMs } = record;
       infos.push({
         id,
         label,
         source,
         fileCount: record.files.length,
-        sizeBytes,
-        storedBytes: stored,
+        sizeBytes: sizeBytes + convertedBytes,
+        storedBytes: stored + convertedBytes,
+        convertedBytes,
         isComplete,
         updatedAtMs,
       });
@@ -201,6 +213,20 @@ export class ModelStore {
     if (estimate?.usage !== undefined) usage.usageBytes = estimate.usage;
     if (estimate?.quota !== undefined) usage.quotaBytes = estimate.quota;
     return usage;
+  }
+
+  /**
+   * Where converted weights of `modelId` go: kept under the model (reused by the next load, deleted
+   * with it, counted in its size). For a model read in place from picked files, pass
+   * {@link SCRATCH_MODEL_ID}: nothing of it is listed, and it is emptied with {@link clearScratch}.
+   */
+  convertedFiles(modelId: string): ConvertedStore {
+    return storeConvertedFiles(this.chunks, this.options.createBlob, modelId, this.chunkBytes, this.now);
+  }
+
+  /** Deletes the scratch converted weights (after a model read in place has created its sessions). */
+  clearScratch(): Promise<void> {
+    return this.chunks.deleteModel(SCRATCH_MODEL_ID);
   }
 
   /** Deletes one model, partial downloads included. */

@@ -18,6 +18,8 @@ import { joinUrl } from './model-source.ts';
 import type { HttpFetch, HttpResponse } from './platform.ts';
 import type { FileSpec } from './records.ts';
 import { withRetries, type RetryContext } from './retry.ts';
+import { weightCandidates } from '../models/safetensors-folder.ts';
+import { safetensorsLayout } from './safetensors-plan.ts';
 
 export interface SourceContext extends RetryContext {
   fetch: HttpFetch;
@@ -95,7 +97,7 @@ export function fetchSmallFile(
  * Whether a file exists on a static host, and its size: a HEAD request, or where HEAD is refused,
  * a GET of its first byte (`Range: bytes=0-0`; the size is then the total in Content-Range).
  */
-async function probe(
+export async function probe(
   ctx: SourceContext,
   url: string,
   path: string,
@@ -165,8 +167,58 @@ export async function listStaticFiles(ctx: SourceContext, baseUrl: string, label
       label,
     )),
   ];
+  if (!files.some((f) => f.path === 'unet/model.onnx')) {
+    const safetensors = await probeSafetensorsFolder(ctx, baseUrl, indexSpec, indexBytes, label);
+    if (safetensors) return safetensors;
+  }
   requireLayoutFiles(layout, (path) => files.some((f) => f.path === path), label);
   return { files, fetched: [{ spec: indexSpec, bytes: indexBytes }] };
+}
+
+/**
+ * A static folder in `from_pretrained`'s layout (config.json + safetensors weights): the files the
+ * pipeline needs, found by probing (a static host cannot list); undefined when the folder has no
+ * unet/config.json and no UNet safetensors weights.
+ */
+async function probeSafetensorsFolder(
+  ctx: SourceContext,
+  baseUrl: string,
+  indexSpec: FileSpec,
+  indexBytes: Uint8Array,
+  label: string,
+): Promise<SourceListing | undefined> {
+  const probed = new Map<string, Promise<{ sizeBytes?: number } | undefined>>();
+  const found = (path: string): Promise<{ sizeBytes?: number } | undefined> => {
+    let result = probed.get(path);
+    if (!result) probed.set(path, (result = probe(ctx, joinUrl(baseUrl, path), path, label)));
+    return result;
+  };
+  const has = async (path: string): Promise<boolean> => (await found(path)) !== undefined;
+  const unet = ['unet/config.json', ...weightCandidates('unet')];
+  if (!(await Promise.all(unet.map(has))).some(Boolean)) return undefined;
+  const layout = await safetensorsLayout(
+    strFromU8(indexBytes),
+    {
+      has,
+      read: async (path) => {
+        const bytes = await fetchSmallFile(ctx, joinUrl(baseUrl, path), path, label);
+        if (!bytes) throw new SdError('missing-file', `${label}${path} could not be fetched (404).`);
+        return bytes;
+      },
+    },
+    label,
+  );
+  const files: FileSpec[] = [indexSpec];
+  const fetched: FetchedFile[] = [{ spec: indexSpec, bytes: indexBytes }];
+  for (const path of layout.paths.filter((p) => p !== MODEL_INDEX)) {
+    const spec: FileSpec = { path, url: joinUrl(baseUrl, path) };
+    const bytes = layout.fetched.get(path);
+    const size = bytes?.length ?? (await found(path))?.sizeBytes;
+    if (size !== undefined) spec.sizeBytes = size;
+    files.push(spec);
+    if (bytes) fetched.push({ spec, bytes });
+  }
+  return { files, fetched };
 }
 
 /** The files among `paths` the host has, with their sizes where it tells them. */

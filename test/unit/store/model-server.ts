@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, relative } from 'node:path';
-import { MODELS } from '../../fixtures.ts';
+import { FIXTURES, MODELS } from '../../fixtures.ts';
 import { ORT_WEB_SOURCE, ortWebPaths } from '../models/ort-web-layout.ts';
 
 /**
@@ -58,7 +58,7 @@ interface FixtureFile {
   isLfs: boolean;
 }
 
-const LFS = /\.(onnx|pb|onnx_data|data)$/;
+const LFS = /\.(onnx|pb|onnx_data|data|safetensors|bin)$/;
 const PAGE_SIZE = 8;
 const WRITE_PIECE = 16 * 1024;
 
@@ -71,7 +71,17 @@ function listFiles(dir: string): string[] {
 
 /** All files of a fixture model with the hashes the Hub would list, by path. */
 export function fixtureFiles(model: string): Map<string, FixtureFile> {
-  const root = join(MODELS, model);
+  return filesAt(join(MODELS, model));
+}
+
+/** A served file with the hashes the Hub would list. */
+function fixtureFile(path: string, bytes: Buffer): FixtureFile {
+  const gitOid = createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
+  return { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex'), gitOid, isLfs: LFS.test(path) };
+}
+
+/** Every file under `root`, by path relative to it. */
+function filesAt(root: string): Map<string, FixtureFile> {
   const files = new Map<string, FixtureFile>();
   for (const full of listFiles(root)) {
     const bytes = readFileSync(full);
@@ -93,9 +103,95 @@ export function fixtureFiles(model: string): Map<string, FixtureFile> {
  * onnxruntime web sample's layout (graphs only, no model_index.json); none for other names.
  */
 function derivedFiles(model: string): Map<string, FixtureFile> {
+  const singleFile = join(FIXTURES, 'single-file');
+  if (model === 'sf-sd15-diffusers') return filesAt(join(singleFile, 'tiny-sd15-diffusers'));
+  if (model === 'sf-sd15-file') {
+    const path = 'tiny-sd15.safetensors';
+    return new Map([[path, fixtureFile(path, readFileSync(join(singleFile, path)))]]);
+  }
+  if (model === 'sf-sd15-mixed') {
+    // what real repositories hold besides what from_pretrained needs: variants, pickles, ONNX, a safety checker
+    const files = filesAt(join(singleFile, 'tiny-sd15-diffusers'));
+    const unet = files.get('unet/diffusion_pytorch_model.safetensors')!.bytes;
+    const extra: Record<string, Buffer> = {
+      'unet/diffusion_pytorch_model.fp16.safetensors': unet,
+      'unet/diffusion_pytorch_model.bin': Buffer.from('pickle'),
+      'unet/diffusion_pytorch_model.fp16.bin': Buffer.from('pickle'),
+      'unet/diffusion_pytorch_model.non_ema.safetensors': unet,
+      'text_encoder/model.fp16.bin': Buffer.from('pickle'),
+      'text_encoder/model.onnx': Buffer.from('onnx'),
+      'vae/diffusion_pytorch_model.ckpt': Buffer.from('pickle'),
+      'safety_checker/config.json': Buffer.from('{}'),
+      'safety_checker/model.safetensors': unet,
+      'feature_extractor/preprocessor_config.json': Buffer.from('{}'),
+      'v1-5-pruned.safetensors': unet,
+      'README.md': Buffer.from('# model'),
+    };
+    for (const [path, bytes] of Object.entries(extra)) files.set(path, fixtureFile(path, bytes));
+    const index = JSON.parse(files.get('model_index.json')!.bytes.toString('utf8')) as Record<string, unknown>;
+    index['safety_checker'] = ['stable_diffusion', 'StableDiffusionSafetyChecker'];
+    index['feature_extractor'] = ['transformers', 'CLIPImageProcessor'];
+    files.set('model_index.json', fixtureFile('model_index.json', Buffer.from(JSON.stringify(index))));
+    return files;
+  }
+  if (model === 'sf-sd15-sharded') {
+    // the VAE as two shards of an fp16-variant index (the bytes stay float32: only the layout matters here)
+    const files = filesAt(join(singleFile, 'tiny-sd15-diffusers'));
+    const vae = files.get('vae/diffusion_pytorch_model.safetensors')!.bytes;
+    files.delete('vae/diffusion_pytorch_model.safetensors');
+    const names = [
+      'diffusion_pytorch_model-00001-of-00002.fp16.safetensors',
+      'diffusion_pytorch_model-00002-of-00002.fp16.safetensors',
+    ];
+    const weightMap: Record<string, string> = {};
+    splitSafetensors(vae, 2).forEach((shard, i) => {
+      files.set(`vae/${names[i]}`, fixtureFile(`vae/${names[i]}`, shard.bytes));
+      for (const key of shard.keys) weightMap[key] = names[i]!;
+    });
+    const indexPath = 'vae/diffusion_pytorch_model.fp16.safetensors.index.json';
+    files.set(indexPath, fixtureFile(indexPath, Buffer.from(JSON.stringify({ metadata: {}, weight_map: weightMap }))));
+    return files;
+  }
+  if (model === 'sf-bad') {
+    const whole = readFileSync(join(singleFile, 'tiny-sd15.safetensors'));
+    const bad: Record<string, Buffer> = {
+      'truncated.safetensors': whole.subarray(0, whole.length >> 1),
+      'page.safetensors': Buffer.from('<!DOCTYPE html><html><body>Sign in to download</body></html>'),
+    };
+    return new Map(Object.entries(bad).map(([path, bytes]) => [path, fixtureFile(path, bytes)]));
+  }
   if (model !== 'sd-turbo-ort-web') return new Map();
   const source = fixtureFiles(ORT_WEB_SOURCE);
   return new Map(ortWebPaths().map((path) => [path, source.get(path) as FixtureFile]));
+}
+
+/** Splits a safetensors file into `count` files of whole tensors (as sharded checkpoints are). */
+function splitSafetensors(bytes: Buffer, count: number): { bytes: Buffer; keys: string[] }[] {
+  const headerBytes = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerBytes).toString('utf8')) as Record<
+    string,
+    { dtype: string; shape: number[]; data_offsets: [number, number] }
+  >;
+  const keys = Object.keys(header).filter((k) => k !== '__metadata__');
+  const per = Math.ceil(keys.length / count);
+  return Array.from({ length: count }, (_, n) => {
+    const part = keys.slice(n * per, (n + 1) * per);
+    const out: Record<string, unknown> = {};
+    const data: Buffer[] = [];
+    let at = 0;
+    for (const key of part) {
+      const t = header[key]!;
+      const body = bytes.subarray(8 + headerBytes + t.data_offsets[0], 8 + headerBytes + t.data_offsets[1]);
+      out[key] = { dtype: t.dtype, shape: t.shape, data_offsets: [at, at + body.length] };
+      data.push(body);
+      at += body.length;
+    }
+    let json = JSON.stringify(out);
+    json += ' '.repeat((8 - (json.length % 8)) % 8);
+    const head = Buffer.alloc(8);
+    head.writeBigUInt64LE(BigInt(json.length));
+    return { bytes: Buffer.concat([head, Buffer.from(json), ...data]), keys: part };
+  });
 }
 
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32), so fault offsets repeat from run to run. */
