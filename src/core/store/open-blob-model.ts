@@ -4,7 +4,13 @@ import type { ModelFiles } from '../models/model-files.ts';
 import { isSafetensorsFolder, openSafetensorsFolder } from '../models/safetensors-folder.ts';
 import { openSingleFileModel } from '../models/single-file-model.ts';
 import { blobWeightsFile } from '../models/weights-file.ts';
+import { memoryNeeds, type ComponentTensors, type MemoryNeeds } from '../models/memory-needs.ts';
+import { weightCandidates } from '../models/safetensors-folder.ts';
+import { blobByteSource } from '../safetensors/byte-source.ts';
+import { SafetensorsFile } from '../safetensors/safetensors-file.ts';
+import type { SafetensorsTensorInfo } from '../safetensors/safetensors-header.ts';
 import type { BlobModelFiles } from './blob-model-files.ts';
+import { shardNames } from './safetensors-plan.ts';
 
 /** Options of {@link openBlobModel}. */
 export interface OpenBlobModelOptions {
@@ -22,6 +28,47 @@ export interface OpenedBlobModel {
   files: ModelFiles;
   /** e.g. "single-file SD 1.x checkpoint, config tiny-sd15-diffusers, epsilon prediction"; absent for ONNX exports. */
   description?: string;
+  /** Storage and GPU memory the weights need (safetensors forms; from the headers only). */
+  needs?: MemoryNeeds;
+}
+
+/** Which component a single file's key belongs to, by the LDM prefixes diffusers' conversion reads. */
+function checkpointComponent(name: string): string {
+  if (name.startsWith('model.diffusion_model.')) return 'unet';
+  if (name.startsWith('first_stage_model.')) return 'vae';
+  if (name.startsWith('conditioner.embedders.1.')) return 'text_encoder_2';
+  if (name.startsWith('cond_stage_model.') || name.startsWith('conditioner.embedders.0.')) return 'text_encoder';
+  return 'other';
+}
+
+/** The safetensors headers of a model's weights, per component (shards of a component together). */
+async function weightHeaders(files: BlobModelFiles, singleFile: string | undefined): Promise<ComponentTensors[]> {
+  const open = async (path: string) => SafetensorsFile.open(blobByteSource(await files.readBlob(path)), path);
+  if (singleFile !== undefined) {
+    const groups = new Map<string, SafetensorsTensorInfo[]>();
+    for (const t of (await open(singleFile)).tensors.values()) {
+      const component = checkpointComponent(t.name);
+      groups.set(component, [...(groups.get(component) ?? []), t]);
+    }
+    return [...groups].map(([component, tensors]) => ({ component, tensors }));
+  }
+  const found: ComponentTensors[] = [];
+  for (const component of ['text_encoder', 'text_encoder_2', 'unet', 'vae']) {
+    let path: string | undefined;
+    for (const candidate of weightCandidates(component))
+      if (await files.exists(candidate)) {
+        path = candidate;
+        break;
+      }
+    if (path === undefined) continue;
+    const paths = path.endsWith('.index.json')
+      ? shardNames(await files.readText(path), path).map((s) => `${component}/${s}`)
+      : [path];
+    const tensors: SafetensorsTensorInfo[] = [];
+    for (const p of paths) tensors.push(...(await open(p)).tensors.values());
+    found.push({ component, tensors });
+  }
+  return found;
 }
 
 /**
@@ -35,11 +82,19 @@ export async function openBlobModel(
 ): Promise<OpenedBlobModel> {
   const { singleFile, config, predictionType, convertedStore } = options;
   const built = { predictionType, convertedStore };
+  const isFolder = singleFile === undefined && (await isSafetensorsFolder(files));
+  if (singleFile === undefined && !isFolder) return { files };
+  let model;
   if (singleFile !== undefined) {
     const weights = blobWeightsFile(await files.readBlob(singleFile), singleFile);
-    return openSingleFileModel(weights, { ...built, config });
-  }
-  if (await isSafetensorsFolder(files))
-    return openSafetensorsFolder(files, async (path) => blobWeightsFile(await files.readBlob(path), path), built);
-  return { files };
+    model = await openSingleFileModel(weights, { ...built, config });
+  } else
+    model = await openSafetensorsFolder(
+      files,
+      async (path) => blobWeightsFile(await files.readBlob(path), path),
+      built,
+    );
+  const headers = await weightHeaders(files, singleFile);
+  const isXl = headers.some((h) => h.component === 'text_encoder_2');
+  return { ...model, needs: memoryNeeds(headers, isXl ? 1024 : 512) };
 }
