@@ -53,6 +53,6 @@ describe('memory rule', () => {
         { hasShaderF16: true, maxBufferSize: 2 ** 30, maxStorageBufferBindingSize: 2 ** 27 },
         'x',
       ),
-    ).toThrowError(/unet weight big\.0 needs 1\.07 GB as float32.*maxStorageBufferBindingSize 134217728/);
+    ).toThrowError(/unet weight big\.0 needs 1\.1 GB as float32.*maxStorageBufferBindingSize 134217728/);
   });
 });
