@@ -55,7 +55,13 @@ export interface ModelSummary {
    */
   assumptions: string[];
   /** Steps and CFG to use when they had to be assumed (turbo without a scheduler config: 1 step, CFG 0). */
-  suggested?: { steps: number; cfgScale: number };
+  suggested?: {
+    steps: number;
+    cfgScale: number;
+  }; /** What the files were opened as, for safetensors models ("single-file SD 1.x checkpoint, …"). */
+  description?: string;
+  /** Storage and GPU memory the weights need (safetensors models), one line for people. */
+  memory?: string;
 }
 
 /** An encoded init image for img2img; decoded in the worker (PNG exactly, other formats by the browser). */
@@ -79,6 +85,11 @@ export interface GenerateOptions {
    * `local:` model: its copy in the store, or an error saying to open the files again.
    */
   localFiles?: LocalFile[];
+  /**
+   * A diffusers folder the user picked as the config of a single `.safetensors` file of an
+   * architecture the built-in configs do not cover (as diffusers' `config=` and the CLI's `--config`).
+   */
+  configFiles?: LocalFile[];
   /** Hugging Face endpoint for repository ids (a mirror, like HF_ENDPOINT); https://huggingface.co when absent. */
   hubEndpoint?: string;
   backend: BackendPreference;

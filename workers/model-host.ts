@@ -4,11 +4,18 @@ import { defaultSizeOf } from '../src/core/models/default-size.ts';
 import { schedulerClassName } from '../src/core/schedulers/registry.ts';
 import type { ProgressCallback } from '../src/core/pipeline/progress.ts';
 import type { Runtime } from '../src/core/runtime/runtime.ts';
-import type { BlobModelFiles } from '../src/core/store/blob-model-files.ts';
-import { localModelFiles, planLocalModel } from '../src/core/store/local-source.ts';
+import { checkMemoryNeeds, describeNeeds } from '../src/core/models/memory-needs.ts';
+import {
+  localModelFiles,
+  normalizeLocalEntries,
+  planLocalModel,
+  singleCheckpointPath,
+} from '../src/core/store/local-source.ts';
+import { openBlobModel } from '../src/core/store/open-blob-model.ts';
+import type { StoredModel } from '../src/core/store/stored-model.ts';
 import { modelIdOf, parseModelSource, type ModelSourceDescriptor } from '../src/core/store/model-source.ts';
 import type { AbortSignalLike } from '../src/core/store/platform.ts';
-import type { ModelStore } from '../src/core/store/model-store.ts';
+import { SCRATCH_MODEL_ID, type ModelStore } from '../src/core/store/model-store.ts';
 import { createBrowserModelStore } from '../src/platform/store/browser-platform.ts';
 import type {
   AdapterSummary,
@@ -207,6 +214,7 @@ export class ModelHost {
       model: string;
       hubEndpoint?: string;
       localFiles?: LocalFile[];
+      configFiles?: LocalFile[];
       backend: BackendPreference;
       download?: DownloadPolicy;
     },
@@ -218,13 +226,35 @@ export class ModelHost {
     const modelId = modelIdOf(source);
     const inPlace =
       source.kind === 'local' && request.localFiles ? { name: source.name, files: request.localFiles } : undefined;
-    const key = `${modelId}|${preference}|${inPlace ? filesKey(inPlace.files) : 'store'}`;
+    const configKey = request.configFiles ? filesKey(request.configFiles) : '';
+    const key = `${modelId}|${preference}|${inPlace ? filesKey(inPlace.files) : 'store'}|${configKey}`;
     if (this.#active?.key === key && this.deviceLostReason === undefined) return this.#active.value;
     await this.discard();
-    const files = inPlace
-      ? // the user's files, read in place by slices: nothing is copied
-        localModelFiles(inPlace.files, inPlace.name)
+    const stored = inPlace
+      ? undefined
       : await this.#openStored(source, this.#storeFor(request.download), onProgress, signal);
+    // the user's files, read in place by slices: nothing is copied
+    const blobFiles = inPlace ? localModelFiles(inPlace.files, inPlace.name) : stored!;
+    const paths = inPlace ? normalizeLocalEntries(inPlace.files, inPlace.name).map((e) => e.path) : stored!.paths();
+    // converted float32 weights: kept under a stored model; a scratch copy for files read in place
+    if (inPlace) await this.#store.clearScratch();
+    const opened = await openBlobModel(blobFiles, {
+      singleFile: singleCheckpointPath(paths),
+      ...(request.configFiles ? { config: localModelFiles(request.configFiles, 'config') } : {}),
+      convertedStore: this.#store.convertedFiles(inPlace ? SCRATCH_MODEL_ID : modelId),
+    });
+    const early = await this.#requestAdapter();
+    if (opened.needs)
+      checkMemoryNeeds(
+        opened.needs,
+        'summary' in early && preference !== 'wasm' ? early.summary : undefined,
+        blobFiles.label,
+      );
+    const extra = {
+      ...(opened.description ? { description: opened.description } : {}),
+      ...(opened.needs ? { memory: describeNeeds(opened.needs) } : {}),
+    };
+    const files = opened.files;
     const state: ScanState = { component: 'model', hasFloat16: false };
     const options = {
       fallbackMerges: () => fetchText(new URL('clip/merges.txt', this.#siteRoot).href),
@@ -245,7 +275,8 @@ export class ModelHost {
         const gpu = await this.#device(adapter);
         const runtime = createWebGpuRuntime(ort, gpu.device);
         const loaded = await loadModel(files, scanningRuntime(runtime, adapter.summary, state), options);
-        return this.#activate(key, modelId, loaded, runtime, choice, state);
+        if (inPlace) await this.#store.clearScratch();
+        return this.#activate(key, modelId, loaded, runtime, choice, state, extra);
       } catch (e) {
         const obstacle = findObstacle(e);
         const isBackendFailure = obstacle !== undefined || (e instanceof SdError && e.code === 'unsupported-model');
@@ -266,7 +297,8 @@ export class ModelHost {
     state.hasFloat16 = false;
     const runtime = createWasmRuntime(ort);
     const loaded = await loadModel(files, scanningRuntime(runtime, undefined, state), options);
-    return this.#activate(key, modelId, loaded, runtime, choice, state);
+    if (inPlace) await this.#store.clearScratch();
+    return this.#activate(key, modelId, loaded, runtime, choice, state, extra);
   }
 
   /** The stored copy when complete (offline too), else a download of what is missing. */
@@ -275,7 +307,7 @@ export class ModelHost {
     store: ModelStore,
     onProgress: ProgressCallback,
     signal: AbortSignalLike | undefined,
-  ): Promise<BlobModelFiles> {
+  ): Promise<StoredModel> {
     if (source.kind === 'local') {
       const id = modelIdOf(source);
       if (!(await store.list()).some((m) => m.id === id && m.isComplete)) {
@@ -306,6 +338,7 @@ export class ModelHost {
     runtime: Runtime,
     backend: BackendChoice,
     state: ScanState,
+    extra: Pick<ModelSummary, 'description' | 'memory'>,
   ): ActiveModel {
     // only img2img's encoder is created after this, on first use
     state.component = 'vae_encoder';
@@ -318,6 +351,7 @@ export class ModelHost {
       backend,
       assumptions: [...model.assumptions],
       ...(model.suggested ? { suggested: { ...model.suggested } } : {}),
+      ...extra,
     };
     const value = { model, runtime, summary };
     this.#active = { key, modelId, value };

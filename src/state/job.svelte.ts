@@ -140,6 +140,7 @@ export class JobState {
     hubEndpoint?: string,
     download?: DownloadPolicy,
     localFiles?: LocalFile[],
+    configFiles?: LocalFile[],
   ): Promise<void> {
     if (this.isRunning) return;
     const jobId = `job-${++jobCounter}`;
@@ -160,6 +161,7 @@ export class JobState {
           model: settings.model,
           hubEndpoint,
           localFiles,
+          ...(configFiles ? { configFiles } : {}),
           backend,
           download,
           request: {

@@ -19,6 +19,11 @@ export class LocalModelState {
   /** While a copy is made: "Copying unet/model.onnx into this browser: 12.0 of 40.0 MB". */
   progress = $state<string | null>(null);
   error = $state<{ code: string; message: string } | null>(null);
+  /**
+   * A diffusers folder picked as the config of a single `.safetensors` file whose architecture the
+   * built-in configs do not cover (diffusers' `config=`, the CLI's `--config`); read in place.
+   */
+  configFiles = $state.raw<LocalFile[] | null>(null);
 
   constructor(private readonly client: WorkerClient) {}
 
@@ -54,6 +59,13 @@ export class LocalModelState {
       this.isOpening = false;
       this.progress = null;
     }
+  }
+
+  /** The config folder a job for `model` carries: for a single file opened here, when one was picked. */
+  configFor(model: string): LocalFile[] | undefined {
+    const opened = this.opened;
+    const isSingleFile = opened?.info.fileCount === 1 && opened.info.model === model.trim();
+    return isSingleFile && this.configFiles ? this.configFiles : undefined;
   }
 
   /** The files a job for `model` carries: the opened folder's when it is read in place, else none. */
