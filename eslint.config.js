@@ -11,6 +11,7 @@ const CORE_LAYERS = [
   ['errors.ts', 'io'],
   ['rng', 'tokenizer', 'safetensors', 'onnx'],
   ['prompt', 'schedulers', 'graphs'],
+  ['kdiffusion'],
   ['png', 'checkpoint', 'runtime'],
   ['models'],
   ['store', 'pipeline'],

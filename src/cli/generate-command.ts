@@ -11,6 +11,8 @@ import type { GenerateRequest } from '../core/pipeline/request.ts';
 import { decodePng, encodePng } from '../core/png/png.ts';
 import { parseInfotext, type InfotextParams } from '../core/png/infotext.ts';
 import { missingInfotextMessage, readImageMetadata } from '../core/png/image-metadata.ts';
+import { SAMPLING_TEXT_KEY, samplingOfInfotext, type InfotextSampling } from '../core/png/infotext-sampling.ts';
+import { readPngText } from '../core/png/png.ts';
 import { parseSeed, randomSeed } from '../core/rng/seed.ts';
 import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
 import { BUNDLED_MERGES } from './bundled.ts';
@@ -37,6 +39,8 @@ const VALUED = [
   'backend',
   'config',
   'prediction-type',
+  'sampling',
+  'ensd',
 ];
 const FLAGS = ['bench'];
 
@@ -58,8 +62,49 @@ async function fromPng(path: string): Promise<Partial<InfotextParams>> {
   const { params, ignored, problems } = parseInfotext(meta.parameters);
   process.stderr.write(`Restored from ${path}: ${Object.keys(params).join(', ')}\n`);
   if (ignored.length > 0) process.stderr.write(`Ignored (not supported here): ${ignored.join(', ')}\n`);
-  for (const problem of problems) process.stderr.write(`${problem}\n`);
+  // a sampler problem depends on the sampling mode: samplingOf reports it
+  for (const problem of problems.filter((p) => !p.startsWith('Sampler '))) process.stderr.write(`${problem}\n`);
   return params;
+}
+
+/** What an image's infotext says about sampling, and the diffusers-mode sampler problem it has (if any). */
+interface RestoredSampling extends InfotextSampling {
+  diffusersProblems: string[];
+}
+
+async function samplingFromPng(path: string): Promise<RestoredSampling> {
+  const bytes = new Uint8Array(await readFile(path));
+  const meta = readImageMetadata(bytes);
+  const text = meta.parameters ?? '';
+  const marker = meta.format === 'png' ? readPngText(bytes)[SAMPLING_TEXT_KEY] : undefined;
+  const diffusersProblems = parseInfotext(text).problems.filter((p) => p.startsWith('Sampler '));
+  return { ...samplingOfInfotext(text, marker), diffusersProblems };
+}
+
+/**
+ * The sampling mode: `--sampling`, else the restored image's, else diffusers. The sampler and ENSD come
+ * from the arguments, then from the image (in a1111 mode its A1111 names). Reports the image's sampler
+ * problems for that mode.
+ */
+function samplingOf(
+  args: ParsedArgs,
+  restored: Partial<InfotextParams>,
+  image: RestoredSampling | undefined,
+): Pick<GenerateRequest, 'sampling' | 'sampler' | 'etaNoiseSeedDelta'> {
+  const given = stringArg(args, 'sampling');
+  if (given !== undefined && given !== 'a1111' && given !== 'diffusers') {
+    throw new SdError('bad-argument', `--sampling "${given}" is not allowed. Expected one of: a1111, diffusers.`);
+  }
+  const sampling = given ?? image?.sampling ?? 'diffusers';
+  if (given === undefined && image) process.stderr.write(`sampling: ${sampling} (${image.reason})\n`);
+  const isA1111 = sampling === 'a1111';
+  const explicit = stringArg(args, 'sampler');
+  if (explicit === undefined)
+    for (const problem of (isA1111 ? image?.problems : image?.diffusersProblems) ?? [])
+      process.stderr.write(`${problem}\n`);
+  const ensd = numberArg(args, 'ensd', true) ?? (isA1111 ? image?.etaNoiseSeedDelta : undefined);
+  const sampler = explicit ?? (isA1111 ? image?.sampler : restored.sampler) ?? null;
+  return { sampling, sampler, ...(ensd === undefined ? {} : { etaNoiseSeedDelta: ensd }) };
 }
 
 /**
@@ -70,6 +115,7 @@ async function buildRequest(
   args: ParsedArgs,
   restored: Partial<InfotextParams>,
   model: Pick<LoadedModel, 'family' | 'suggested'>,
+  restoredSampling?: RestoredSampling,
 ): Promise<GenerateRequest> {
   const prompt = stringArg(args, 'prompt') ?? restored.prompt;
   if (prompt === undefined)
@@ -91,7 +137,7 @@ async function buildRequest(
   return {
     prompt,
     negativePrompt: stringArg(args, 'negative-prompt') ?? restored.negativePrompt ?? '',
-    sampler: stringArg(args, 'sampler') ?? restored.sampler ?? null,
+    ...samplingOf(args, restored, restoredSampling),
     steps: numberArg(args, 'steps', true) ?? restored.steps ?? model.suggested?.steps ?? 20,
     cfgScale: numberArg(args, 'cfg', false) ?? restored.cfgScale ?? model.suggested?.cfgScale ?? 7,
     seed,
@@ -113,9 +159,11 @@ function checkOutput(out: string): void {
 }
 
 /** Writes atomically (temporary file, then rename) so a failure never leaves half a PNG. */
-async function writePng(path: string, image: GeneratedImage, infotext: string): Promise<void> {
+async function writePng(path: string, image: GeneratedImage, infotext: string, sampling: string): Promise<void> {
   const tmp = `${path}.partial`;
-  await writeFile(tmp, encodePng(image.rgb, image.width, image.height, { parameters: infotext }));
+  // the sampling chunk tells our images from A1111's, whose infotext may look the same
+  const text = { parameters: infotext, [SAMPLING_TEXT_KEY]: sampling };
+  await writeFile(tmp, encodePng(image.rgb, image.width, image.height, text));
   await rename(tmp, path);
 }
 
@@ -149,7 +197,12 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   const sessionMs = performance.now() - loadStart;
   for (const line of model.assumptions) process.stderr.write(`assumed: ${line}\n`);
   try {
-    const request = await buildRequest(args, restored, model);
+    const request = await buildRequest(
+      args,
+      restored,
+      model,
+      fromPngPath ? await samplingFromPng(fromPngPath) : undefined,
+    );
     const written: string[] = [];
     const { timings } = await generate(model, runtime, request, {
       onProgress(p) {
@@ -160,7 +213,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
         const path = outputPath(out, image.index, request.batchSize);
         const infotext = infotextOf(request, image, { name: opened.name, schedulerConfig: model.schedulerConfig });
         written.push(path);
-        await writePng(path, image, infotext);
+        await writePng(path, image, infotext, request.sampling ?? 'diffusers');
       },
     });
     for (const path of written) process.stderr.write(`wrote ${path}\n`);

@@ -16,6 +16,8 @@ Commands:
            [--steps N] [--cfg X] [--seed N] [--width W] [--height H] [--batch-size N]
            [--init-image PNG --strength S] [--rng cpu|gpu] [--from-png FILE]
            [--prompt-syntax a1111|diffusers] [--backend cpu|wasm] [--bench]
+           [--sampling diffusers|a1111 [--ensd N]]   (a1111: AUTOMATIC1111's k-diffusion sampling;
+           an A1111 PNG given to --from-png selects it)
            [--config DIR] [--prediction-type epsilon|v_prediction]   (safetensors models)
            --model: a diffusers folder (ONNX export or safetensors weights) or a single-file
            .safetensors checkpoint; --config: the diffusers folder of its model (diffusers' config=)

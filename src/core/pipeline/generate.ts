@@ -6,6 +6,9 @@ import type { RandomSource } from '../rng/random-source.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { floatTensor, readFloats } from '../runtime/tensor-data.ts';
 import { createScheduler } from '../schedulers/registry.ts';
+import type { Scheduler } from '../schedulers/scheduler.ts';
+import { createKSampler } from '../kdiffusion/k-samplers.ts';
+import { createImageRng } from '../rng/image-rng.ts';
 import { encodePrompt, zerosLike, type Conditioning } from './conditioning.ts';
 import { denoiseOnCpu } from './cpu-loop.ts';
 import { Denoiser, type ConstantInput, type GuidanceInputs } from './denoiser.ts';
@@ -135,13 +138,35 @@ function vaeInput(model: LoadedModel, runtime: Runtime, latents: Float32Array, s
   );
 }
 
-/** Decodes the VAE input [1, 4, h, w] (disposed here) to 8-bit RGB. */
-async function decodeLatents(model: LoadedModel, input: Tensor, width: number, height: number): Promise<Uint8Array> {
+/**
+ * The request's sampler for one image (samplers are stateful): a diffusers scheduler, or in a1111 mode the
+ * k-diffusion sampler on the model's LDM σ levels (default Euler a, A1111's default sampler).
+ */
+function createSampler(model: LoadedModel, r: GenerateRequest): Scheduler {
+  if (r.sampling !== 'a1111')
+    return createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
+  const prediction = model.schedulerConfig['prediction_type'];
+  return createKSampler({
+    sampler: r.sampler ?? 'Euler a',
+    steps: r.steps,
+    predictionType: prediction === 'v_prediction' ? 'v_prediction' : prediction === 'sample' ? 'sample' : 'epsilon',
+    isSdxl: model.family === 'sdxl',
+  });
+}
+
+/** Decodes the VAE input [1, 4, h, w] (disposed here) to 8-bit RGB (truncated as A1111 does, or rounded as diffusers does). */
+async function decodeLatents(
+  model: LoadedModel,
+  input: Tensor,
+  width: number,
+  height: number,
+  isTruncated: boolean,
+): Promise<Uint8Array> {
   const { session, contract } = model.vaeDecoder;
   try {
     const out = await session.run({ [contract.input.name]: input }, [contract.output.name]);
     const tensor = out[contract.output.name]!;
-    const rgb = vaeOutputToRgb(await readFloats(tensor), width, height);
+    const rgb = vaeOutputToRgb(await readFloats(tensor), width, height, isTruncated ? 'truncate' : 'round');
     tensor.dispose();
     return rgb;
   } finally {
@@ -180,15 +205,16 @@ function openDeviceLoop(
   if (vaeType !== 'float32' && vaeType !== 'float16') return `the VAE decoder takes ${vaeType} latents`;
   const planned = planDeviceLoop(
     {
-      createScheduler: () => createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps }),
+      createScheduler: () => createSampler(model, r),
       begin,
       startCount: r.initImage ? 2 : 1,
       halves: guidance.uncond ? 2 : 1,
       guidanceScale: guidanceScale(r.cfgScale),
       shape,
     },
-    model.schedulerConfig,
-    r.sampler,
+    // k-diffusion samplers declare no nonlinear options (the probe still checks them)
+    r.sampling === 'a1111' ? {} : model.schedulerConfig,
+    r.sampling === 'a1111' ? null : r.sampler,
   );
   if (!planned.plan) return planned.reason;
   const sourceBytes = planned.plan.sources.length * shape.reduce((a, b) => a * b, 4);
@@ -225,7 +251,7 @@ export async function generate(
   const shape = [1, 4, r.height / 8, r.width / 8] as const;
   const images: GeneratedImage[] = [];
   // validate the sampler and the img2img schedule before any model work
-  const probe = createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
+  const probe = createSampler(model, r);
   const begin = r.initImage ? img2imgBeginIndex(r.steps, r.denoisingStrength ?? 1, probe.order) : 0;
   if (begin >= probe.timesteps.length) {
     throw new SdError(
@@ -260,10 +286,12 @@ export async function generate(
 
     for (let index = 0; index < r.batchSize; index++) {
       const seed = r.seed + BigInt(index);
-      const rng: RandomSource = createRandomSource(r.rng, seed);
+      const rng: RandomSource =
+        r.sampling === 'a1111'
+          ? createImageRng(r.rng, seed, r.etaNoiseSeedDelta ?? 0)
+          : createRandomSource(r.rng, seed);
       // the unstepped probe serves the first image; schedulers are stateful, so later images get their own
-      const scheduler =
-        index === 0 ? probe : createScheduler({ config: model.schedulerConfig, sampler: r.sampler, steps: r.steps });
+      const scheduler = index === 0 ? probe : createSampler(model, r);
       // diffusers' order of draws: the posterior sample (if any), then the noise at timesteps[begin]
       const init = posterior && initLatentsFor(posterior, rng, shape, model.scalingFactor);
       const startArrays = init ? [init, rng.randn(shape)] : [rng.randn(shape)];
@@ -288,7 +316,7 @@ export async function generate(
       checkCancelled(hooks);
       hooks.onProgress?.({ kind: 'decode', image: index, images: r.batchSize });
       t0 = now();
-      const rgb = await decodeLatents(model, input, r.width, r.height);
+      const rgb = await decodeLatents(model, input, r.width, r.height, r.sampling === 'a1111');
       timings.vaeDecodeMs += now() - t0;
       const image: GeneratedImage = { rgb, width: r.width, height: r.height, seed, index };
       images.push(image);

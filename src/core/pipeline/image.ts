@@ -16,17 +16,33 @@ export function unitToByte(v: number): number {
 }
 
 /**
- * VAE output → 8-bit RGB, as diffusers' image processor: `x / 2 + 0.5` in float32, clamped to [0, 1],
- * then `unitToByte`.
+ * A VAE output value → one 8-bit level as A1111 saves it: `clamp((x + 1) / 2, 0, 1)`, times 255, then
+ * numpy's `astype(uint8)`, which truncates. All in float32; NaN gives 0.
+ */
+export function a1111UnitToByte(x: number): number {
+  const v = Math.fround(Math.fround(x + 1) / 2);
+  const clamped = v > 0 ? (v < 1 ? v : 1) : 0;
+  return Math.trunc(Math.fround(255 * clamped));
+}
+
+/**
+ * VAE output → 8-bit RGB. `round` (default), as diffusers' image processor: `x / 2 + 0.5` in float32,
+ * clamped to [0, 1], then `unitToByte`; `truncate`, as A1111: `a1111UnitToByte`.
  * @param chw Float32Array [3, H, W] (first image of the batch), nominally in [-1, 1]
  * @returns Uint8Array [H, W, 3]
  */
-export function vaeOutputToRgb(chw: Float32Array, width: number, height: number): Uint8Array {
+export function vaeOutputToRgb(
+  chw: Float32Array,
+  width: number,
+  height: number,
+  rounding: 'round' | 'truncate' = 'round',
+): Uint8Array {
   const plane = width * height;
   const out = new Uint8Array(plane * 3);
   for (let c = 0; c < 3; c++) {
     for (let i = 0; i < plane; i++) {
-      out[i * 3 + c] = unitToByte(Math.fround(Math.fround((chw[c * plane + i] as number) / 2) + 0.5));
+      const x = chw[c * plane + i] as number;
+      out[i * 3 + c] = rounding === 'truncate' ? a1111UnitToByte(x) : unitToByte(Math.fround(Math.fround(x / 2) + 0.5));
     }
   }
   return out;

@@ -1,4 +1,5 @@
 // The A1111 infotext of a generated image: the one builder the worker and the CLI write into their PNGs.
+import { combinedKSamplerName, resolveKSampler } from '../kdiffusion/k-samplers.ts';
 import { formatInfotext, type InfotextParams } from '../png/infotext.ts';
 import { schedulerClassName } from '../schedulers/registry.ts';
 import type { RawSchedulerConfig } from '../schedulers/scheduler.ts';
@@ -23,7 +24,7 @@ export function infotextParamsOf(
   model: InfotextModel,
 ): InfotextParams {
   const isBatch = request.batchSize > 1;
-  return {
+  const params: InfotextParams = {
     prompt: request.prompt,
     negativePrompt: request.negativePrompt,
     steps: request.steps,
@@ -38,6 +39,18 @@ export function infotextParamsOf(
     batchSize: isBatch ? request.batchSize : undefined,
     batchPos: isBatch ? image.index : undefined,
   };
+  return request.sampling === 'a1111' ? withA1111Sampling(params, request) : params;
+}
+
+/**
+ * a1111 mode: the sampler as its combined name (the writer splits it into Sampler and Schedule type),
+ * `Sampling: a1111` so that our images regenerate in that mode, and A1111's `ENSD` when set.
+ */
+function withA1111Sampling(params: InfotextParams, request: GenerateRequest): InfotextParams {
+  const sampler = combinedKSamplerName(resolveKSampler(request.sampler ?? 'Euler a'));
+  const delta = request.etaNoiseSeedDelta ?? 0;
+  const extra = { ...params.extra, Sampling: 'a1111', ...(delta === 0 ? {} : { ENSD: String(delta) }) };
+  return { ...params, sampler, extra };
 }
 
 /** The A1111 `parameters` text of one image of `request` (see {@link infotextParamsOf}). */

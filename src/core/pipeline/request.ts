@@ -12,6 +12,13 @@ export interface RgbImage {
 export type RngName = 'cpu' | 'gpu';
 
 /**
+ * How the image is sampled: `diffusers` runs diffusers' schedulers (0.27.2 ports); `a1111` runs
+ * AUTOMATIC1111's k-diffusion samplers on the model's σ levels (fractional timesteps, x0-space guidance,
+ * σ schedule types, 8-bit truncation), so A1111 images regenerate exactly.
+ */
+export type SamplingMode = 'diffusers' | 'a1111';
+
+/**
  * Everything that determines the images of one generation. Field names are the project's one name
  * for each setting (the page's settings, the worker API and the infotext use the same); the share
  * link's query (`negative`, `cfg`, `batch`, `strength`) and the CLI's `--cfg` and `--strength` keep
@@ -40,6 +47,13 @@ export interface GenerateRequest {
   denoisingStrength?: number;
   /** Send a preview every N model calls (0 or absent: none). */
   previewEvery?: number;
+  /**
+   * `diffusers` when absent. In `a1111` mode `sampler` is an A1111 k-diffusion sampler, optionally with its
+   * schedule type as a suffix ("DPM++ 2M Karras"; a plain name means Uniform); null means Euler a.
+   */
+  sampling?: SamplingMode;
+  /** a1111 mode: A1111's "Eta noise seed delta" (ENSD); noise after the first draw comes from seed + delta. */
+  etaNoiseSeedDelta?: number;
 }
 
 export const MAX_SIDE = 4096;
@@ -78,6 +92,13 @@ export function validateRequest(r: GenerateRequest): void {
     );
   }
   if (r.rng !== 'cpu' && r.rng !== 'gpu') bad(`rng "${String(r.rng)}" is not allowed: use cpu or gpu.`);
+  if (r.sampling !== undefined && r.sampling !== 'diffusers' && r.sampling !== 'a1111')
+    bad(`sampling "${String(r.sampling)}" is not allowed: use a1111 or diffusers.`);
+  const delta = r.etaNoiseSeedDelta;
+  if (delta !== undefined && (!Number.isSafeInteger(delta) || delta < 0))
+    bad(`ENSD ${delta} is not allowed: use a whole number of at least 0 (A1111's "Eta noise seed delta", e.g. 31337).`);
+  if (r.sampling === 'a1111' && r.initImage)
+    bad('img2img is not available in a1111 sampling mode yet: use --sampling diffusers for img2img.');
   if (r.initImage) {
     const s = r.denoisingStrength;
     if (s === undefined || !Number.isFinite(s) || s <= 0 || s > 1)
