@@ -22,7 +22,7 @@ describe('model presets', () => {
       steps: 1,
       cfgScale: 0,
     });
-    expect(opened('?model=stable-diffusion-v1-5/stable-diffusion-v1-5@onnx')).toMatchObject({ steps: 20, cfgScale: 7 });
+    expect(opened('?model=stable-diffusion-v1-5/stable-diffusion-v1-5')).toMatchObject({ steps: 20, cfgScale: 7 });
   });
 
   it('lets values given in the link win over the preset', () => {
@@ -41,7 +41,7 @@ describe('model presets', () => {
   });
 
   it('applies a picked preset: its model, its settings, and the size left to the model', () => {
-    const preset = presetOf('stable-diffusion-v1-5/stable-diffusion-v1-5@onnx');
+    const preset = presetOf('stable-diffusion-v1-5/stable-diffusion-v1-5');
     expect(preset).toBeDefined();
     if (!preset) return;
     expect(pickedPresetSettings(preset)).toEqual({
