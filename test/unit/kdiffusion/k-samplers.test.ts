@@ -17,7 +17,7 @@ const make = (sampler: string, steps: number): Scheduler =>
  */
 function run(s: Scheduler, x0: (x: Float32Array, sigma: number) => Float32Array, seed = 1n) {
   const rng = createRandomSource('cpu', seed);
-  let x = rng.randn(SHAPE).map((v) => v * s.initNoiseSigma);
+  let x: Float32Array = rng.randn(SHAPE).map((v) => v * s.initNoiseSigma);
   const sigmas: number[] = [];
   for (let i = 0; i < s.timesteps.length; i++) {
     const scale = s.scaleModelInput(i);
