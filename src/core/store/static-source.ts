@@ -2,15 +2,7 @@ import { strFromU8 } from 'fflate';
 import { SdError } from '../errors.ts';
 import { raceAbort } from './abort.ts';
 import { layoutFiles, MODEL_INDEX, requireLayoutFiles } from '../models/diffusers-layout.ts';
-import {
-  checkStatus,
-  contentLength,
-  discardBody,
-  isHtmlResponse,
-  looksLikeHtml,
-  parseContentRange,
-  TransientError,
-} from './http.ts';
+import * as http from './http.ts';
 import { checkBytes } from './file-hasher.ts';
 import { componentGraph, inferredLayoutFiles, USUAL_COMPONENTS } from '../models/inferred-layout.ts';
 import { MANIFEST_NAME, parseManifest } from './manifest.ts';
@@ -46,7 +38,7 @@ function request(
   what: string,
 ): Promise<HttpResponse> {
   const options = ctx.signal ? { ...init, signal: ctx.signal } : init;
-  return raceAbort(ctx.fetch(url, options), ctx.signal, what, (late) => void discardBody(late));
+  return raceAbort(ctx.fetch(url, options), ctx.signal, what, (late) => void http.discardBody(late));
 }
 
 /**
@@ -71,24 +63,24 @@ export function fetchSmallFile(
   return withRetries(ctx, what, async () => {
     const response = await request(ctx, url, {}, what);
     if (response.status === 404 || response.status === 410) {
-      await discardBody(response);
+      await http.discardBody(response);
       return undefined;
     }
-    checkStatus(response, url, label);
-    if (isHtmlResponse(response, path)) {
-      await discardBody(response);
+    http.checkStatus(response, url, label);
+    if (http.isHtmlResponse(response, path)) {
+      await http.discardBody(response);
       if (isAbsentHtml()) return undefined;
-      throw new TransientError(`${url} sent an HTML page instead of ${path}.`);
+      throw new http.TransientError(`${url} sent an HTML page instead of ${path}.`);
     }
     const bytes = new Uint8Array(await raceAbort(response.arrayBuffer(), ctx.signal, what));
     if (expectedBytes !== undefined && bytes.length !== expectedBytes)
-      throw new TransientError(`${url} sent ${bytes.length} bytes, ${expectedBytes} expected.`);
-    if (looksLikeHtml(bytes)) {
+      throw new http.TransientError(`${url} sent ${bytes.length} bytes, ${expectedBytes} expected.`);
+    if (http.looksLikeHtml(bytes)) {
       if (isAbsentHtml()) return undefined;
-      throw new TransientError(`${url} sent an HTML page instead of ${path}.`);
+      throw new http.TransientError(`${url} sent an HTML page instead of ${path}.`);
     }
     const problem = expected ? await checkBytes(expected, bytes) : undefined;
-    if (problem !== undefined) throw new TransientError(`${url} sent ${path} with ${problem}.`);
+    if (problem !== undefined) throw new http.TransientError(`${url} sent ${path} with ${problem}.`);
     return bytes;
   });
 }
@@ -107,17 +99,17 @@ export async function probe(
   return withRetries(ctx, what, async () => {
     let response = await request(ctx, url, { method: 'HEAD' }, what);
     if (response.status === 405 || response.status === 501 || response.status === 403) {
-      await discardBody(response);
+      await http.discardBody(response);
       response = await request(ctx, url, { headers: { Range: 'bytes=0-0' } }, what);
     }
     if (response.status === 404 || response.status === 410) return undefined;
-    checkStatus(response, url, label);
-    const isHtml = isHtmlResponse(response, path);
+    http.checkStatus(response, url, label);
+    const isHtml = http.isHtmlResponse(response, path);
     const size =
       response.status === 206
-        ? parseContentRange(response.headers.get('content-range'))?.totalBytes
-        : contentLength(response);
-    await discardBody(response);
+        ? http.parseContentRange(response.headers.get('content-range'))?.totalBytes
+        : http.contentLength(response);
+    await http.discardBody(response);
     if (isHtml) return undefined;
     return size === undefined ? {} : { sizeBytes: size };
   });

@@ -1,14 +1,7 @@
 /// <reference types="@webgpu/types" />
 import type { Tensor } from 'onnxruntime-common';
 import { SdError } from '../../core/errors.ts';
-import type {
-  CombineOptions,
-  FloatType,
-  LatentBackend,
-  LatentBackendOptions,
-  SourceId,
-  WeightedSum,
-} from '../../core/runtime/latent-backend.ts';
+import type * as Latent from '../../core/runtime/latent-backend.ts';
 import { readFloats, toHalfBits } from '../../core/runtime/tensor-data.ts';
 import {
   createCombinePipeline,
@@ -26,7 +19,7 @@ import {
 export interface GpuTensorClass {
   fromGpuBuffer(
     buffer: GPUBuffer,
-    options: { dataType: FloatType; dims: readonly number[]; dispose?: () => void },
+    options: { dataType: Latent.FloatType; dims: readonly number[]; dispose?: () => void },
   ): Tensor;
 }
 
@@ -51,12 +44,12 @@ interface Source {
  * as the kernel of `combine-kernel.ts` and come out as `Tensor.fromGpuBuffer` tensors the sessions
  * take as inputs. Buffers of one size are recycled: every use is ordered by the device queue.
  */
-export class WebGpuLatentBackend implements LatentBackend {
+export class WebGpuLatentBackend implements Latent.LatentBackend {
   readonly name = 'webgpu';
   readCount = 0;
   private readonly length: number;
   private readonly latentShape: readonly number[];
-  private readonly sources = new Map<SourceId, Source>();
+  private readonly sources = new Map<Latent.SourceId, Source>();
   private nextId = 0;
   private readonly pipeline: GPUComputePipeline;
   private readonly layout: GPUBindGroupLayout;
@@ -76,7 +69,7 @@ export class WebGpuLatentBackend implements LatentBackend {
   constructor(
     private readonly device: GPUDevice,
     private readonly tensors: GpuTensorClass,
-    { latentShape }: LatentBackendOptions,
+    { latentShape }: Latent.LatentBackendOptions,
     private readonly preallocateOutputs = true,
   ) {
     this.latentShape = [...latentShape];
@@ -88,7 +81,7 @@ export class WebGpuLatentBackend implements LatentBackend {
     this.params = this.take(PARAMS_STRIDE * 4, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST);
   }
 
-  upload(values: Float32Array): SourceId {
+  upload(values: Float32Array): Latent.SourceId {
     if (values.length !== this.length)
       throw new SdError('internal', `A latent source needs ${this.length} values, got ${values.length}.`);
     const buffer = this.take(values.byteLength, storageUsage());
@@ -97,7 +90,7 @@ export class WebGpuLatentBackend implements LatentBackend {
     return this.add({ buffer, offset: 0, isHalf: false, owner: { refs: 1, free: () => this.give(buffer) } });
   }
 
-  combine(sum: WeightedSum, { scale, replicas, type }: CombineOptions): Tensor {
+  combine(sum: Latent.WeightedSum, { scale, replicas, type }: Latent.CombineOptions): Tensor {
     const bytes = this.length * replicas * (type === 'float16' ? 2 : 4);
     const buffer = this.take(bytes, storageUsage());
     this.run(sum, buffer, scale, replicas, type === 'float16');
@@ -108,7 +101,7 @@ export class WebGpuLatentBackend implements LatentBackend {
     });
   }
 
-  constant(type: FloatType, values: Float32Array, dims: readonly number[]): Tensor {
+  constant(type: Latent.FloatType, values: Float32Array, dims: readonly number[]): Tensor {
     const data = type === 'float16' ? toHalfBits(values) : values;
     // writeBuffer takes whole 4-byte words
     const padded = new Uint8Array(Math.ceil(data.byteLength / 4) * 4);
@@ -120,13 +113,13 @@ export class WebGpuLatentBackend implements LatentBackend {
     return tensor;
   }
 
-  outputTensor(type: FloatType, dims: readonly number[]): Tensor | undefined {
+  outputTensor(type: Latent.FloatType, dims: readonly number[]): Tensor | undefined {
     if (!this.preallocateOutputs) return undefined;
     const buffer = this.take(dims.reduce((a, b) => a * b, 1) * (type === 'float16' ? 2 : 4), storageUsage());
     return this.tensors.fromGpuBuffer(buffer, { dataType: type, dims, dispose: () => this.give(buffer) });
   }
 
-  async adoptOutput(tensor: Tensor, halves: number): Promise<SourceId[]> {
+  async adoptOutput(tensor: Tensor, halves: number): Promise<Latent.SourceId[]> {
     if (tensor.size !== this.length * halves) {
       throw new SdError(
         'internal',
@@ -150,7 +143,7 @@ export class WebGpuLatentBackend implements LatentBackend {
     );
   }
 
-  async read(sum: WeightedSum): Promise<Float32Array> {
+  async read(sum: Latent.WeightedSum): Promise<Float32Array> {
     this.readCount++;
     const bytes = this.length * 4;
     const buffer = this.take(bytes, storageUsage());
@@ -168,7 +161,7 @@ export class WebGpuLatentBackend implements LatentBackend {
     }
   }
 
-  release(ids: readonly SourceId[]): void {
+  release(ids: readonly Latent.SourceId[]): void {
     for (const id of ids) {
       const source = this.sources.get(id);
       if (!source) continue;
@@ -186,7 +179,7 @@ export class WebGpuLatentBackend implements LatentBackend {
     this.free.clear();
   }
 
-  private add(source: Source): SourceId {
+  private add(source: Source): Latent.SourceId {
     const id = this.nextId++;
     this.sources.set(id, source);
     return id;
@@ -196,7 +189,7 @@ export class WebGpuLatentBackend implements LatentBackend {
    * Encodes and submits the passes of one sum into `out`: sources in order, `SOURCES_PER_PASS` per
    * pass, partial sums through two float32 scratch buffers.
    */
-  private run(sum: WeightedSum, out: GPUBuffer, scale: number, replicas: number, halfOutput: boolean): void {
+  private run(sum: Latent.WeightedSum, out: GPUBuffer, scale: number, replicas: number, halfOutput: boolean): void {
     const terms: PassSource[] = [];
     sum.sources.forEach((id, j) => {
       const coefficient = sum.coefficients[j] as number;
