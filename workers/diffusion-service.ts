@@ -2,6 +2,7 @@ import { SdError } from '../src/core/errors.ts';
 import { generate, type GeneratedImage } from '../src/core/pipeline/generate.ts';
 import { infotextOf, type InfotextModel } from '../src/core/pipeline/infotext-of.ts';
 import type { GenerateRequest } from '../src/core/pipeline/request.ts';
+import { SAMPLING_TEXT_KEY } from '../src/core/png/infotext-sampling.ts';
 import { encodePng } from '../src/core/png/png.ts';
 import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
 import { createAbortSource, type AbortSource } from '../src/core/store/abort.ts';
@@ -46,7 +47,9 @@ function modelName(label: string): string {
 
 function toImageResult(image: GeneratedImage, request: GenerateRequest, model: InfotextModel): ImageResult {
   const infotext = infotextOf(request, image, model);
-  const png = encodePng(image.rgb, image.width, image.height, { parameters: infotext });
+  // the sampling chunk tells our images from A1111's (whose infotext may look the same), as the CLI writes it
+  const text = { parameters: infotext, [SAMPLING_TEXT_KEY]: request.sampling ?? 'diffusers' };
+  const png = encodePng(image.rgb, image.width, image.height, text);
   return { index: image.index, seed: image.seed.toString(), width: image.width, height: image.height, png, infotext };
 }
 

@@ -170,6 +170,8 @@ describe('DiffusionService', () => {
       });
       expect(image.infotext).toBe(expected);
       expect(readPngText(image.png).parameters).toBe(expected);
+      // the mode that regenerates it, as the CLI writes it: our infotext alone looks like A1111's
+      expect(readPngText(image.png).sampling).toBe('diffusers');
     }
     expect(images[1]!.infotext).toMatch(/Steps: 2, Sampler: Euler, .*CFG scale: 7, Seed: 43, Size: 64x64, /);
     expect(images[1]!.infotext).toMatch(/Model: tiny-sd15, Batch size: 2, Batch pos: 1, RNG: CPU$/);
