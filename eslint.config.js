@@ -13,6 +13,7 @@ const CORE_LAYERS = [
   ['prompt', 'schedulers', 'graphs'],
   ['kdiffusion'],
   ['png', 'checkpoint', 'runtime'],
+  ['lora'],
   ['models'],
   ['store', 'pipeline'],
 ];

@@ -16,6 +16,7 @@ import { readPngText } from '../core/png/png.ts';
 import { parseSeed, randomSeed } from '../core/rng/seed.ts';
 import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
 import { BUNDLED_MERGES } from './bundled.ts';
+import { openCliLoras, takeLoraArgs } from './cli-loras.ts';
 import { openCliModel } from './open-model.ts';
 import { createNodeRuntime, type NodeBackend } from '../platform/ort/node-runtime.ts';
 
@@ -41,6 +42,7 @@ const VALUED = [
   'prediction-type',
   'sampling',
   'ensd',
+  'lora-dir',
 ];
 const FLAGS = ['bench'];
 
@@ -169,7 +171,9 @@ async function writePng(path: string, image: GeneratedImage, infotext: string, s
 
 /** `generate`: txt2img or img2img from the command line, PNGs with A1111 infotext. */
 export async function generateCommand(argv: readonly string[]): Promise<void> {
-  const args = parseArgs(argv, 'generate', VALUED, FLAGS);
+  // --lora repeats: taken out before the one-value-per-name parse
+  const { loras: loraArgs, rest } = takeLoraArgs(argv);
+  const args = parseArgs(rest, 'generate', VALUED, FLAGS);
   const modelPath = requiredArg(
     args,
     'model',
@@ -180,9 +184,18 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   const fromPngPath = stringArg(args, 'from-png');
   const restored = fromPngPath ? await fromPng(fromPngPath) : {};
   const backend = (stringArg(args, 'backend') ?? 'cpu') as NodeBackend;
+  const loras = await openCliLoras(
+    stringArg(args, 'prompt') ?? restored.prompt ?? '',
+    stringArg(args, 'lora-dir'),
+    loraArgs,
+  );
   const opened = await openCliModel(modelPath, {
     config: stringArg(args, 'config'),
     predictionType: stringArg(args, 'prediction-type'),
+    loras: loras.set,
+  }).catch(async (e: unknown) => {
+    await loras.close();
+    throw e;
   });
   if (opened.description !== undefined) process.stderr.write(`model: ${opened.description}\n`);
   const files = opened.files;
@@ -191,18 +204,22 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   const model = await loadModel(files, runtime, { fallbackMerges: () => readFile(BUNDLED_MERGES, 'utf8') }).catch(
     async (e: unknown) => {
       await opened.close();
+      await loras.close();
       throw e;
     },
   );
   const sessionMs = performance.now() - loadStart;
   for (const line of model.assumptions) process.stderr.write(`assumed: ${line}\n`);
   try {
-    const request = await buildRequest(
+    // every LoRA found its place once the text encoders and the UNet are built (loadModel built them)
+    for (const warning of loras.set.check()) process.stderr.write(`warning: ${warning}\n`);
+    const built = await buildRequest(
       args,
       restored,
       model,
       fromPngPath ? await samplingFromPng(fromPngPath) : undefined,
     );
+    const request = { ...built, prompt: built.prompt + loras.promptSuffix };
     const written: string[] = [];
     const { timings } = await generate(model, runtime, request, {
       onProgress(p) {
@@ -211,7 +228,11 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
       },
       async onImage(image) {
         const path = outputPath(out, image.index, request.batchSize);
-        const infotext = infotextOf(request, image, { name: opened.name, schedulerConfig: model.schedulerConfig });
+        const infotext = infotextOf(request, image, {
+          name: opened.name,
+          schedulerConfig: model.schedulerConfig,
+          loraHashes: loras.hashes,
+        });
         written.push(path);
         await writePng(path, image, infotext, request.sampling ?? 'diffusers');
       },
@@ -243,6 +264,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   } finally {
     await model.release();
     await opened.close();
+    await loras.close();
   }
 }
 

@@ -2,6 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import type { PredictionType } from '../core/checkpoint/standard-configs.ts';
 import { SdError } from '../core/errors.ts';
+import type { LoraSet } from '../core/lora/lora-set.ts';
 import type { ModelFiles } from '../core/models/model-files.ts';
 import { isSafetensorsFolder, openSafetensorsFolder } from '../core/models/safetensors-folder.ts';
 import { openSingleFileModel } from '../core/models/single-file-model.ts';
@@ -19,10 +20,11 @@ export interface CliModel {
   close(): Promise<void>;
 }
 
-/** Options of {@link openCliModel}: `--config` and `--prediction-type`. */
+/** Options of {@link openCliModel}: `--config` and `--prediction-type`, and the LoRAs to merge. */
 export interface CliModelOptions {
   config?: string;
   predictionType?: string;
+  loras?: LoraSet;
 }
 
 function parsePredictionType(value: string | undefined): PredictionType | undefined {
@@ -47,6 +49,7 @@ export async function openCliModel(path: string, options: CliModelOptions = {}):
     );
   }
   const predictionType = parsePredictionType(options.predictionType);
+  const loras = options.loras;
   const opened: { close(): Promise<void> }[] = [];
   const openWeights = async (file: string) => {
     const weights = await nodeWeightsFile(file);
@@ -59,7 +62,7 @@ export async function openCliModel(path: string, options: CliModelOptions = {}):
   try {
     if (statSync(full).isFile()) {
       const config = options.config === undefined ? undefined : folderModelFiles(options.config);
-      const model = await openSingleFileModel(await openWeights(full), { config, predictionType });
+      const model = await openSingleFileModel(await openWeights(full), { config, predictionType, loras });
       return {
         files: model.files,
         name: basename(full).replace(/\.safetensors$/i, ''),
@@ -75,8 +78,17 @@ export async function openCliModel(path: string, options: CliModelOptions = {}):
       );
     }
     if (await isSafetensorsFolder(folder)) {
-      const model = await openSafetensorsFolder(folder, (p) => openWeights(resolve(full, p)), { predictionType });
+      const model = await openSafetensorsFolder(folder, (p) => openWeights(resolve(full, p)), {
+        predictionType,
+        loras,
+      });
       return { files: model.files, name: folder.name, description: model.description, close };
+    }
+    if (loras !== undefined && !loras.isEmpty) {
+      throw new SdError(
+        'bad-argument',
+        `LoRAs are merged into safetensors models; ${full} is an ONNX folder, whose weights are fixed in its model.onnx files. Use the model's .safetensors checkpoint or diffusers safetensors folder.`,
+      );
     }
     if (predictionType !== undefined) {
       throw new SdError(

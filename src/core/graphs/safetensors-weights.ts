@@ -30,6 +30,25 @@ interface PendingConversion {
   transpose?: readonly [number, number];
 }
 
+/**
+ * Weights whose values change at load (LoRA merges). A patched weight keeps its place in the
+ * mounted windows and the converted file (their layout does not depend on the patch), but the
+ * graph reads it from a buffer of its own, filled by {@link SafetensorsWeights.writePatched}.
+ */
+export interface WeightPatch {
+  /** External-data location of the patched weights' float32 buffer. */
+  location: string;
+  /** Whether weight `key`, bound with `shape`, is patched (asked once per weight, in bind order). */
+  touches(key: string, shape: readonly number[]): boolean;
+}
+
+/** A patched weight: its source in the file and its place in the patched buffer. */
+interface PatchedWeight extends PendingConversion {
+  key: string;
+  /** Byte offset in the patched buffer. */
+  offset: number;
+}
+
 /** Options of {@link SafetensorsWeights}. */
 export interface SafetensorsWeightsOptions {
   /** External-data location of the safetensors file itself (its float32 tensors are used in place). */
@@ -51,6 +70,8 @@ export interface SafetensorsWeightsOptions {
   windows?: readonly WeightWindow[];
   /** Largest converted file in bytes: past it, converted tensors go to `convertedLocation.1`, `.2`, … (default: one file). */
   convertedPartBytes?: number;
+  /** Weights changed at load (LoRA merges): bound to their own buffer, see {@link SafetensorsWeights.writePatched}. */
+  patch?: WeightPatch;
 }
 
 /** A byte range `[start, end)` of the weights file, mounted as its own external-data file named `location`. */
@@ -83,6 +104,8 @@ export class SafetensorsWeights {
   private readonly parts: ConvertedPart[] = [];
   /** Windows bound so far by location, each ending at the last byte used. */
   private readonly used = new Map<string, WeightWindow>();
+  private readonly patched: PatchedWeight[] = [];
+  private patchedBytes = 0;
 
   constructor(
     readonly file: SafetensorsFile,
@@ -149,14 +172,25 @@ export class SafetensorsWeights {
         `Tensor "${info.name}" in "${this.file.fileName}" is ${info.dtype}; model weights must be F32, F16 or BF16.`,
       );
     }
-    if (info.dtype === 'F32' && source.transpose !== true) {
-      return g.initializer(key, 'float32', expectedShape, {
-        kind: 'external',
-        ...this.place(info.offset + start * 4, count * 4, key),
-        length: count * 4,
-      });
-    }
     const length = count * 4;
+    const transpose = source.transpose === true ? ([expectedShape[1]!, expectedShape[0]!] as const) : undefined;
+    const external =
+      info.dtype === 'F32' && transpose === undefined
+        ? this.place(info.offset + start * 4, length, key)
+        : this.convert({ info, start, count, transpose });
+    const patch = this.options.patch;
+    if (patch?.touches(key, expectedShape) === true) {
+      this.patched.push({ key, info, start, count, transpose, offset: this.patchedBytes });
+      external.location = patch.location;
+      external.offset = this.patchedBytes;
+      this.patchedBytes += length;
+    }
+    return g.initializer(key, 'float32', expectedShape, { kind: 'external', ...external, length });
+  }
+
+  /** Appends a tensor range to the converted file; returns where it lies there. */
+  private convert(pending: PendingConversion): { location: string; offset: number } {
+    const length = pending.count * 4;
     let part = this.parts.at(-1);
     const partBytes = this.options.convertedPartBytes ?? Infinity;
     if (part === undefined || (part.byteLength > 0 && part.byteLength + length > partBytes)) {
@@ -168,16 +202,10 @@ export class SafetensorsWeights {
       this.parts.push(part);
     }
     const offset = part.byteLength;
-    const transpose = source.transpose === true ? ([expectedShape[1]!, expectedShape[0]!] as const) : undefined;
-    this.pending.push({ info, start, count, transpose });
+    this.pending.push(pending);
     this.convertedBytes += length;
     part.byteLength += length;
-    return g.initializer(key, 'float32', expectedShape, {
-      kind: 'external',
-      location: part.location,
-      offset,
-      length,
-    });
+    return { location: part.location, offset };
   }
 
   /** Where file bytes `[offset, offset + length)` are mounted: the whole file, or the window holding them. */
@@ -206,11 +234,7 @@ export class SafetensorsWeights {
     for (const { info, start, count, transpose } of this.pending) {
       if (transpose !== undefined) {
         // transposed tensors are projections (at most a few MB): converted whole
-        const [rows, cols] = transpose;
-        const values = floatBytesToFloat32(info.dtype, await this.file.readBytes(info.name, start, count));
-        const out = new Float32Array(count);
-        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
-        await write(new Uint8Array(out.buffer));
+        await write(new Uint8Array((await this.readTransposed(info, start, count, transpose)).buffer));
         continue;
       }
       for (let at = 0; at < count; at += CONVERT_SLICE_ELEMENTS) {
@@ -219,6 +243,39 @@ export class SafetensorsWeights {
         await write(new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength));
       }
     }
+  }
+
+  private async readTransposed(
+    info: SafetensorsTensorInfo,
+    start: number,
+    count: number,
+    [rows, cols]: readonly [number, number],
+  ): Promise<Float32Array> {
+    const values = floatBytesToFloat32(info.dtype, await this.file.readBytes(info.name, start, count));
+    const out = new Float32Array(count);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = values[r * cols + c]!;
+    return out;
+  }
+
+  /** The keys of the patched weights, in bind order. */
+  get patchedKeys(): string[] {
+    return this.patched.map((p) => p.key);
+  }
+
+  /**
+   * The patched weights' buffer: each patched weight read from the file as float32 (widened or
+   * transposed as the graph binds it), handed to `apply` to change in place (a LoRA merged in),
+   * at its offset. Only these tensors are read; empty when nothing is patched.
+   */
+  async writePatched(apply: (key: string, values: Float32Array) => Promise<void> | void): Promise<Uint8Array> {
+    const out = new Uint8Array(this.patchedBytes);
+    for (const { key, info, start, count, transpose, offset } of this.patched) {
+      const values = new Float32Array(out.buffer, offset, count);
+      if (transpose !== undefined) values.set(await this.readTransposed(info, start, count, transpose));
+      else floatBytesToFloat32(info.dtype, await this.file.readBytes(info.name, start, count), values);
+      await apply(key, values);
+    }
+    return out;
   }
 
   /**

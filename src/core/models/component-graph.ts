@@ -6,8 +6,11 @@ import { buildUnet2dCondition } from '../graphs/unet-2d-condition.ts';
 import type { Unet2dConditionConfig } from '../graphs/unet-config.ts';
 import { buildVaeDecoder } from '../graphs/vae-decoder.ts';
 import { buildVaeEncoder } from '../graphs/vae-encoder.ts';
+import type { LoraComponent } from '../lora/lora-module-names.ts';
+import type { LoraSet } from '../lora/lora-set.ts';
 import type { SafetensorsFile } from '../safetensors/safetensors-file.ts';
 import { componentExternalData, type ConvertedStore } from './component-weights.ts';
+import type { ExternalDataFile } from '../runtime/runtime.ts';
 import type { ComponentGraph } from './model-files.ts';
 import { MAX_MOUNT_BYTES, weightWindows } from './weight-windows.ts';
 import type { WeightsFile } from './weights-file.ts';
@@ -32,7 +35,9 @@ export type ComponentSpec =
  * Builds one component's ONNX graph (load-model's contracts: text encoders `last_hidden_state`,
  * `hidden_states.N`, `pooler_output`/`text_embeds`; UNet `out_sample`; VAE decoder `sample`, encoder
  * `latent_parameters`) with its external data: windows of the user's file for float32 weights, and
- * float16/bfloat16 weights widened once into `{name}.float32.bin` (parts under 2 GiB).
+ * float16/bfloat16 weights widened once into `{name}.float32.bin` (parts under 2 GiB), and the
+ * weights `loras` change merged into `{name}.lora.bin` (float32; the other files stay as without
+ * LoRAs, so a converted file kept in the store still serves).
  * @param name the component's folder name, which prefixes its external data locations.
  */
 export async function buildComponentGraph(
@@ -40,7 +45,15 @@ export async function buildComponentGraph(
   spec: ComponentSpec,
   source: ComponentWeightsSource,
   store?: ConvertedStore,
+  loras?: LoraSet,
 ): Promise<ComponentGraph> {
+  const patch =
+    spec.kind === 'unet' || spec.kind === 'text_encoder'
+      ? loras?.patchFor(
+          { component: name as LoraComponent, unetConfig: spec.kind === 'unet' ? spec.config : undefined },
+          `${name}.lora.bin`,
+        )
+      : undefined;
   const weights = new SafetensorsWeights(source.file, {
     location: `${name}.weights`,
     convertedLocation: `${name}.float32.bin`,
@@ -50,6 +63,7 @@ export async function buildComponentGraph(
       segmentEnds: source.weightsFile.segmentEnds,
     }),
     convertedPartBytes: MAX_MOUNT_BYTES,
+    patch,
   });
   const model = ((): Uint8Array => {
     switch (spec.kind) {
@@ -63,5 +77,9 @@ export async function buildComponentGraph(
         return buildVaeEncoder(spec.config, weights);
     }
   })();
-  return { model, externalData: await componentExternalData(weights, source.weightsFile, store) };
+  const base = (): Promise<ExternalDataFile[]> => componentExternalData(weights, source.weightsFile, store);
+  const externalData = loras === undefined ? await base() : [...(await loras.baseData(name, base))];
+  if (patch !== undefined && weights.patchedKeys.length > 0)
+    externalData.push({ path: patch.location, data: await weights.writePatched(patch.apply) });
+  return { model, externalData };
 }

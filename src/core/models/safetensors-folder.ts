@@ -92,7 +92,7 @@ export async function openSafetensorsFolder(
     : undefined;
   const vae = parseAutoencoderKlConfig(await configOf('vae'), 'vae/config.json');
   const build = (name: string, dir: string, spec: () => Promise<ComponentSpec>) => async (): Promise<ComponentGraph> =>
-    buildComponentGraph(name, await spec(), await weightsOf(dir), options.convertedStore);
+    buildComponentGraph(name, await spec(), await weightsOf(dir), options.convertedStore, options.loras);
   const components: Record<string, () => Promise<ComponentGraph>> = {
     unet: build('unet', 'unet', async () => ({
       kind: 'unet',

@@ -1,6 +1,7 @@
 import { resolveSingleFileCheckpoint, type CheckpointComponent } from '../checkpoint/single-file-checkpoint.ts';
 import type { PipelineConfigJson, PredictionType } from '../checkpoint/standard-configs.ts';
 import { SdError } from '../errors.ts';
+import type { LoraSet } from '../lora/lora-set.ts';
 import { SafetensorsFile } from '../safetensors/safetensors-file.ts';
 import { buildComponentGraph, type ComponentSpec } from './component-graph.ts';
 import type { ConvertedStore } from './component-weights.ts';
@@ -15,6 +16,8 @@ export interface BuiltModelOptions {
   predictionType?: PredictionType;
   /** Where converted float32 weights are kept (default: memory). */
   convertedStore?: ConvertedStore;
+  /** LoRAs merged into the text encoders' and UNet's weights as their graphs are built. */
+  loras?: LoraSet;
 }
 
 /** Options of {@link openSingleFileModel}. */
@@ -87,6 +90,7 @@ export async function openSingleFileModel(
         spec,
         { file, weightsFile: weights, fileKey: component.fileKey, filePrefix: component.filePrefix },
         options.convertedStore,
+        options.loras,
       );
   const components: Record<string, () => Promise<ComponentGraph>> = {
     unet: build(

@@ -21,6 +21,7 @@ import { planDeviceLoop } from './linearity.ts';
 import { checkCancelled, scaleLatents, type LoopContext, type LoopHooks } from './loop-context.ts';
 import { validateRequest, type GenerateRequest, type RgbImage } from './request.ts';
 import { emptyTimings, now, type StageTimings } from './timings.ts';
+import { removeLoraTags } from '../png/lora-tags.ts';
 
 export interface GeneratedImage extends RgbImage {
   /** Seed this image was made with (the request's seed + its index). */
@@ -63,7 +64,9 @@ export function img2imgBeginIndex(steps: number, strength: number, order: number
 }
 
 async function encodeConditioning(model: LoadedModel, runtime: Runtime, r: GenerateRequest): Promise<GuidanceInputs> {
-  const cond = await encodePrompt(model, runtime, r.prompt, r.promptSyntax);
+  // LoRA tags apply at load (the model's weights); the text encoder never sees them (A1111 strips
+  // them from the prompt only, not from the negative prompt)
+  const cond = await encodePrompt(model, runtime, removeLoraTags(r.prompt), r.promptSyntax);
   const guided = r.cfgScale > 1 && !model.unet.contract.timestepCond;
   if (!guided) return { cond };
   // An empty negative prompt stands for diffusers' `negative_prompt=None`, which zeroes the SDXL

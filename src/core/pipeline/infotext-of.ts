@@ -12,6 +12,8 @@ export interface InfotextModel {
   name: string;
   /** The model's scheduler_config.json: its class stands as the sampler when the request names none. */
   schedulerConfig: RawSchedulerConfig;
+  /** A1111's `Lora hashes` value (`NAME: hash, …`, see `loraHashesText`), when LoRAs were applied. */
+  loraHashes?: string;
 }
 
 /**
@@ -38,6 +40,7 @@ export function infotextParamsOf(
     denoisingStrength: request.initImage ? request.denoisingStrength : undefined,
     batchSize: isBatch ? request.batchSize : undefined,
     batchPos: isBatch ? image.index : undefined,
+    extra: model.loraHashes === undefined ? undefined : { 'Lora hashes': model.loraHashes },
   };
   return request.sampling === 'a1111' ? withA1111Sampling(params, request) : params;
 }

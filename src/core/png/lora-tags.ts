@@ -42,3 +42,12 @@ export function loraTags(prompt: string): LoraTag[] {
   }
   return tags;
 }
+
+/**
+ * The prompt as the text encoder sees it: every `<lora:…>` tag removed (replaced by nothing, as
+ * A1111's `extra_networks.parse_prompt` does; the spaces around it stay). The request keeps the tags
+ * so the infotext records them.
+ */
+export function removeLoraTags(prompt: string): string {
+  return prompt.replace(LORA_TAG, '');
+}
