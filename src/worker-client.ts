@@ -9,6 +9,7 @@ import type {
   JobEvent,
   LocalModelInfo,
   OpenLocalOptions,
+  SamplingMode,
   StoreReport,
   TokenCount,
 } from '../workers/api.ts';
@@ -72,8 +73,8 @@ export class WorkerClient implements DiffusionApi {
     return this.#call((api) => api.describeDevice());
   }
 
-  samplerNames(): Promise<string[]> {
-    return this.#call((api) => api.samplerNames());
+  samplerNames(options?: { sampling?: SamplingMode }): Promise<string[]> {
+    return this.#call((api) => api.samplerNames(options));
   }
 
   countTokens(options: { text: string }): Promise<TokenCount> {

@@ -9,11 +9,11 @@ import type { SdErrorCode } from '../src/core/errors.ts';
 import type { ModelFamily } from '../src/core/models/load-model.ts';
 import type { LoopReport } from '../src/core/pipeline/generate.ts';
 import type { Progress } from '../src/core/pipeline/progress.ts';
-import type { GenerateRequest } from '../src/core/pipeline/request.ts';
+import type { GenerateRequest, SamplingMode } from '../src/core/pipeline/request.ts';
 import type { StageTimings } from '../src/core/pipeline/timings.ts';
 import type { StoredModelInfo } from '../src/core/store/model-store.ts';
 
-export type { LoopReport, Progress, SdErrorCode, ModelFamily, StageTimings };
+export type { LoopReport, Progress, SdErrorCode, ModelFamily, SamplingMode, StageTimings };
 export type { AdapterSummary };
 
 /** Inference backends the worker can run on. */
@@ -210,8 +210,12 @@ export interface TokenCount {
 /** The diffusion worker's API. */
 export interface DiffusionApi {
   describeDevice(): Promise<DeviceReport>;
-  /** AUTOMATIC1111 sampler names the core supports. */
-  samplerNames(): Promise<string[]>;
+  /**
+   * The sampler names a sampling mode runs (diffusers when absent), as the request's `sampler` takes them:
+   * diffusers mode's A1111 names mapped onto diffusers schedulers; a1111 mode's k-diffusion samplers, each
+   * plain (Uniform schedule) and with every other schedule type ("DPM++ 2M Karras").
+   */
+  samplerNames(options?: { sampling?: SamplingMode }): Promise<string[]>;
   countTokens(options: { text: string }): Promise<TokenCount>;
   /**
    * Loads the model (from the IndexedDB copy, or downloads it first), picks the backend and runs the

@@ -1,7 +1,8 @@
 import { SdError } from '../src/core/errors.ts';
 import { generate, type GeneratedImage } from '../src/core/pipeline/generate.ts';
 import { infotextOf, type InfotextModel } from '../src/core/pipeline/infotext-of.ts';
-import type { GenerateRequest } from '../src/core/pipeline/request.ts';
+import type { GenerateRequest, SamplingMode } from '../src/core/pipeline/request.ts';
+import { kSamplerNames } from '../src/core/kdiffusion/k-samplers.ts';
 import { SAMPLING_TEXT_KEY } from '../src/core/png/infotext-sampling.ts';
 import { encodePng } from '../src/core/png/png.ts';
 import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
@@ -95,8 +96,8 @@ export class DiffusionService implements DiffusionApi {
     return this.#host.describeDevice();
   }
 
-  async samplerNames(): Promise<string[]> {
-    return [...SAMPLER_NAMES];
+  async samplerNames(options?: { sampling?: SamplingMode }): Promise<string[]> {
+    return options?.sampling === 'a1111' ? kSamplerNames() : [...SAMPLER_NAMES];
   }
 
   /** Counts with the bundled CLIP vocabulary: every Stable Diffusion model uses the same one. */

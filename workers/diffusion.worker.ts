@@ -21,7 +21,7 @@ const service = new DiffusionService(new URL('../', self.location.href).href);
 
 const api = {
   describeDevice: () => service.describeDevice(),
-  samplerNames: () => service.samplerNames(),
+  samplerNames: (options) => service.samplerNames(options),
   countTokens: (options) => service.countTokens(options),
   generate: (options: GenerateOptions, onEvent: (event: JobEvent) => void) =>
     service.generate(options, (event) => onEvent(Comlink.transfer(event, transferablesOf(event)))),

@@ -169,3 +169,13 @@ export function createKSampler(r: KSamplerRequest): Scheduler {
   const sigmas = kSamplerSigmas(choice, r.steps, model, r.isSdxl);
   return entry.create({ sigmas, model, predictionType: r.predictionType });
 }
+
+/**
+ * Every sampler string a1111 mode runs, sampler by sampler: the plain name (Uniform) and then the name with
+ * each other schedule type ("DPM++ 2M Karras"), as {@link combinedKSamplerName} writes them. "Automatic" is
+ * left out: it stands for one of the others.
+ */
+export function kSamplerNames(): string[] {
+  const schedules = SCHEDULE_TYPES.map((s) => s[0]).filter((s) => s !== 'Automatic' && s !== 'Uniform');
+  return K_SAMPLERS.flatMap((s) => [s.name, ...schedules.map((schedule) => `${s.name} ${schedule}`)]);
+}

@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SdError } from '../../../src/core/errors.ts';
+import { kSamplerNames } from '../../../src/core/kdiffusion/k-samplers.ts';
 import { defaultSizeOf } from '../../../src/core/models/default-size.ts';
 import type { LoadedModel } from '../../../src/core/models/load-model.ts';
 import { generate } from '../../../src/core/pipeline/generate.ts';
@@ -132,6 +133,12 @@ afterAll(() => new Promise<void>((done) => server.close(() => done())));
 describe('DiffusionService', () => {
   it('lists the core sampler names', async () => {
     expect(await new DiffusionService(siteRoot, new FixtureHost()).samplerNames()).toEqual([...SAMPLER_NAMES]);
+  });
+
+  it("lists a1111 mode's k-diffusion samplers with their schedule types", async () => {
+    const names = await new DiffusionService(siteRoot, new FixtureHost()).samplerNames({ sampling: 'a1111' });
+    expect(names).toEqual(kSamplerNames());
+    expect(names).toEqual(expect.arrayContaining(['Euler a', 'DPM++ 2M Karras', 'DPM2 a Exponential']));
   });
 
   it('counts tokens with the merges list from the site', async () => {
