@@ -4,7 +4,7 @@
  * request's names. Values the page cannot use are reported and replaced by defaults, never guessed.
  * Nothing read from a link is ever rendered as HTML; it only reaches text nodes and form values.
  */
-import type { GenerateRequest } from '../core/pipeline/request.ts';
+import type { GenerateRequest, SamplingMode } from '../core/pipeline/request.ts';
 
 /** Generation settings as the page edits them; fields named as in the core's `GenerateRequest`. */
 export interface ShareSettings {
@@ -15,7 +15,10 @@ export interface ShareSettings {
   model: string;
   prompt: string;
   negativePrompt: string;
-  /** AUTOMATIC1111 sampler name; null for the model's own scheduler. */
+  /**
+   * AUTOMATIC1111 sampler name; null for the model's own scheduler (diffusers mode) or Euler a (a1111 mode).
+   * In a1111 mode it may carry a schedule type ("DPM++ 2M Karras").
+   */
   sampler: string | null;
   steps: number;
   cfgScale: number;
@@ -30,6 +33,10 @@ export interface ShareSettings {
   batchSize: number;
   /** Starting-noise generator: torch CPU (diffusers) or A1111's GPU Philox. */
   rng: GenerateRequest['rng'];
+  /** diffusers' schedulers, or AUTOMATIC1111's own k-diffusion sampling (which regenerates its images). */
+  sampling: SamplingMode;
+  /** a1111 mode: A1111's "Eta noise seed delta" (ENSD); 0 for none. */
+  etaNoiseSeedDelta: number;
 }
 
 /**
@@ -49,6 +56,8 @@ export const QUERY_NAMES = {
   denoisingStrength: 'strength',
   batchSize: 'batch',
   rng: 'rng',
+  sampling: 'sampling',
+  etaNoiseSeedDelta: 'ensd',
 } as const satisfies Record<keyof ShareSettings, string>;
 
 /** The query names of the settings `s` gives, in its order: how the page names them to people. */
@@ -69,6 +78,8 @@ export const DEFAULT_SETTINGS: ShareSettings = {
   denoisingStrength: 0.75,
   batchSize: 1,
   rng: 'cpu',
+  sampling: 'diffusers',
+  etaNoiseSeedDelta: 0,
 };
 
 export const MAX_SIDE = 4096;
@@ -116,18 +127,21 @@ export function localModelName(model: string): string | undefined {
 }
 
 /**
- * Checks a sampler name against the names the worker knows (its `samplerNames()`). An unknown
- * name is replaced by null, the model's own scheduler, with a problem line naming the choices.
+ * Checks a sampler name against the names the worker knows for the sampling mode (its
+ * `samplerNames({ sampling })`). An unknown name is replaced by null, the mode's default (the model's own
+ * scheduler in diffusers mode, Euler a in a1111 mode), with a problem line naming the choices.
  */
 export function checkSampler(
   sampler: string | null,
   known: readonly string[],
+  sampling: SamplingMode = 'diffusers',
 ): { sampler: string | null; problem?: string } {
   if (sampler === null || known.includes(sampler)) return { sampler };
-  return {
-    sampler: null,
-    problem: `sampler=${sampler} ignored: expected one of ${known.join(', ')}, or none for the model's own scheduler. Using the model's own scheduler.`,
-  };
+  const problem =
+    sampling === 'a1111'
+      ? `sampler=${sampler} ignored: a1111 sampling runs the ${known.length} names of the Sampler list (a k-diffusion sampler, optionally with a schedule type, e.g. DPM++ 2M Karras), or none for Euler a. Using Euler a.`
+      : `sampler=${sampler} ignored: expected one of ${known.join(', ')}, or none for the model's own scheduler. Using the model's own scheduler.`;
+  return { sampler: null, problem };
 }
 
 type NumberRule = { min: number; max: number; isInteger: boolean; multipleOf?: number };
@@ -197,12 +211,17 @@ export function parseShareQuery(search: string): ParsedShareQuery {
   const rng = text('rng')?.toLowerCase();
   if (rng === 'cpu' || rng === 'gpu') use('rng', rng);
   else if (rng !== undefined) problems.push(`rng=${rng} ignored: expected cpu or gpu.`);
+  const sampling = text('sampling')?.trim().toLowerCase();
+  if (sampling === 'diffusers' || sampling === 'a1111') use('sampling', sampling);
+  else if (sampling !== undefined)
+    problems.push(`sampling=${sampling} ignored: expected diffusers or a1111. Using ${DEFAULT_SETTINGS.sampling}.`);
+  use('etaNoiseSeedDelta', num('etaNoiseSeedDelta', { min: 0, max: Number.MAX_SAFE_INTEGER, isInteger: true }));
   return { settings: s, given, problems };
 }
 
 /**
- * The query string (without "?") that reproduces `s`; sizes still unset and the default RNG are
- * left out. Parameters of `current` (the page's query) that are not settings (e.g. `hf_endpoint`)
+ * The query string (without "?") that reproduces `s`; sizes still unset, the default RNG and
+ * sampling mode, and an ENSD of 0 are left out. Parameters of `current` (the page's query) that are not settings (e.g. `hf_endpoint`)
  * are kept.
  */
 export function formatShareQuery(s: ShareSettings, current = ''): string {
@@ -221,5 +240,7 @@ export function formatShareQuery(s: ShareSettings, current = ''): string {
   set('denoisingStrength', String(s.denoisingStrength));
   set('batchSize', String(s.batchSize));
   if (s.rng !== 'cpu') set('rng', s.rng);
+  if (s.sampling !== DEFAULT_SETTINGS.sampling) set('sampling', s.sampling);
+  if (s.etaNoiseSeedDelta !== 0) set('etaNoiseSeedDelta', String(s.etaNoiseSeedDelta));
   return q.toString();
 }

@@ -176,6 +176,11 @@ export class JobState {
             batchSize: settings.batchSize,
             rng: settings.rng,
             promptSyntax: 'a1111',
+            sampling: settings.sampling,
+            // ENSD belongs to a1111 mode; an emptied field (null) means none
+            ...(settings.sampling === 'a1111' && settings.etaNoiseSeedDelta
+              ? { etaNoiseSeedDelta: settings.etaNoiseSeedDelta }
+              : {}),
             denoisingStrength: initImage ? settings.denoisingStrength : undefined,
             previewEvery: this.previewEvery,
           },

@@ -7,6 +7,7 @@ import {
   parseShareQuery,
   type ShareSettings,
 } from '../lib/share-link.ts';
+import type { SamplingMode } from '../../workers/api.ts';
 
 /**
  * The generation settings the form edits, in sync with the URL query (see share-link.ts): a copied
@@ -25,10 +26,12 @@ export class SettingsState {
   denoisingStrength = $state(DEFAULT_SETTINGS.denoisingStrength);
   batchSize = $state(DEFAULT_SETTINGS.batchSize);
   rng = $state<'cpu' | 'gpu'>(DEFAULT_SETTINGS.rng);
+  sampling = $state<SamplingMode>(DEFAULT_SETTINGS.sampling);
+  etaNoiseSeedDelta = $state(DEFAULT_SETTINGS.etaNoiseSeedDelta);
   /** Values (from the link or a restored PNG) that were not usable, shown under the form. */
   problems = $state<string[]>([]);
-  /** The worker's sampler names; null until it has answered. */
-  #samplerNames: readonly string[] | null = null;
+  /** The worker's sampler names of each sampling mode; absent until it has answered. */
+  #samplerNames: Partial<Record<SamplingMode, readonly string[]>> = {};
 
   /**
    * The settings of a query string (e.g. `location.search`); a preset model's own settings fill
@@ -43,17 +46,29 @@ export class SettingsState {
   }
 
   /**
-   * Sets the sampler names the worker knows: from then on a sampler outside them (the current
-   * one included, which may have come from the link) is reported and replaced by the model's own.
+   * Sets the sampler names the worker knows for a sampling mode: from then on a sampler outside them in
+   * that mode (the current one included, which may have come from the link) is reported and replaced by
+   * the mode's default.
    */
-  setSamplerNames(names: readonly string[]): void {
-    this.#samplerNames = names;
-    this.#checkSampler();
+  setSamplerNames(sampling: SamplingMode, names: readonly string[]): void {
+    this.#samplerNames = { ...this.#samplerNames, [sampling]: names };
+    if (sampling === this.sampling) this.#checkSampler();
+  }
+
+  /**
+   * Switches the sampling mode from the form: a sampler the new mode cannot run becomes its default
+   * without a problem line (the person chose the mode; the list shows what it runs).
+   */
+  chooseSampling(sampling: SamplingMode): void {
+    this.sampling = sampling;
+    const names = this.#samplerNames[sampling];
+    if (this.sampler !== null && names !== undefined && !names.includes(this.sampler)) this.sampler = null;
   }
 
   #checkSampler(): void {
-    if (this.#samplerNames === null) return;
-    const { sampler, problem } = checkSampler(this.sampler, this.#samplerNames);
+    const names = this.#samplerNames[this.sampling];
+    if (names === undefined) return;
+    const { sampler, problem } = checkSampler(this.sampler, names, this.sampling);
     this.sampler = sampler;
     // the list is keyed by text: the same PNG dropped twice must not add the same line twice
     if (problem !== undefined && !this.problems.includes(problem)) this.problems = [...this.problems, problem];
@@ -63,8 +78,11 @@ export class SettingsState {
     if (s.model !== undefined) this.model = s.model;
     if (s.prompt !== undefined) this.prompt = s.prompt;
     if (s.negativePrompt !== undefined) this.negativePrompt = s.negativePrompt;
-    if (s.sampler !== undefined) {
-      this.sampler = s.sampler;
+    // the mode first: the sampler is checked against the names of the mode it belongs to
+    if (s.sampling !== undefined) this.sampling = s.sampling;
+    if (s.etaNoiseSeedDelta !== undefined) this.etaNoiseSeedDelta = s.etaNoiseSeedDelta;
+    if (s.sampler !== undefined || s.sampling !== undefined) {
+      if (s.sampler !== undefined) this.sampler = s.sampler;
       this.#checkSampler();
     }
     if (s.steps !== undefined) this.steps = s.steps;
@@ -91,6 +109,8 @@ export class SettingsState {
       denoisingStrength: this.denoisingStrength,
       batchSize: this.batchSize,
       rng: this.rng,
+      sampling: this.sampling,
+      etaNoiseSeedDelta: this.etaNoiseSeedDelta,
     };
   }
 

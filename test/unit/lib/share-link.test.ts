@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseModelSource } from '../../../src/core/store/model-source.ts';
+import { kSamplerNames } from '../../../src/core/kdiffusion/k-samplers.ts';
 import { SAMPLER_NAMES } from '../../../src/core/schedulers/registry.ts';
 import {
   checkSampler,
@@ -32,6 +33,8 @@ describe('share links', () => {
         denoisingStrength: c.strength ?? DEFAULT_SETTINGS.denoisingStrength,
         batchSize: 1,
         rng: c.rng ?? 'cpu',
+        sampling: 'diffusers',
+        etaNoiseSeedDelta: 0,
       });
       const { settings, problems } = parseShareQuery(`?${query}`);
       expect(problems).toEqual([]);
@@ -48,6 +51,8 @@ describe('share links', () => {
         denoisingStrength: c.strength ?? DEFAULT_SETTINGS.denoisingStrength,
         batchSize: 1,
         rng: c.rng ?? 'cpu',
+        sampling: 'diffusers',
+        etaNoiseSeedDelta: 0,
       });
     },
   );
@@ -133,6 +138,51 @@ describe('share links naming a sampler', () => {
     expect(checkSampler(null, SAMPLER_NAMES)).toEqual({ sampler: null });
     // names are exact, as A1111 writes them
     expect(checkSampler('euler a', SAMPLER_NAMES).sampler).toBeNull();
+  });
+});
+
+describe('share links naming a sampling mode', () => {
+  it('carries a1111 mode and its ENSD as sampling= and ensd=, and leaves the defaults out', () => {
+    expect(QUERY_NAMES).toMatchObject({ sampling: 'sampling', etaNoiseSeedDelta: 'ensd' });
+    const query = formatShareQuery({
+      ...DEFAULT_SETTINGS,
+      sampler: 'DPM++ 2M Karras',
+      sampling: 'a1111',
+      etaNoiseSeedDelta: 31337,
+    });
+    const q = new URLSearchParams(query);
+    expect([q.get('sampling'), q.get('ensd'), q.get('sampler')]).toEqual(['a1111', '31337', 'DPM++ 2M Karras']);
+    const { settings, given, problems } = parseShareQuery(`?${query}`);
+    expect(problems).toEqual([]);
+    expect(settings).toMatchObject({ sampling: 'a1111', etaNoiseSeedDelta: 31337, sampler: 'DPM++ 2M Karras' });
+    expect([...given]).toEqual(expect.arrayContaining(['sampling', 'etaNoiseSeedDelta']));
+    const plain = new URLSearchParams(formatShareQuery(DEFAULT_SETTINGS));
+    expect([plain.has('sampling'), plain.has('ensd')]).toEqual([false, false]);
+    expect(parseShareQuery('?sampling=A1111').settings.sampling).toBe('a1111');
+  });
+
+  it('reports an unknown mode or a bad ENSD and keeps the defaults', () => {
+    const { settings, problems } = parseShareQuery('?sampling=comfy&ensd=-3');
+    expect(settings.sampling).toBe('diffusers');
+    expect(settings.etaNoiseSeedDelta).toBe(0);
+    expect(problems).toEqual([
+      'sampling=comfy ignored: expected diffusers or a1111. Using diffusers.',
+      'ensd=-3 ignored: expected a whole number from 0 to 9007199254740991.',
+    ]);
+  });
+
+  it("checks the sampler against the chosen mode's names, with that mode's default", () => {
+    const a1111 = kSamplerNames();
+    expect(a1111).toContain('Euler a');
+    expect(a1111).toContain('DPM++ 2M Karras');
+    expect(a1111).not.toContain('DPM++ 2M Automatic');
+    expect(checkSampler('DPM++ 2M Karras', a1111, 'a1111')).toEqual({ sampler: 'DPM++ 2M Karras' });
+    const refused = checkSampler('DPM++ 2M SDE Karras', a1111, 'a1111');
+    expect(refused.sampler).toBeNull();
+    expect(refused.problem).toMatch(/^sampler=DPM\+\+ 2M SDE Karras ignored: a1111 sampling runs .* Using Euler a\.$/);
+    // diffusers mode's names are not a1111 mode's
+    expect(checkSampler('UniPC', a1111, 'a1111').sampler).toBeNull();
+    expect(checkSampler('UniPC', SAMPLER_NAMES).sampler).toBe('UniPC');
   });
 });
 
