@@ -11,14 +11,28 @@ const CASES = resolve(SINGLE_FILE, 'cases');
 const outDir = mkdtempSync(join(tmpdir(), 'sd-oracle-sf-'));
 
 /** Cases another issue covers, with the reason: listed, not silently skipped. */
-const OUT_OF_SCOPE: Record<string, string> = {
-  'sf-sd15-lora-0.8-euler-10': 'needs a LoRA (<lora:tiny-sd15-lora:0.8>): the LoRA issue adds it',
+const OUT_OF_SCOPE: Record<string, string> = {};
+
+/**
+ * Cases whose reference image this project does not reproduce, with what was measured: run, and
+ * expected to fail (`it.fails`), so the day they pass the suite says so.
+ */
+const KNOWN_DIFFERENT: Record<string, string> = {
+  'sf-sd15-lora-0.8-euler-10':
+    'mean 4.71 / max 48 levels: diffusers itself (StableDiffusionPipeline.from_single_file, main of August 2026) ' +
+    'with W + 0.8 · alpha/rank · up @ down merged into every module of the file gives the same image as ' +
+    'this CLI to the last level, so the reference was made some other way',
 };
 
 const cases = readdirSync(CASES)
   .filter((f) => f.startsWith('sf-') && f.endsWith('.json'))
   .sort()
   .map((f) => JSON.parse(readFileSync(resolve(CASES, f), 'utf8')) as ReferenceCase);
+
+/** The LoRA folder for cases whose prompt carries `<lora:NAME:…>` tags (the fixtures' own). */
+function loraArgs(c: ReferenceCase): string[] {
+  return c.prompt.includes('<lora:') ? ['--lora-dir', SINGLE_FILE] : [];
+}
 
 /**
  * The model arguments of a case: `-folder` cases open the diffusers safetensors folder, the others
@@ -38,6 +52,7 @@ function cliArgs(c: ReferenceCase, out: string): string[] {
   return [
     'generate',
     ...modelArgs(c),
+    ...loraArgs(c),
     ...['--prompt', c.prompt, '--negative-prompt', c.negative_prompt, '--sampler', c.sampler ?? 'Euler'],
     ...['--steps', String(c.steps), '--cfg', String(c.cfg), '--seed', String(c.seed)],
     ...['--width', String(c.width), '--height', String(c.height), '--rng', 'cpu', '--prompt-syntax', 'diffusers'],
@@ -52,7 +67,10 @@ describe('single-file and safetensors-folder reference cases through the CLI', (
     for (const id of Object.keys(OUT_OF_SCOPE)) expect(ids).toContain(id);
   });
   describe.each(cases.filter((c) => !(c.id in OUT_OF_SCOPE)))('$id', (c) => {
-    it(`matches diffusers within ${TOLERANCE.mean} mean / ${TOLERANCE.max} max levels`, async () => {
+    const known = KNOWN_DIFFERENT[c.id];
+    const test = known === undefined ? it : it.fails;
+    const title = `matches diffusers within ${TOLERANCE.mean} mean / ${TOLERANCE.max} max levels`;
+    test(known === undefined ? title : `${title} (known to differ: ${known})`, async () => {
       const out = join(outDir, `${c.id}.png`);
       await runCli(cliArgs(c, out));
       const ours = decodePng(new Uint8Array(readFileSync(out)));
