@@ -10,7 +10,7 @@ import tseslint from 'typescript-eslint';
 const CORE_LAYERS = [
   ['errors.ts', 'io'],
   ['rng', 'tokenizer', 'safetensors', 'onnx'],
-  ['prompt', 'schedulers', 'graphs'],
+  ['prompt', 'schedulers', 'graphs', 'preprocess'],
   ['kdiffusion'],
   ['png', 'checkpoint', 'runtime'],
   ['lora'],

@@ -17,6 +17,8 @@ import { parseSeed, randomSeed } from '../core/rng/seed.ts';
 import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
 import { BUNDLED_MERGES } from './bundled.ts';
 import { openCliLoras, takeLoraArgs } from './cli-loras.ts';
+import { CONTROLNET_OPTIONS, openCliControlNet, wantsControlNet, type CliControlNet } from './cli-controlnet.ts';
+import { loadControlNet, type LoadedControlNet } from '../core/models/load-controlnet.ts';
 import { openCliModel } from './open-model.ts';
 import { createNodeRuntime, type NodeBackend } from '../platform/ort/node-runtime.ts';
 
@@ -43,6 +45,7 @@ const VALUED = [
   'sampling',
   'ensd',
   'lora-dir',
+  ...CONTROLNET_OPTIONS,
 ];
 const FLAGS = ['bench'];
 
@@ -184,6 +187,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   const fromPngPath = stringArg(args, 'from-png');
   const restored = fromPngPath ? await fromPng(fromPngPath) : {};
   const backend = (stringArg(args, 'backend') ?? 'cpu') as NodeBackend;
+  const hasControlNet = wantsControlNet(args);
   const loras = await openCliLoras(
     stringArg(args, 'prompt') ?? restored.prompt ?? '',
     stringArg(args, 'lora-dir'),
@@ -193,21 +197,41 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
     config: stringArg(args, 'config'),
     predictionType: stringArg(args, 'prediction-type'),
     loras: loras.set,
+    controlResiduals: hasControlNet,
   }).catch(async (e: unknown) => {
     await loras.close();
     throw e;
   });
   if (opened.description !== undefined) process.stderr.write(`model: ${opened.description}\n`);
-  const files = opened.files;
-  const runtime = await createNodeRuntime(backend);
-  const loadStart = performance.now();
-  const model = await loadModel(files, runtime, { fallbackMerges: () => readFile(BUNDLED_MERGES, 'utf8') }).catch(
-    async (e: unknown) => {
+  // the ControlNet is checked against the model before anything is loaded
+  let control: CliControlNet | undefined;
+  if (hasControlNet) {
+    control = await openCliControlNet(args, await opened.baseUnet!()).catch(async (e: unknown) => {
       await opened.close();
       await loras.close();
       throw e;
-    },
-  );
+    });
+    process.stderr.write(`controlnet: ${control.opened.description}\n`);
+  }
+  const files = opened.files;
+  const runtime = await createNodeRuntime(backend);
+  const loadStart = performance.now();
+  let controlSession: LoadedControlNet | undefined;
+  const model = await loadModel(files, runtime, { fallbackMerges: () => readFile(BUNDLED_MERGES, 'utf8') })
+    .then(async (m) => {
+      if (control === undefined) return m;
+      controlSession = await loadControlNet(control.opened, runtime, control.name).catch(async (e: unknown) => {
+        await m.release();
+        throw e;
+      });
+      return { ...m, controlNets: [controlSession] };
+    })
+    .catch(async (e: unknown) => {
+      await opened.close();
+      await loras.close();
+      await control?.close();
+      throw e;
+    });
   const sessionMs = performance.now() - loadStart;
   for (const line of model.assumptions) process.stderr.write(`assumed: ${line}\n`);
   try {
@@ -219,7 +243,11 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
       model,
       fromPngPath ? await samplingFromPng(fromPngPath) : undefined,
     );
-    const request = { ...built, prompt: built.prompt + loras.promptSuffix };
+    const request = {
+      ...built,
+      prompt: built.prompt + loras.promptSuffix,
+      ...(control === undefined ? {} : { controlNets: [control.unit] }),
+    };
     const written: string[] = [];
     const { timings } = await generate(model, runtime, request, {
       onProgress(p) {
@@ -263,6 +291,8 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
     }
   } finally {
     await model.release();
+    await controlSession?.release();
+    await control?.close();
     await opened.close();
     await loras.close();
   }

@@ -8,6 +8,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'parse-prompt': async () => (await import('./prompt-commands.ts')).parsePromptCommand,
   tokens: async () => (await import('./prompt-commands.ts')).tokensCommand,
   info: async () => (await import('./info-command.ts')).infoCommand,
+  preprocess: async () => (await import('./preprocess-command.ts')).preprocessCommand,
 };
 
 const USAGE = `Usage: npm run --silent cli -- <command> [options]
@@ -21,8 +22,11 @@ Commands:
            [--config DIR] [--prediction-type epsilon|v_prediction]   (safetensors models)
            --model: a diffusers folder (ONNX export or safetensors weights) or a single-file
            .safetensors checkpoint; --config: the diffusers folder of its model (diffusers' config=)
+           [--controlnet FILE|DIR [--controlnet-config DIR] --control-image PNG [--control-weight W]
+            [--control-start S] [--control-end E] [--control-preprocess canny:LOW:HIGH|invert|none]]
   parse-prompt --prompt TEXT            A1111 emphasis parse as JSON [[text, weight], ...]
   tokens --model DIR --prompt TEXT [--raw]   A1111 chunks [{ids, multipliers}] (--raw: diffusers' 77 ids)
+  preprocess canny|invert|none --in IN.png --out OUT.png [--low L --high H]   a ControlNet control image
   info FILE.png|.jpg|.webp              the image's A1111 infotext as JSON (prompt, sampler, seed, LoRAs, other keys)`;
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -5,7 +5,7 @@ import { SdError } from '../core/errors.ts';
 import type { LoraSet } from '../core/lora/lora-set.ts';
 import type { ModelFiles } from '../core/models/model-files.ts';
 import { isSafetensorsFolder, openSafetensorsFolder } from '../core/models/safetensors-folder.ts';
-import { openSingleFileModel } from '../core/models/single-file-model.ts';
+import { openSingleFileModel, type BaseUnet } from '../core/models/single-file-model.ts';
 import { folderModelFiles } from './fs-model-files.ts';
 import { nodeWeightsFile } from './node-weights-file.ts';
 
@@ -16,6 +16,8 @@ export interface CliModel {
   name: string;
   /** What was opened, for stderr; absent for ONNX folders. */
   description?: string;
+  /** Safetensors models: the UNet a ControlNet must fit; absent for ONNX folders. */
+  baseUnet?: () => Promise<BaseUnet>;
   /** Closes the weights files opened for building graphs. */
   close(): Promise<void>;
 }
@@ -25,6 +27,8 @@ export interface CliModelOptions {
   config?: string;
   predictionType?: string;
   loras?: LoraSet;
+  /** Build the UNet with ControlNet residual inputs. */
+  controlResiduals?: boolean;
 }
 
 function parsePredictionType(value: string | undefined): PredictionType | undefined {
@@ -62,11 +66,17 @@ export async function openCliModel(path: string, options: CliModelOptions = {}):
   try {
     if (statSync(full).isFile()) {
       const config = options.config === undefined ? undefined : folderModelFiles(options.config);
-      const model = await openSingleFileModel(await openWeights(full), { config, predictionType, loras });
+      const model = await openSingleFileModel(await openWeights(full), {
+        config,
+        predictionType,
+        loras,
+        controlResiduals: options.controlResiduals,
+      });
       return {
         files: model.files,
         name: basename(full).replace(/\.safetensors$/i, ''),
         description: model.description,
+        baseUnet: model.baseUnet,
         close,
       };
     }
@@ -81,13 +91,26 @@ export async function openCliModel(path: string, options: CliModelOptions = {}):
       const model = await openSafetensorsFolder(folder, (p) => openWeights(resolve(full, p)), {
         predictionType,
         loras,
+        controlResiduals: options.controlResiduals,
       });
-      return { files: model.files, name: folder.name, description: model.description, close };
+      return {
+        files: model.files,
+        name: folder.name,
+        description: model.description,
+        baseUnet: model.baseUnet,
+        close,
+      };
     }
     if (loras !== undefined && !loras.isEmpty) {
       throw new SdError(
         'bad-argument',
         `LoRAs are merged into safetensors models; ${full} is an ONNX folder, whose weights are fixed in its model.onnx files. Use the model's .safetensors checkpoint or diffusers safetensors folder.`,
+      );
+    }
+    if (options.controlResiduals === true) {
+      throw new SdError(
+        'bad-argument',
+        `ControlNets steer UNets built from safetensors; ${full} is an ONNX folder, whose UNet has no ControlNet inputs. Use the model's .safetensors checkpoint or diffusers safetensors folder.`,
       );
     }
     if (predictionType !== undefined) {

@@ -1,45 +1,23 @@
-import { SdError } from '../errors.ts';
 import { GraphBuilder } from '../onnx/graph-builder.ts';
 import { conv2d, groupNorm, silu } from './conv-layers.ts';
 import type { SafetensorsWeights } from './safetensors-weights.ts';
-import { downBlock, midBlock, upBlock, type UnetBlockContext } from './unet-blocks.ts';
+import { midBlock, upBlock } from './unet-blocks.ts';
 import type { Unet2dConditionConfig } from './unet-config.ts';
-import { unetTimeEmbedding, type TimeEmbeddingInputs } from './unet-time-embedding.ts';
+import { declareUnetInputs, skipLevels, unetEncoder } from './unet-encoder.ts';
 
 /** Options of {@link buildUnet2dCondition}. */
 export interface UnetBuildOptions {
   /** SDXL: width of `text_embeds`, the second text encoder's `projection_dim` (see {@link textTimeInputs}). */
   textEmbedsDim?: number;
+  /**
+   * Adds the ControlNet inputs `down_block_additional_residual_N` (one per skip, float32
+   * [batch, C_N, height_div_D, width_div_D], D = 2^level) and `mid_block_additional_residual`,
+   * added to the skips and to the mid block's output as diffusers' `UNet2DConditionModel.forward` does.
+   */
+  controlResiduals?: boolean;
 }
 
-/** SDXL's pooled text embedding is 1280 wide for the base model and the refiner. */
-const SDXL_TEXT_EMBEDS_DIM = 1280;
-
-/**
- * Splits the `text_time` projection input into `text_embeds` and `time_ids` widths. Given the
- * text-embedding width (the second encoder's projection_dim), the id count follows; without it,
- * 1280 is assumed when it leaves 5 or 6 ids (SDXL base/refiner), otherwise 6 ids.
- */
-export function textTimeInputs(
-  textTime: { timeEmbedDim: number; projectionInputDim: number },
-  textEmbedsDim?: number,
-): { textEmbedsDim: number; timeIdCount: number } {
-  const idsFor = (dim: number): number => (textTime.projectionInputDim - dim) / textTime.timeEmbedDim;
-  const dim =
-    textEmbedsDim ??
-    ([5, 6].includes(idsFor(SDXL_TEXT_EMBEDS_DIM))
-      ? SDXL_TEXT_EMBEDS_DIM
-      : textTime.projectionInputDim - 6 * textTime.timeEmbedDim);
-  const count = idsFor(dim);
-  if (!Number.isInteger(count) || count <= 0 || dim <= 0) {
-    throw new SdError(
-      'unsupported-model',
-      `A text_embeds width of ${dim} does not fit "projection_class_embeddings_input_dim" ${textTime.projectionInputDim} with "addition_time_embed_dim" ${textTime.timeEmbedDim}: ` +
-        "the rest must be a whole number of time ids. Pass the second text encoder's projection_dim.",
-    );
-  }
-  return { textEmbedsDim: dim, timeIdCount: count };
-}
+export { textTimeInputs } from './unet-encoder.ts';
 
 /**
  * Builds the ONNX graph of diffusers' `UNet2DConditionModel.forward`, float32, with the weights
@@ -64,43 +42,39 @@ export function buildUnet2dCondition(
 ): Uint8Array {
   const g = new GraphBuilder('unet');
   const levels = config.levels;
-  let sample = g.input('sample', 'float32', ['batch', config.inChannels, 'height', 'width']);
-  const inputs: TimeEmbeddingInputs = { sample, timestep: g.input('timestep', 'float32', ['batch']) };
-  const context = g.input('encoder_hidden_states', 'float32', ['batch', 'sequence', levels[0]!.crossAttentionDim]);
-  if (config.addTextTime !== null) {
-    const { textEmbedsDim, timeIdCount } = textTimeInputs(config.addTextTime, options.textEmbedsDim);
-    inputs.textEmbeds = g.input('text_embeds', 'float32', ['batch', textEmbedsDim]);
-    inputs.timeIds = g.input('time_ids', 'float32', ['batch', timeIdCount]);
+  const inputs = declareUnetInputs(g, config, options.textEmbedsDim);
+  const encoder = unetEncoder(g, weights, config, inputs);
+  const { ctx, skips, skipChannels } = encoder;
+  let x = encoder.x;
+  if (options.controlResiduals === true) {
+    // diffusers adds the down residuals to every skip after the down blocks, the mid one after the mid block
+    const divisors = skipLevels(config).map((level) => 2 ** level);
+    skips.forEach((skip, i) => {
+      const d = divisors[i]!;
+      const residual = g.input(`down_block_additional_residual_${i}`, 'float32', [
+        'batch',
+        skipChannels[i]!,
+        `height_div_${d}`,
+        `width_div_${d}`,
+      ]);
+      skips[i] = g.op('Add', [skip, residual]);
+    });
   }
-  if (config.timeCondProjDim !== null)
-    inputs.timestepCond = g.input('timestep_cond', 'float32', ['batch', config.timeCondProjDim]);
-
-  const emb = unetTimeEmbedding(g, weights, config, inputs);
-  const ctx: UnetBlockContext = {
-    g,
-    w: weights,
-    config,
-    context,
-    time: { activated: silu(g, emb), channels: config.timeEmbedDim },
-  };
-
-  if (config.centerInputSample)
-    sample = g.op('Sub', [g.op('Mul', [sample, g.constant('float32', [], [2])]), g.constant('float32', [], [1])]);
-  const first = levels[0]!.outChannels;
-  let x = conv2d(g, weights, 'conv_in', sample, config.inChannels, first, { kernel: config.convInKernel });
-
-  const skips = [x];
-  const skipChannels = [first];
-  let channels = first;
-  levels.forEach((level, index) => {
-    const before = skips.length;
-    x = downBlock(ctx, index, x, channels, skips);
-    channels = level.outChannels;
-    for (let i = before; i < skips.length; i++) skipChannels.push(channels);
-  });
   if (config.hasMidBlock) x = midBlock(ctx, x);
+  if (options.controlResiduals === true) {
+    const d = 2 ** (levels.length - 1);
+    const c = levels.at(-1)!.outChannels;
+    const residual = g.input('mid_block_additional_residual', 'float32', [
+      'batch',
+      c,
+      `height_div_${d}`,
+      `width_div_${d}`,
+    ]);
+    x = g.op('Add', [x, residual]);
+  }
   for (let index = 0; index < levels.length; index++) x = upBlock(ctx, index, x, skips, skipChannels);
 
+  const first = levels[0]!.outChannels;
   x = silu(
     g,
     groupNorm(g, weights, 'conv_norm_out', x, first, { groups: config.normNumGroups, epsilon: config.normEps }),

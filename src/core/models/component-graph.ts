@@ -1,4 +1,6 @@
 import { buildClipTextModel } from '../graphs/clip-text-model.ts';
+import type { ControlNetConfig } from '../graphs/controlnet-config.ts';
+import { buildControlNet } from '../graphs/controlnet-model.ts';
 import type { ClipTextConfig } from '../graphs/clip-text-config.ts';
 import type { AutoencoderKlConfig } from '../graphs/autoencoder-kl-config.ts';
 import { SafetensorsWeights, type WeightSource } from '../graphs/safetensors-weights.ts';
@@ -28,7 +30,8 @@ export interface ComponentWeightsSource {
 /** What a component is built from: its kind and parsed config. */
 export type ComponentSpec =
   | { kind: 'text_encoder'; config: ClipTextConfig }
-  | { kind: 'unet'; config: Unet2dConditionConfig; textEmbedsDim?: number }
+  | { kind: 'unet'; config: Unet2dConditionConfig; textEmbedsDim?: number; controlResiduals?: boolean }
+  | { kind: 'controlnet'; config: ControlNetConfig; textEmbedsDim?: number }
   | { kind: 'vae_decoder' | 'vae_encoder'; config: AutoencoderKlConfig };
 
 /**
@@ -70,7 +73,12 @@ export async function buildComponentGraph(
       case 'text_encoder':
         return buildClipTextModel(spec.config, weights).model;
       case 'unet':
-        return buildUnet2dCondition(spec.config, weights, { textEmbedsDim: spec.textEmbedsDim });
+        return buildUnet2dCondition(spec.config, weights, {
+          textEmbedsDim: spec.textEmbedsDim,
+          controlResiduals: spec.controlResiduals,
+        });
+      case 'controlnet':
+        return buildControlNet(spec.config, weights, { textEmbedsDim: spec.textEmbedsDim });
       case 'vae_decoder':
         return buildVaeDecoder(spec.config, weights);
       case 'vae_encoder':

@@ -94,6 +94,10 @@ export interface UnetContract {
   output: ValueInfo;
   /** Hidden size the text encoder(s) must produce (last dim of encoder_hidden_states), when fixed. */
   hiddenSize: number | undefined;
+  /** ControlNet inputs `down_block_additional_residual_N`, index = N; empty for a UNet built without them. */
+  downResiduals: ValueInfo[];
+  /** ControlNet input `mid_block_additional_residual`. */
+  midResidual: ValueInfo | undefined;
 }
 
 export function unetContract(session: InferenceSession): UnetContract {
@@ -104,7 +108,16 @@ export function unetContract(session: InferenceSession): UnetContract {
   const textEmbeds = findInput(session, 'text_embeds');
   const timeIds = findInput(session, 'time_ids');
   const known = new Set(['sample', 'timestep', 'encoder_hidden_states', 'text_embeds', 'time_ids', 'timestep_cond']);
-  const unknown = session.inputMetadata.filter((v) => !known.has(v.name));
+  const downResiduals: ValueInfo[] = [];
+  for (const v of session.inputMetadata) {
+    const m = /^down_block_additional_residual_(\d+)$/.exec(v.name);
+    const info = valueInfo(v);
+    if (m && info) downResiduals[Number(m[1])] = info;
+  }
+  const midResidual = findInput(session, 'mid_block_additional_residual');
+  const unknown = session.inputMetadata.filter(
+    (v) => !known.has(v.name) && v.name !== midResidual?.name && !downResiduals.some((r) => r.name === v.name),
+  );
   if (
     !sample ||
     !timestep ||
@@ -133,6 +146,61 @@ export function unetContract(session: InferenceSession): UnetContract {
     timestepCond: findInput(session, 'timestep_cond'),
     output,
     hiddenSize: typeof last === 'number' ? last : undefined,
+    downResiduals,
+    midResidual,
+  };
+}
+
+/** ControlNet: the UNet's inputs plus the control image and scale in; the scaled residuals out. */
+export interface ControlNetContract {
+  sample: ValueInfo;
+  timestep: ValueInfo;
+  encoderHiddenStates: ValueInfo;
+  textEmbeds: ValueInfo | undefined;
+  timeIds: ValueInfo | undefined;
+  /** The control image [batch, channels, H, W] in [0, 1]. */
+  cond: ValueInfo;
+  /** `conditioning_scale` [1]. */
+  scale: ValueInfo;
+  /** `down_block_res_sample_N`, index = N. */
+  downOutputs: ValueInfo[];
+  midOutput: ValueInfo;
+}
+
+/** Reads and checks a ControlNet built by `buildControlNet`. */
+export function controlNetContract(session: InferenceSession): ControlNetContract {
+  const get = (name: string): ValueInfo | undefined => findInput(session, name);
+  const downOutputs: ValueInfo[] = [];
+  for (const v of session.outputMetadata) {
+    const m = /^down_block_res_sample_(\d+)$/.exec(v.name);
+    const info = valueInfo(v);
+    if (m && info) downOutputs[Number(m[1])] = info;
+  }
+  const [sample, timestep, encoderHiddenStates, cond, scale] = [
+    'sample',
+    'timestep',
+    'encoder_hidden_states',
+    'controlnet_cond',
+    'conditioning_scale',
+  ].map(get);
+  const midOutput = findOutput(session, 'mid_block_res_sample');
+  if (!sample || !timestep || !encoderHiddenStates || !cond || !scale || !midOutput || downOutputs.length === 0) {
+    throw contractError(
+      'controlnet',
+      session,
+      'inputs "sample", "timestep", "encoder_hidden_states", "controlnet_cond", "conditioning_scale" and outputs "down_block_res_sample_N", "mid_block_res_sample"',
+    );
+  }
+  return {
+    sample,
+    timestep,
+    encoderHiddenStates,
+    textEmbeds: get('text_embeds'),
+    timeIds: get('time_ids'),
+    cond,
+    scale,
+    downOutputs,
+    midOutput,
   };
 }
 

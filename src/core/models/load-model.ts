@@ -2,6 +2,7 @@ import type { InferenceSession } from 'onnxruntime-common';
 import { SdError } from '../errors.ts';
 import type { Runtime, ExternalDataFile } from '../runtime/runtime.ts';
 import type { RawSchedulerConfig } from '../schedulers/scheduler.ts';
+import type { LoadedControlNet } from './load-controlnet.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { padTokenId } from '../tokenizer/pad-token.ts';
 import {
@@ -61,6 +62,8 @@ export interface LoadedModel {
   readonly assumptions: readonly string[];
   /** Steps and CFG the model is meant for when they had to be assumed (turbo without a scheduler config: 1 and 0). */
   readonly suggested?: SuggestedSettings;
+  /** ControlNets loaded for this model (`loadControlNet`); the request's `controlNets` units steer them in order. */
+  readonly controlNets?: readonly LoadedControlNet[];
   release(): Promise<void>;
 }
 

@@ -7,7 +7,7 @@ import { buildComponentGraph, type ComponentSpec, type ComponentWeightsSource } 
 import { builtModelFiles } from './built-model-files.ts';
 import { MODEL_INDEX } from './diffusers-layout.ts';
 import { readJson, type ComponentGraph, type ModelFiles } from './model-files.ts';
-import type { BuiltModel, BuiltModelOptions } from './single-file-model.ts';
+import type { BaseUnet, BuiltModel, BuiltModelOptions } from './single-file-model.ts';
 import { joinShards } from './sharded-weights.ts';
 import type { WeightsFile } from './weights-file.ts';
 
@@ -93,11 +93,15 @@ export async function openSafetensorsFolder(
   const vae = parseAutoencoderKlConfig(await configOf('vae'), 'vae/config.json');
   const build = (name: string, dir: string, spec: () => Promise<ComponentSpec>) => async (): Promise<ComponentGraph> =>
     buildComponentGraph(name, await spec(), await weightsOf(dir), options.convertedStore, options.loras);
+  const unetConfig = async (): Promise<BaseUnet> => ({
+    config: parseUnet2dConditionConfig(await configOf('unet'), 'unet/config.json'),
+    textEmbedsDim: encoder2?.projectionDim,
+  });
   const components: Record<string, () => Promise<ComponentGraph>> = {
     unet: build('unet', 'unet', async () => ({
       kind: 'unet',
-      config: parseUnet2dConditionConfig(await configOf('unet'), 'unet/config.json'),
-      textEmbedsDim: encoder2?.projectionDim,
+      ...(await unetConfig()),
+      controlResiduals: options.controlResiduals,
     })),
     vae_decoder: build('vae_decoder', 'vae', () => Promise.resolve({ kind: 'vae_decoder', config: vae })),
     vae_encoder: build('vae_encoder', 'vae', () => Promise.resolve({ kind: 'vae_encoder', config: vae })),
@@ -120,6 +124,7 @@ export async function openSafetensorsFolder(
   return {
     files: builtModelFiles({ label: files.label, texts, base: files, components }),
     description: `diffusers safetensors folder (${listed.join(', ')})`,
+    baseUnet: unetConfig,
   };
 }
 

@@ -1,6 +1,7 @@
 import { resolveSingleFileCheckpoint, type CheckpointComponent } from '../checkpoint/single-file-checkpoint.ts';
 import type { PipelineConfigJson, PredictionType } from '../checkpoint/standard-configs.ts';
 import { SdError } from '../errors.ts';
+import type { Unet2dConditionConfig } from '../graphs/unet-config.ts';
 import type { LoraSet } from '../lora/lora-set.ts';
 import { SafetensorsFile } from '../safetensors/safetensors-file.ts';
 import { buildComponentGraph, type ComponentSpec } from './component-graph.ts';
@@ -18,6 +19,8 @@ export interface BuiltModelOptions {
   convertedStore?: ConvertedStore;
   /** LoRAs merged into the text encoders' and UNet's weights as their graphs are built. */
   loras?: LoraSet;
+  /** Builds the UNet with ControlNet residual inputs (`down_block_additional_residual_N`, `mid_block_additional_residual`). */
+  controlResiduals?: boolean;
 }
 
 /** Options of {@link openSingleFileModel}. */
@@ -31,6 +34,14 @@ export interface BuiltModel {
   files: ModelFiles;
   /** e.g. "single-file SD 1.x checkpoint, config stable-diffusion-v1-5/stable-diffusion-v1-5, epsilon prediction". */
   description: string;
+  /** The UNet's config and SDXL text_embeds width: what a ControlNet for this model is checked against (`ControlNetModel.from_unet`). */
+  baseUnet(): Promise<BaseUnet>;
+}
+
+/** The UNet a ControlNet must fit. */
+export interface BaseUnet {
+  config: Unet2dConditionConfig;
+  textEmbedsDim?: number;
 }
 
 const FAMILY_NAMES = { sd1: 'SD 1.x', sd2: 'SD 2.x', sdxl: 'SDXL' };
@@ -95,7 +106,12 @@ export async function openSingleFileModel(
   const components: Record<string, () => Promise<ComponentGraph>> = {
     unet: build(
       'unet',
-      { kind: 'unet', config: checkpoint.unet.config, textEmbedsDim: encoder2?.projectionDim },
+      {
+        kind: 'unet',
+        config: checkpoint.unet.config,
+        textEmbedsDim: encoder2?.projectionDim,
+        controlResiduals: options.controlResiduals,
+      },
       checkpoint.unet,
     ),
     vae_decoder: build('vae_decoder', { kind: 'vae_decoder', config: checkpoint.vae.config }, checkpoint.vae),
@@ -120,5 +136,6 @@ export async function openSingleFileModel(
   return {
     files: builtModelFiles({ label: weights.name, texts, base: options.config, components }),
     description: `${what}${checkpoint.isInpainting ? ' (inpainting)' : ''}, ${checkpoint.predictionType} prediction`,
+    baseUnet: () => Promise.resolve({ config: checkpoint.unet.config, textEmbedsDim: encoder2?.projectionDim }),
   };
 }

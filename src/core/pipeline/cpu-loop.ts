@@ -11,8 +11,12 @@ import { now } from './timings.ts';
 
 /** The model as the CPU loop calls it: guided noise prediction for CPU latents. */
 export interface CpuDenoiser {
-  /** @param sample Float32Array [1, 4, h, w], already scaled for the model input @returns the guided output, same shape */
-  predict(sample: Float32Array, shape: readonly number[], timestep: number): Promise<Float32Array>;
+  /**
+   * @param sample Float32Array [1, 4, h, w], already scaled for the model input
+   * @param callIndex the model call's index in the schedule (ControlNets' start / end window)
+   * @returns the guided output, same shape
+   */
+  predict(sample: Float32Array, shape: readonly number[], timestep: number, callIndex: number): Promise<Float32Array>;
 }
 
 /**
@@ -36,7 +40,7 @@ export async function denoiseOnCpu(
     const s0 = now();
     const input = scaleLatents(latents, scheduler.scaleModelInput(i));
     const s1 = now();
-    const modelOutput = await denoiser.predict(input, shape, scheduler.timesteps[i] as number);
+    const modelOutput = await denoiser.predict(input, shape, scheduler.timesteps[i] as number, i);
     const s2 = now();
     const out = scheduler.step({ modelOutput, stepIndex: i, sample: latents, shape, rng });
     latents = out.prevSample;

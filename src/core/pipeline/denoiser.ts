@@ -6,6 +6,7 @@ import type { ValueInfo } from '../models/contracts.ts';
 import type { ElementType, Runtime } from '../runtime/runtime.ts';
 import { floatTensor, readFloats } from '../runtime/tensor-data.ts';
 import type { Conditioning } from './conditioning.ts';
+import type { ControlResiduals } from './control-residuals.ts';
 import type { CpuDenoiser } from './cpu-loop.ts';
 import type { DeviceDenoiser } from './device-loop.ts';
 import { guide, guidanceScale } from './guidance.ts';
@@ -114,6 +115,8 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
     width: number,
     height: number,
     constant?: ConstantInput,
+    /** ControlNets run before each UNet run, their residuals fed to it. */
+    private readonly control?: ControlResiduals,
   ) {
     const { contract } = model.unet;
     const idsLength = contract.timeIds?.shape[1];
@@ -143,7 +146,12 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
   }
 
   /** Noise prediction after guidance. @param sample Float32Array [1, 4, h, w], already scaled for the model input */
-  async predict(sample: Float32Array, shape: readonly number[], timestep: number): Promise<Float32Array> {
+  async predict(
+    sample: Float32Array,
+    shape: readonly number[],
+    timestep: number,
+    callIndex = 0,
+  ): Promise<Float32Array> {
     const halves: Float32Array[] = [];
     for (const [pass, batch] of this.passes.entries()) {
       const input = floatTensor(
@@ -152,7 +160,7 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
         concatFloats(new Array<Float32Array>(batch).fill(sample)),
         [batch, ...shape.slice(1)],
       );
-      const tensor = await this.run(pass, input, timestep);
+      const tensor = await this.run(pass, input, timestep, undefined, callIndex);
       const all = (await readFloats(tensor)).slice();
       tensor.dispose();
       for (let i = 0; i < batch; i++)
@@ -165,18 +173,35 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
    * One UNet run of a model call.
    * @param sample the model input [batch, 4, h, w] (batch = `passes[pass]`), already scaled, of `sampleType`
    * @param output a tensor to write the output into (pre-allocated on the device), or undefined
+   * @param callIndex the model call's index in the schedule (when ControlNets steer it)
    * @returns the model output [batch, 4, h, w] of `outputType`, owned by the caller
    */
-  async run(pass: number, sample: Tensor, timestep: number, output?: Tensor): Promise<Tensor> {
+  async run(pass: number, sample: Tensor, timestep: number, output?: Tensor, callIndex = 0): Promise<Tensor> {
     const { contract, session } = this.model.unet;
     const batch = this.passes[pass] as number;
+    const constants = this.constantsOf(pass);
+    const residuals = this.control?.isActive
+      ? await this.control.feeds(
+          pass,
+          batch,
+          sample,
+          (info) => timestepTensor(this.runtime, info, timestep, batch),
+          constants,
+          callIndex,
+        )
+      : undefined;
     const feeds: Record<string, Tensor> = {
-      ...this.constantsOf(pass),
+      ...constants,
+      ...residuals?.feeds,
       [contract.sample.name]: sample,
       [contract.timestep.name]: timestepTensor(this.runtime, contract.timestep, timestep, batch),
     };
-    const result = await session.run(feeds, output ? { [contract.output.name]: output } : [contract.output.name]);
-    return result[contract.output.name]!;
+    try {
+      const result = await session.run(feeds, output ? { [contract.output.name]: output } : [contract.output.name]);
+      return result[contract.output.name]!;
+    } finally {
+      residuals?.dispose();
+    }
   }
 
   private constantsOf(pass: number): Record<string, Tensor> {

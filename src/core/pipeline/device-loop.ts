@@ -15,9 +15,10 @@ export interface DeviceDenoiser {
   readonly outputType: FloatType;
   /**
    * One UNet run. `sample` is [batch, 4, h, w], already scaled; `output`, when given, is where the
-   * result goes. Returns the output [batch, 4, h, w], owned by the caller.
+   * result goes; `callIndex` is the model call's index in the schedule (ControlNets' start / end
+   * window). Returns the output [batch, 4, h, w], owned by the caller.
    */
-  run(pass: number, sample: Tensor, timestep: number, output?: Tensor): Promise<Tensor>;
+  run(pass: number, sample: Tensor, timestep: number, output: Tensor | undefined, callIndex: number): Promise<Tensor>;
 }
 
 /** The VAE decoder input the loop ends with. */
@@ -76,7 +77,7 @@ export async function denoiseOnDevice(
       try {
         for (const [pass, batch] of denoiser.passes.entries()) {
           const into = backend.outputTensor?.(denoiser.outputType, [batch, ...shape.slice(1)]);
-          const out = await denoiser.run(pass, input, call.timestep, into);
+          const out = await denoiser.run(pass, input, call.timestep, into, ctx.begin + k);
           ids.push(...(await backend.adoptOutput(out, batch)));
         }
       } finally {

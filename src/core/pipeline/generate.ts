@@ -11,6 +11,7 @@ import { createKSampler } from '../kdiffusion/k-samplers.ts';
 import { createImageRng } from '../rng/image-rng.ts';
 import { encodePrompt, zerosLike, type Conditioning } from './conditioning.ts';
 import { denoiseOnCpu } from './cpu-loop.ts';
+import { ControlResiduals } from './control-residuals.ts';
 import { Denoiser, type ConstantInput, type GuidanceInputs } from './denoiser.ts';
 import { denoiseOnDevice } from './device-loop.ts';
 import { guidanceScale } from './guidance.ts';
@@ -278,6 +279,15 @@ export async function generate(
       r.width,
       r.height,
       constantInputs(runtime, backend),
+      new ControlResiduals(
+        runtime,
+        model.unet.contract,
+        model.controlNets ?? [],
+        r.controlNets ?? [],
+        probe.timesteps.length,
+        r.width,
+        r.height,
+      ),
     );
 
     let posterior: InitPosterior | undefined;

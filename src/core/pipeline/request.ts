@@ -8,6 +8,20 @@ export interface RgbImage {
   height: number;
 }
 
+/**
+ * One ControlNet's settings (diffusers' `StableDiffusionControlNetPipeline` arguments; A1111's
+ * ControlNet unit). The i-th unit steers with the model's i-th loaded ControlNet.
+ */
+export interface ControlUnit {
+  /** The control image as the ControlNet takes it (already preprocessed), resized to the generation size. */
+  image: RgbImage;
+  /** `controlnet_conditioning_scale` (A1111's "Control Weight"), e.g. 1. */
+  weight: number;
+  /** `control_guidance_start` / `control_guidance_end` (A1111's Starting / Ending Control Step): fractions of the model calls, 0 ≤ start < end ≤ 1. */
+  start: number;
+  end: number;
+}
+
 /** Starting-noise generator: torch's CPU generator (diffusers) or A1111's GPU Philox. */
 export type RngName = 'cpu' | 'gpu';
 
@@ -54,6 +68,8 @@ export interface GenerateRequest {
   sampling?: SamplingMode;
   /** a1111 mode: A1111's "Eta noise seed delta" (ENSD); noise after the first draw comes from seed + delta. */
   etaNoiseSeedDelta?: number;
+  /** ControlNet units, one per ControlNet loaded with the model (absent or empty: none). */
+  controlNets?: ControlUnit[];
 }
 
 export const MAX_SIDE = 4096;
@@ -99,6 +115,18 @@ export function validateRequest(r: GenerateRequest): void {
     bad(`ENSD ${delta} is not allowed: use a whole number of at least 0 (A1111's "Eta noise seed delta", e.g. 31337).`);
   if (r.sampling === 'a1111' && r.initImage)
     bad('img2img is not available in a1111 sampling mode yet: use --sampling diffusers for img2img.');
+  for (const [i, unit] of (r.controlNets ?? []).entries()) {
+    const name = `ControlNet ${i}`;
+    if (!Number.isFinite(unit.weight) || unit.weight < 0 || unit.weight > 10)
+      bad(`${name} weight ${unit.weight} is not allowed: use a number from 0 to 10 (1 is typical).`);
+    if (!(unit.start >= 0 && unit.start < unit.end && unit.end <= 1))
+      bad(
+        `${name} start ${unit.start} and end ${unit.end} are not allowed: use fractions of the steps with 0 ≤ start < end ≤ 1 (e.g. 0 and 1).`,
+      );
+    const { rgb, width, height } = unit.image;
+    if (rgb.length !== width * height * 3)
+      bad(`The ${name} control image has ${rgb.length} bytes; ${width}x${height} RGB needs ${width * height * 3}.`);
+  }
   if (r.initImage) {
     const s = r.denoisingStrength;
     if (s === undefined || !Number.isFinite(s) || s <= 0 || s > 1)
