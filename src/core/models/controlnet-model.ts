@@ -41,10 +41,13 @@ function residualChannels(config: ControlNetConfig['unet']): number[] {
 function misfit(name: string, cause: unknown): SdError {
   const text = cause instanceof Error ? cause.message : String(cause);
   const shape = /^Tensor "([^"]+)" in "[^"]*" has shape \[([^\]]*)\] but the config implies \[([^\]]*)\]/.exec(text);
+  const missing = /^Tensor "([^"]+)" is not in/.exec(text);
   const detail =
     shape !== null
       ? `tensor "${shape[1]}" has shape [${shape[2]}] where this model's UNet needs [${shape[3]}] (the first tensor that differs)`
-      : text;
+      : missing !== null
+        ? `this model's UNet needs a tensor "${missing[1]}", which the file lacks (the first tensor that differs)`
+        : text.replace(/\.$/, '');
   return new SdError(
     'unsupported-model',
     `The ControlNet ${name} does not fit the loaded model: ${detail}. Use a ControlNet made for this model's architecture (SD 1.x ControlNets for SD 1.x checkpoints, SDXL ones for SDXL).`,
