@@ -16,7 +16,8 @@ import { EulerAncestralSampler } from './euler-ancestral.ts';
 import { HeunSampler } from './heun.ts';
 import type { KSampler, KSamplerOptions } from './k-sampler.ts';
 import { LmsSampler } from './lms.ts';
-import { SCHEDULE_TYPES, scheduleSigmas, scheduleTypeOf, type ScheduleType } from './schedule-types.ts';
+import { a1111ScheduleTypeOf, splitCombinedSampler } from '../schedulers/a1111-schedule-types.ts';
+import { SCHEDULE_TYPES, scheduleSigmas, type ScheduleType } from './schedule-types.ts';
 
 interface KSamplerEntry {
   readonly name: string;
@@ -76,17 +77,6 @@ function names(): string {
   return K_SAMPLERS.map((s) => s.name).join(', ');
 }
 
-/** A1111's suffix split of a combined name ("DPM++ 2M Karras" → "DPM++ 2M", "Karras"). */
-function splitCombined(name: string): [base: string, schedule: ScheduleType | undefined] {
-  const folded = name.toLowerCase();
-  for (const spellings of SCHEDULE_TYPES) {
-    for (const spelling of spellings) {
-      if (folded.endsWith(` ${spelling.toLowerCase()}`)) return [name.slice(0, -spelling.length - 1), spellings[0]];
-    }
-  }
-  return [name, undefined];
-}
-
 /**
  * The a1111-mode sampler for an A1111 sampler name (combined or plain) and an optional schedule type.
  * A schedule suffix in the name wins over `scheduleType`, as in A1111; without either, the plain name means
@@ -94,7 +84,7 @@ function splitCombined(name: string): [base: string, schedule: ScheduleType | un
  * @throws SdError 'unknown-sampler' naming the sampler, why a1111 mode cannot run it, and what can
  */
 export function resolveKSampler(name: string, scheduleType?: string): KSamplerChoice {
-  const [base, suffix] = splitCombined(name.trim());
+  const [base, suffix] = splitCombinedSampler(name.trim());
   const folded = base.trim().toLowerCase();
   const entry = K_SAMPLERS.find((s) => s.name.toLowerCase() === folded);
   if (!entry) {
@@ -107,15 +97,18 @@ export function resolveKSampler(name: string, scheduleType?: string): KSamplerCh
       `${why}. Expected one of: ${names()} (with a schedule type), or use --sampling diffusers.`,
     );
   }
-  let written: ScheduleType | undefined = suffix;
+  const written = suffix ?? (scheduleType === undefined ? undefined : a1111ScheduleTypeOf(scheduleType));
   if (written === undefined && scheduleType !== undefined) {
-    written = scheduleTypeOf(scheduleType);
-    if (written === undefined) {
-      throw new SdError(
-        'unknown-sampler',
-        `Unknown schedule type "${scheduleType}". Expected one of: ${SCHEDULE_TYPES.map((s) => s[0]).join(', ')}.`,
-      );
-    }
+    throw new SdError(
+      'unknown-sampler',
+      `Unknown schedule type "${scheduleType}". Expected one of: ${SCHEDULE_TYPES.join(', ')}.`,
+    );
+  }
+  if (written === 'Beta') {
+    throw new SdError(
+      'unknown-sampler',
+      `a1111 sampling cannot build the Beta schedule (it needs scipy's beta.ppf, not reproduced here). Expected one of: ${SCHEDULE_TYPES.join(', ')}, or use --sampling diffusers.`,
+    );
   }
   const type = written ?? 'Uniform';
   return { sampler: entry.name, scheduleType: type, schedule: type === 'Automatic' ? entry.automatic : type };
@@ -176,6 +169,6 @@ export function createKSampler(r: KSamplerRequest): Scheduler {
  * left out: it stands for one of the others.
  */
 export function kSamplerNames(): string[] {
-  const schedules = SCHEDULE_TYPES.map((s) => s[0]).filter((s) => s !== 'Automatic' && s !== 'Uniform');
+  const schedules = SCHEDULE_TYPES.filter((s) => s !== 'Automatic' && s !== 'Uniform');
   return K_SAMPLERS.flatMap((s) => [s.name, ...schedules.map((schedule) => `${s.name} ${schedule}`)]);
 }

@@ -1,31 +1,17 @@
 // Port of AUTOMATIC1111 1.10's schedule types (modules/sd_schedulers.py) and the k-diffusion 0.0.16 sigma
 // functions they call (get_sigmas_karras, get_sigmas_exponential, get_sigmas_polyexponential), in float32.
+import { A1111_SCHEDULE_TYPES, type A1111ScheduleType } from '../schedulers/a1111-schedule-types.ts';
 import { SdError } from '../errors.ts';
 import type { CompVisSchedule } from './compvis-schedule.ts';
 import { f32, linspace32 } from './float32.ts';
 
-/** A1111's schedule labels (what "Schedule type:" holds), with the spellings it accepts besides them. */
-export const SCHEDULE_TYPES = [
-  ['Automatic', 'automatic'],
-  ['Uniform', 'uniform'],
-  ['Karras', 'karras'],
-  ['Exponential', 'exponential'],
-  ['Polyexponential', 'polyexponential'],
-  ['SGM Uniform', 'sgm_uniform', 'SGMUniform'],
-  ['KL Optimal', 'kl_optimal'],
-  ['Align Your Steps', 'align_your_steps'],
-  ['Simple', 'simple'],
-  ['Normal', 'normal'],
-  ['DDIM', 'ddim'],
-] as const;
+/** The schedule types a1111 mode builds: all of A1111 1.10's but Beta (it needs scipy's `beta.ppf`). */
+export type ScheduleType = Exclude<A1111ScheduleType, 'Beta'>;
 
-export type ScheduleType = (typeof SCHEDULE_TYPES)[number][0];
-
-/** The label of a schedule type written in any of A1111's spellings (case-insensitive), or undefined. */
-export function scheduleTypeOf(name: string): ScheduleType | undefined {
-  const folded = name.trim().toLowerCase();
-  return SCHEDULE_TYPES.find((spellings) => spellings.some((s) => s.toLowerCase() === folded))?.[0];
-}
+/** {@link ScheduleType} labels, in A1111's order. */
+export const SCHEDULE_TYPES: readonly ScheduleType[] = A1111_SCHEDULE_TYPES.map((s) => s[0]).filter(
+  (label): label is ScheduleType => label !== 'Beta',
+);
 
 /** What a schedule depends on besides the step count. */
 export interface ScheduleContext {

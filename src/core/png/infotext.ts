@@ -1,6 +1,7 @@
 // A1111's "parameters" infotext: written as create_infotext in modules/processing.py does, read as
 // parse_generation_parameters in modules/infotext_utils.py does (including 1.9's split of the sampler
 // name into "Sampler" and "Schedule type").
+import { A1111_SCHEDULE_TYPES } from '../schedulers/a1111-schedule-types.ts';
 import { samplerFromInfotext } from '../schedulers/a1111-samplers.ts';
 import { splitInfotext } from './infotext-split.ts';
 
@@ -41,18 +42,7 @@ export interface ParsedInfotext {
 }
 
 /** A1111's schedule labels that can follow a sampler name in the old combined form ("LMS Karras"). */
-const SCHEDULE_TYPES = [
-  'Karras',
-  'Exponential',
-  'Polyexponential',
-  'SGM Uniform',
-  'KL Optimal',
-  'Align Your Steps',
-  'Simple',
-  'Normal',
-  'DDIM',
-  'Beta',
-];
+const SCHEDULE_SUFFIXES = A1111_SCHEDULE_TYPES.map((s) => s[0]).filter((l) => l !== 'Automatic' && l !== 'Uniform');
 
 /**
  * Samplers whose "Automatic" schedule in A1111 1.9+ is not the plain one (Karras or Exponential). For
@@ -79,7 +69,7 @@ function quote(value: string): string {
 
 /** Splits a combined name ("DPM++ 2M Karras") into A1111 1.9+'s sampler and schedule type. */
 function splitSampler(combined: string): [sampler: string, scheduleType: string] {
-  for (const label of SCHEDULE_TYPES) {
+  for (const label of SCHEDULE_SUFFIXES) {
     if (combined.endsWith(` ${label}`)) return [combined.slice(0, -label.length - 1), label];
   }
   return [combined, NON_UNIFORM_DEFAULTS.has(combined) ? 'Uniform' : 'Automatic'];

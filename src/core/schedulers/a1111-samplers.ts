@@ -4,23 +4,8 @@
  * 1.9+ writes the two keys apart ("Sampler: DPM++ 2M, Schedule type: Karras"); older versions wrote one
  * combined name ("DPM++ 2M Karras"), which A1111's `get_sampler_and_scheduler` still splits by suffix.
  */
+import { A1111_SCHEDULE_TYPES, a1111ScheduleTypeOf, splitCombinedSampler } from './a1111-schedule-types.ts';
 import { findSampler, SCHEDULER_CLASS_NAMES } from './registry.ts';
-
-/** A1111 1.10's schedule types: the label it writes, then the other spellings it accepts as name suffixes. */
-const SCHEDULE_TYPES: readonly (readonly string[])[] = [
-  ['Automatic', 'automatic'],
-  ['Uniform', 'uniform'],
-  ['Karras', 'karras'],
-  ['Exponential', 'exponential'],
-  ['Polyexponential', 'polyexponential'],
-  ['SGM Uniform', 'sgm_uniform', 'SGMUniform'],
-  ['KL Optimal', 'kl_optimal'],
-  ['Align Your Steps', 'align_your_steps'],
-  ['Simple', 'simple'],
-  ['Normal', 'normal'],
-  ['DDIM', 'ddim'],
-  ['Beta', 'beta'],
-];
 
 /** Why a schedule type has no counterpart here (those missing from every sampler's `ours`). */
 const SCHEDULE_GAPS: Readonly<Record<string, string>> = {
@@ -145,22 +130,6 @@ export type SamplerRestore =
       closest?: string;
     };
 
-function scheduleLabel(name: string): string | undefined {
-  const folded = name.trim().toLowerCase();
-  return SCHEDULE_TYPES.find((spellings) => spellings.some((s) => s.toLowerCase() === folded))?.[0];
-}
-
-/** A1111's suffix split of a combined name ("DPM++ 2M SDE Karras" → "DPM++ 2M SDE", "Karras"). */
-function splitCombined(name: string): [base: string, schedule: string | undefined] {
-  for (const spellings of SCHEDULE_TYPES) {
-    for (const spelling of spellings) {
-      if (name.toLowerCase().endsWith(` ${spelling.toLowerCase()}`))
-        return [name.slice(0, -spelling.length - 1), spellings[0]];
-    }
-  }
-  return [name, undefined];
-}
-
 function findA1111(name: string): A1111Sampler | undefined {
   const folded = name.trim().toLowerCase();
   return A1111_SAMPLERS.find((s) => s.name.toLowerCase() === folded);
@@ -195,9 +164,9 @@ function notReproducible(what: string, reason: string, closest: string | undefin
  * closest choice, never a silent substitute.
  */
 export function samplerFromInfotext(sampler: string, scheduleType?: string): SamplerRestore {
-  const [base, suffix] = splitCombined(sampler.trim());
+  const [base, suffix] = splitCombinedSampler(sampler.trim());
   const entry = findA1111(base) ?? (suffix === undefined ? undefined : findA1111(sampler));
-  const written = suffix ?? (scheduleType === undefined ? 'Uniform' : scheduleLabel(scheduleType));
+  const written = suffix ?? (scheduleType === undefined ? 'Uniform' : a1111ScheduleTypeOf(scheduleType));
   if (!entry && SCHEDULER_CLASS_NAMES.includes(sampler.trim())) {
     const reason =
       "it names a diffusers scheduler class (the model's own scheduler when the image was made), not an AUTOMATIC1111 sampler";
@@ -213,7 +182,7 @@ export function samplerFromInfotext(sampler: string, scheduleType?: string): Sam
   }
   const what = describe(entry.name, suffix ?? scheduleType, entry.automatic);
   if (written === undefined) {
-    const labels = SCHEDULE_TYPES.map((s) => s[0]).join(', ');
+    const labels = A1111_SCHEDULE_TYPES.map((s) => s[0]).join(', ');
     return notReproducible(
       what,
       `the schedule type is not one of AUTOMATIC1111's (${labels})`,
