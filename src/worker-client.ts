@@ -1,6 +1,7 @@
 import * as Comlink from 'comlink';
 import { isFatalCode, SdError } from './core/errors.ts';
 import type {
+  AddLoraOptions,
   CopyProgress,
   DeviceReport,
   DiffusionApi,
@@ -8,6 +9,7 @@ import type {
   GenerateSummary,
   JobEvent,
   LocalModelInfo,
+  LoraEntry,
   OpenLocalOptions,
   SamplingMode,
   StoreReport,
@@ -110,5 +112,18 @@ export class WorkerClient implements DiffusionApi {
 
   clearStore(): Promise<void> {
     return this.#call((api) => api.clearStore());
+  }
+
+  /** A picked File is cloned as a reference: the worker reads and stores its bytes. */
+  addLora(options: AddLoraOptions): Promise<LoraEntry> {
+    return this.#call((api) => api.addLora(options));
+  }
+
+  listLoras(): Promise<LoraEntry[]> {
+    return this.#call((api) => api.listLoras());
+  }
+
+  deleteLora(options: { name: string }): Promise<void> {
+    return this.#call((api) => api.deleteLora(options));
   }
 }

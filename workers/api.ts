@@ -174,6 +174,20 @@ export interface StoreReport {
   quotaBytes?: number;
 }
 
+/** A stored LoRA as the LoRA panel lists it. Sizes in bytes. */
+export interface LoraEntry {
+  /** The name prompt tags use, `<lora:NAME:…>`: the file name without `.safetensors`. */
+  name: string;
+  sizeBytes: number;
+  /** Low-rank modules (down/up pairs) in the file. */
+  moduleCount: number;
+  /** Modules merged into a weight of the loaded model; absent until a generation applied it to that model. */
+  matchedModules?: number;
+}
+
+/** A LoRA file to keep in the browser: a picked or dropped `.safetensors` file, or its URL. */
+export type AddLoraOptions = { file: Blob; fileName: string } | { url: string };
+
 /** A finished image: a PNG with A1111 infotext in its `parameters` text chunk. */
 export interface ImageResult {
   index: number;
@@ -246,4 +260,15 @@ export interface DiffusionApi {
   deleteModel(options: { modelId: string }): Promise<void>;
   /** Deletes every stored model; rejects with code `busy` while any job runs or waits. */
   clearStore(): Promise<void>;
+  /**
+   * Keeps a LoRA file in the browser (its own IndexedDB store: it survives reloads and works offline)
+   * under its file name without `.safetensors`, the NAME of `<lora:NAME:…>` tags; a LoRA of the same
+   * name is replaced. Rejects for files that are no LoRA. At generate time the prompt's tags are
+   * resolved against these names and merged into safetensors models' weights.
+   */
+  addLora(options: AddLoraOptions): Promise<LoraEntry>;
+  /** The stored LoRAs by name. */
+  listLoras(): Promise<LoraEntry[]>;
+  /** Deletes a stored LoRA (a loaded model it is merged into is closed first). */
+  deleteLora(options: { name: string }): Promise<void>;
 }

@@ -6,11 +6,13 @@ import { kSamplerNames } from '../src/core/kdiffusion/k-samplers.ts';
 import { SAMPLING_TEXT_KEY } from '../src/core/png/infotext-sampling.ts';
 import { encodePng } from '../src/core/png/png.ts';
 import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
+import { removeLoraTags } from '../src/core/png/lora-tags.ts';
 import { createAbortSource, type AbortSource } from '../src/core/store/abort.ts';
 import { modelIdOf } from '../src/core/store/model-source.ts';
 import { SAMPLER_NAMES } from '../src/core/schedulers/registry.ts';
 import { ClipTokenizer } from '../src/core/tokenizer/clip-tokenizer.ts';
 import type {
+  AddLoraOptions,
   CopyProgress,
   DiffusionApi,
   GenerateOptions,
@@ -18,6 +20,7 @@ import type {
   ImageResult,
   JobEvent,
   LocalModelInfo,
+  LoraEntry,
   OpenLocalOptions,
   StoreReport,
   TokenCount,
@@ -70,7 +73,9 @@ export type ServiceHost = Pick<
   | 'deleteModel'
   | 'clearStore'
   | 'openLocal'
->;
+> &
+  // hosts without stored LoRAs (tests) leave these out
+  Partial<Pick<ModelHost, 'loras' | 'activeLoras' | 'deleteLora'>>;
 
 /**
  * The diffusion API without any messaging: the worker exposes it through Comlink, and it can run
@@ -112,7 +117,8 @@ export class DiffusionService implements DiffusionApi {
       // let the next call try again (e.g. once the network is back)
       this.#tokenizer = undefined;
     });
-    return countPromptTokens(await this.#tokenizer, options.text);
+    // A1111's counter leaves out extra-network tags (<lora:…>), as the text encoder never sees them
+    return countPromptTokens(await this.#tokenizer, removeLoraTags(options.text));
   }
 
   async generate(options: GenerateOptions, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
@@ -184,6 +190,33 @@ export class DiffusionService implements DiffusionApi {
     await this.#host.clearStore();
   }
 
+  get #loras(): NonNullable<ServiceHost['loras']> {
+    if (!this.#host.loras)
+      throw new SdError('internal', 'This diffusion service keeps no LoRAs (its host has no LoRA store).');
+    return this.#host.loras;
+  }
+
+  async addLora(options: AddLoraOptions): Promise<LoraEntry> {
+    const info = await this.#loras.add(options);
+    return (await this.listLoras()).find((l) => l.name === info.name) ?? { ...info, moduleCount: 0 };
+  }
+
+  listLoras(): Promise<LoraEntry[]> {
+    return this.#loras.list(this.#host.activeLoras);
+  }
+
+  /** Refuses while a job runs or waits: it may merge the LoRA. */
+  async deleteLora(options: { name: string }): Promise<void> {
+    if (this.#jobs.size > 0) {
+      throw new SdError(
+        'busy',
+        `A generation is running or waiting. Cancel it or wait until it ends, then delete LoRA ${options.name}.`,
+      );
+    }
+    if (this.#host.deleteLora) await this.#host.deleteLora(options.name);
+    else await this.#loras.delete(options.name);
+  }
+
   async #run(options: GenerateOptions, job: Job, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
     const checkCancelled = () => {
       if (job.isCancelled) throw new SdError('cancelled', 'Generation cancelled.');
@@ -204,7 +237,11 @@ export class DiffusionService implements DiffusionApi {
         height: options.request.height ?? size,
       };
       if (options.initImage) request.initImage = await decodeInitImage(options.initImage);
-      const infotextModel = { name: modelName(active.summary.label), schedulerConfig: active.model.schedulerConfig };
+      const infotextModel = {
+        name: modelName(active.summary.label),
+        schedulerConfig: active.model.schedulerConfig,
+        ...(active.loras ? { loraHashes: active.loras.hashes } : {}),
+      };
       const { images, timings, loop } = await generate(active.model, active.runtime, request, {
         onProgress: (progress) => onEvent({ kind: 'progress', progress }),
         onImage: (image) => onEvent({ kind: 'image', image: toImageResult(image, request, infotextModel) }),

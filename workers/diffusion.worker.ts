@@ -31,6 +31,9 @@ const api = {
   storeReport: () => service.storeReport(),
   deleteModel: (options) => service.deleteModel(options),
   clearStore: () => service.clearStore(),
+  addLora: (options) => service.addLora(options),
+  listLoras: () => service.listLoras(),
+  deleteLora: (options) => service.deleteLora(options),
 } satisfies DiffusionApi;
 
 Comlink.expose(api);

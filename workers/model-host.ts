@@ -38,6 +38,10 @@ import {
   type GpuDevice,
 } from '../src/platform/webgpu/gpu-device.ts';
 import { scanOnnx } from './onnx-scan.ts';
+import { LoraHost, type PromptLoras } from './lora-host.ts';
+import { LoraSet } from '../src/core/lora/lora-set.ts';
+import type { ModelFiles } from '../src/core/models/model-files.ts';
+import { remergeLoras } from './lora-remerge.ts';
 import { createWasmRuntime, createWebGpuRuntime } from '../src/platform/ort/web-runtimes.ts';
 import { loadOrt, wasmThreadCount } from './ort-web.ts';
 
@@ -46,6 +50,8 @@ export interface ActiveModel {
   model: LoadedModel;
   runtime: Runtime;
   summary: ModelSummary;
+  /** The prompt's LoRAs merged into the weights, and A1111's `Lora hashes` of them. */
+  loras?: { set: LoraSet; hashes: string; files: ModelFiles };
 }
 
 /** Thrown by the scanning runtime when a graph cannot run on the WebGPU adapter; loading retries on WASM. */
@@ -93,6 +99,8 @@ export class ModelHost {
   #active: { key: string; modelId: string; value: ActiveModel } | undefined;
   /** Stores with a job's own download policy, by policy (they share the IndexedDB database). */
   readonly #policyStores = new Map<string, ModelStore>();
+  /** The stored LoRAs, which prompt tags name. */
+  readonly loras = new LoraHost();
 
   /** Why the device is gone, while the loss has not been dealt with. */
   constructor(siteRoot: string) {
@@ -217,6 +225,8 @@ export class ModelHost {
       configFiles?: LocalFile[];
       backend: BackendPreference;
       download?: DownloadPolicy;
+      /** The prompt's `<lora:NAME:…>` tags name the stored LoRAs to merge. */
+      request?: { prompt: string };
     },
     onProgress: ProgressCallback,
     signal?: AbortSignalLike,
@@ -227,9 +237,21 @@ export class ModelHost {
     const inPlace =
       source.kind === 'local' && request.localFiles ? { name: source.name, files: request.localFiles } : undefined;
     const configKey = request.configFiles ? filesKey(request.configFiles) : '';
-    const key = `${modelId}|${preference}|${inPlace ? filesKey(inPlace.files) : 'store'}|${configKey}`;
-    if (this.#active?.key === key && this.deviceLostReason === undefined) return this.#active.value;
+    const loras = request.request ? await this.loras.resolve(request.request.prompt) : undefined;
+    const key = `${modelId}|${preference}|${inPlace ? filesKey(inPlace.files) : 'store'}|${configKey}|${loras?.key ?? ''}`;
+    if (this.#active?.key === key && this.deviceLostReason === undefined) {
+      const active = this.#active.value;
+      // the same files: only the multipliers may differ, and only the components they change are rebuilt
+      if (loras && active.loras) await remergeLoras(active, active.loras.set, loras.multipliers, onProgress);
+      return active;
+    }
     await this.discard();
+    const loraSet = loras
+      ? new LoraSet(
+          loras.files.map((file, i) => ({ file, ...loras.multipliers[i]! })),
+          true,
+        )
+      : undefined;
     const stored = inPlace
       ? undefined
       : await this.#openStored(source, this.#storeFor(request.download), onProgress, signal);
@@ -242,6 +264,7 @@ export class ModelHost {
       singleFile: singleCheckpointPath(paths),
       ...(request.configFiles ? { config: localModelFiles(request.configFiles, 'config') } : {}),
       convertedStore: this.#store.convertedFiles(inPlace ? SCRATCH_MODEL_ID : modelId),
+      ...(loraSet ? { loras: loraSet } : {}),
     });
     const early = await this.#requestAdapter();
     if (opened.needs)
@@ -275,8 +298,14 @@ export class ModelHost {
         const gpu = await this.#device(adapter);
         const runtime = createWebGpuRuntime(ort, gpu.device);
         const loaded = await loadModel(files, scanningRuntime(runtime, adapter.summary, state), options);
-        if (inPlace) await this.#store.clearScratch();
-        return this.#activate(key, modelId, loaded, runtime, choice, state, extra);
+        // a re-merge with other multipliers rebuilds graphs over the converted weights: keep them until the next load
+        if (inPlace && !loraSet) await this.#store.clearScratch();
+        return await this.#withLoras(
+          this.#activate(key, modelId, loaded, runtime, choice, state, extra),
+          loras,
+          loraSet,
+          files,
+        );
       } catch (e) {
         const obstacle = findObstacle(e);
         const isBackendFailure = obstacle !== undefined || (e instanceof SdError && e.code === 'unsupported-model');
@@ -297,8 +326,8 @@ export class ModelHost {
     state.hasFloat16 = false;
     const runtime = createWasmRuntime(ort);
     const loaded = await loadModel(files, scanningRuntime(runtime, undefined, state), options);
-    if (inPlace) await this.#store.clearScratch();
-    return this.#activate(key, modelId, loaded, runtime, choice, state, extra);
+    if (inPlace && !loraSet) await this.#store.clearScratch();
+    return this.#withLoras(this.#activate(key, modelId, loaded, runtime, choice, state, extra), loras, loraSet, files);
   }
 
   /** The stored copy when complete (offline too), else a download of what is missing. */
@@ -356,6 +385,39 @@ export class ModelHost {
     const value = { model, runtime, summary };
     this.#active = { key, modelId, value };
     return value;
+  }
+
+  /**
+   * Checks that every LoRA found its place in the built model (a LoRA for another architecture is
+   * refused, and the model closed), notes partial fits among the summary's lines, and keeps the set
+   * for re-merges.
+   */
+  async #withLoras(
+    active: ActiveModel,
+    loras: PromptLoras | undefined,
+    set: LoraSet | undefined,
+    files: ModelFiles,
+  ): Promise<ActiveModel> {
+    if (!loras || !set) return active;
+    try {
+      active.summary.assumptions.push(...set.check());
+    } catch (e) {
+      await this.discard();
+      throw e;
+    }
+    active.loras = { set, hashes: loras.hashes, files };
+    return active;
+  }
+
+  /** The loaded model's LoRA set, for the LoRA panel's matched-module counts. */
+  get activeLoras(): LoraSet | undefined {
+    return this.#active?.value.loras?.set;
+  }
+
+  /** Deletes a stored LoRA; a loaded model it is merged into is closed first. */
+  async deleteLora(name: string): Promise<void> {
+    if (this.#active?.value.loras?.set.applied.some((l) => l.file.name === name)) await this.discard();
+    await this.loras.delete(name);
   }
 
   /** Releases the sessions (and a lost device), so the next job starts clean. */

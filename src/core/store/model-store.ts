@@ -6,6 +6,7 @@ import { isConvertedPath, storeConvertedFiles } from './converted-files.ts';
 import { DownloadJob } from './download-job.ts';
 import { downloadFile, type FileDownloadContext } from './file-download.ts';
 import { importFile } from './file-import.ts';
+import type { BlobLike } from '../io/blob-like.ts';
 import { planLocalModel, type LocalFileEntry } from './local-source.ts';
 import { fileLockName, createLocalLocks } from './locks.ts';
 import { planRemoteModel, type ModelPlan } from './model-plan.ts';
@@ -130,6 +131,22 @@ export class ModelStore {
     options: DownloadOptions = {},
   ): Promise<StoredModel> {
     return this.fill(await planLocalModel(entries, name), options);
+  }
+
+  /**
+   * Stores blobs at hand as one model of its own plan (no model layout is checked: the LoRA store
+   * keeps single files this way), hashing each file; returns it opened.
+   */
+  async importBlobs(
+    id: string,
+    label: string,
+    files: readonly { path: string; blob: BlobLike }[],
+    options: DownloadOptions = {},
+  ): Promise<StoredModel> {
+    const source: ModelSourceDescriptor = { kind: 'local', name: label };
+    const specs = files.map((f) => ({ path: f.path, sizeBytes: f.blob.size }));
+    const blobs = new Map(files.map((f) => [f.path, f.blob]));
+    return this.fill({ id, label, source, files: specs, fetched: [], blobs }, options);
   }
 
   /** The stored copy when it is complete (works offline), else a download of what is missing. */

@@ -1,3 +1,5 @@
+import type { LoraSet } from '../lora/lora-set.ts';
+import { SdError } from '../errors.ts';
 import type { PredictionType } from '../checkpoint/standard-configs.ts';
 import type { ConvertedStore } from '../models/component-weights.ts';
 import type { ModelFiles } from '../models/model-files.ts';
@@ -21,6 +23,8 @@ export interface OpenBlobModelOptions {
   predictionType?: PredictionType;
   /** Where float16 weights widened for adapters without shader-f16 are written (the store, not memory). */
   convertedStore?: ConvertedStore;
+  /** LoRAs merged into the weights as the graphs are built (safetensors forms only; an ONNX export is refused). */
+  loras?: LoraSet;
 }
 
 /** A model ready for `loadModel`, and what it was opened as. */
@@ -80,10 +84,19 @@ export async function openBlobModel(
   files: BlobModelFiles,
   options: OpenBlobModelOptions = {},
 ): Promise<OpenedBlobModel> {
-  const { singleFile, config, predictionType, convertedStore } = options;
-  const built = { predictionType, convertedStore };
+  const { singleFile, config, predictionType, convertedStore, loras } = options;
+  const built = { predictionType, convertedStore, ...(loras === undefined ? {} : { loras }) };
   const isFolder = singleFile === undefined && (await isSafetensorsFolder(files));
-  if (singleFile === undefined && !isFolder) return { files };
+  if (singleFile === undefined && !isFolder) {
+    if (loras !== undefined && !loras.isEmpty) {
+      const names = loras.applied.map((l) => l.file.name).join(', ');
+      throw new SdError(
+        'unsupported-model',
+        `The prompt applies LoRA ${names}, but ${files.label} is an ONNX export, whose weights are fixed in its model.onnx files: LoRAs are merged into safetensors models. Use the model's .safetensors checkpoint or diffusers safetensors folder, or remove the <lora:…> tags.`,
+      );
+    }
+    return { files };
+  }
   let model;
   if (singleFile !== undefined) {
     const weights = blobWeightsFile(await files.readBlob(singleFile), singleFile);

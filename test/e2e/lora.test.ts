@@ -1,0 +1,123 @@
+// LoRA in headless Chromium: tiny-sd15-lora.safetensors added in the LoRA panel (kept in the
+// browser's LoRA store), the prompt of sf-sd15-lora-0.8-euler-10 with its <lora:…:0.8> tag, on the
+// tiny SD 1.x checkpoint opened with its config folder. The image is compared with the CLI's for the
+// same settings (--lora-dir), not with the case PNG: that reference differs from diffusers' own merge
+// (test/oracle/single-file-cases.test.ts, KNOWN_DIFFERENT). A tag naming no stored LoRA shows its error.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodePng } from '../../src/core/png/png.ts';
+import { FIXTURES } from '../fixtures.ts';
+import { compareImages, runCli, TOLERANCE, type ReferenceCase } from '../oracle/cases.ts';
+import { launchBrowser } from './harness/browser.ts';
+import { buildSite } from './harness/build-site.ts';
+import { newestPng, pageState, resultCount, shareLink, waitForResults } from './harness/page-actions.ts';
+import { startStaticServer, type StaticServer } from './harness/static-server.ts';
+
+const RUN_TIMEOUT_MS = 240_000;
+const TEST_TIMEOUT_MS = 300_000;
+const SINGLE = resolve(FIXTURES, 'single-file');
+const CASE = JSON.parse(
+  readFileSync(resolve(SINGLE, 'cases', 'sf-sd15-lora-0.8-euler-10.json'), 'utf8'),
+) as ReferenceCase;
+
+let dist: string;
+let outDir: string;
+let server: StaticServer;
+let browser: Awaited<ReturnType<typeof launchBrowser>>;
+let page: Page;
+let appUrl: string;
+const log: string[] = [];
+const figures: Record<string, number> = {};
+
+/** The CLI's image for the case's settings, the LoRA found through --lora-dir. */
+async function cliImage(): Promise<Uint8Array> {
+  const out = join(outDir, 'cli.png');
+  await runCli([
+    'generate',
+    ...['--model', resolve(SINGLE, 'tiny-sd15.safetensors'), '--config', resolve(SINGLE, 'tiny-sd15-diffusers')],
+    ...['--lora-dir', SINGLE, '--prompt', CASE.prompt, '--negative-prompt', CASE.negative_prompt],
+    ...['--sampler', CASE.sampler ?? 'Euler', '--steps', String(CASE.steps), '--cfg', String(CASE.cfg)],
+    ...['--seed', String(CASE.seed), '--width', String(CASE.width), '--height', String(CASE.height)],
+    ...['--rng', 'cpu', '--prompt-syntax', 'diffusers', '--out', out],
+  ]);
+  return decodePng(new Uint8Array(readFileSync(out))).rgb;
+}
+
+describe('LoRA in headless Chromium', () => {
+  beforeAll(async () => {
+    outDir = mkdtempSync(join(tmpdir(), 'sd-lora-e2e-'));
+    dist = await buildSite();
+    server = await startStaticServer({ '/app/': dist });
+    appUrl = `${server.origin}/app/`;
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') log.push(`[${m.type()}] ${m.text()}`);
+    });
+    page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (dist) rmSync(dist, { recursive: true, force: true });
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
+    console.log(`e2e figures: ${JSON.stringify(figures)}`);
+    if (log.length > 0) console.log(`browser console:\n${log.slice(-40).join('\n')}`);
+  });
+
+  it(
+    'merges a LoRA added in the LoRA panel as the CLI does (sf-sd15-lora-0.8-euler-10 settings)',
+    async () => {
+      const expected = cliImage();
+      await page.goto(shareLink(appUrl, CASE, '/nowhere/'));
+      await page.getByTestId('config-input').setInputFiles(resolve(SINGLE, 'tiny-sd15-diffusers'));
+      await expect.poll(() => page.getByTestId('config-name').innerText()).toMatch(/config: tiny-sd15-diffusers/);
+      await page.getByTestId('file-input').setInputFiles(resolve(SINGLE, 'tiny-sd15.safetensors'));
+      await expect
+        .poll(() => page.getByTestId('local-model').innerText(), { timeout: 30_000 })
+        .toMatch(/^Reading tiny-sd15\.safetensors/);
+      await page.getByTestId('lora-input').setInputFiles(resolve(SINGLE, 'tiny-sd15-lora.safetensors'));
+      await expect
+        .poll(
+          () =>
+            page
+              .getByTestId('lora-list')
+              .innerText()
+              .catch(() => ''),
+          { timeout: 30_000 },
+        )
+        .toMatch(/tiny-sd15-lora/);
+      expect(await page.getByTestId('prompt').inputValue()).toBe(CASE.prompt);
+      const before = await resultCount(page);
+      await page.getByTestId('generate').click();
+      await waitForResults(page, before + 1, RUN_TIMEOUT_MS);
+      const png = await newestPng(page);
+      const diff = compareImages(decodePng(png).rgb, await expected);
+      figures['lora.mean'] = diff.mean;
+      figures['lora.max'] = diff.max;
+      expect(diff.mean, 'mean').toBeLessThanOrEqual(TOLERANCE.mean);
+      expect(diff.max, 'max').toBeLessThanOrEqual(TOLERANCE.max);
+      // the count of merged modules shows once a model applied it
+      await expect.poll(() => page.getByTestId('lora-list').innerText()).toMatch(/\d+\/\d+ modules matched/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'names a LoRA the browser does not have and says to add it in the LoRA panel',
+    async () => {
+      await page.getByTestId('prompt').fill('a lighthouse <lora:no-such-lora:0.5>');
+      await page.getByTestId('generate').click();
+      const error = page.getByTestId('error');
+      await expect
+        .poll(async () => ((await error.count()) > 0 ? error.innerText() : pageState(page)), { timeout: 60_000 })
+        .toMatch(/Unknown LoRA "no-such-lora".*LoRA panel/s);
+      expect(await error.getAttribute('data-code')).toBe('missing-file');
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
