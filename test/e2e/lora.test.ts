@@ -32,18 +32,26 @@ let appUrl: string;
 const log: string[] = [];
 const figures: Record<string, number> = {};
 
-/** The CLI's image for the case's settings, the LoRA found through --lora-dir. */
-async function cliImage(): Promise<Uint8Array> {
-  const out = join(outDir, 'cli.png');
+/** The CLI's image for the case's settings (with `prompt`), the LoRA found through --lora-dir. */
+async function cliImage(prompt = CASE.prompt): Promise<Uint8Array> {
+  const out = join(outDir, `cli-${prompt.length}-${prompt.slice(-6, -1)}.png`);
   await runCli([
     'generate',
     ...['--model', resolve(SINGLE, 'tiny-sd15.safetensors'), '--config', resolve(SINGLE, 'tiny-sd15-diffusers')],
-    ...['--lora-dir', SINGLE, '--prompt', CASE.prompt, '--negative-prompt', CASE.negative_prompt],
+    ...['--lora-dir', SINGLE, '--prompt', prompt, '--negative-prompt', CASE.negative_prompt],
     ...['--sampler', CASE.sampler ?? 'Euler', '--steps', String(CASE.steps), '--cfg', String(CASE.cfg)],
     ...['--seed', String(CASE.seed), '--width', String(CASE.width), '--height', String(CASE.height)],
     ...['--rng', 'cpu', '--prompt-syntax', 'diffusers', '--out', out],
   ]);
   return decodePng(new Uint8Array(readFileSync(out))).rgb;
+}
+
+function expectClose(ours: Uint8Array, cli: Uint8Array, id: string): void {
+  const diff = compareImages(ours, cli);
+  figures[`${id}.mean`] = diff.mean;
+  figures[`${id}.max`] = diff.max;
+  expect(diff.mean, `${id} mean`).toBeLessThanOrEqual(TOLERANCE.mean);
+  expect(diff.max, `${id} max`).toBeLessThanOrEqual(TOLERANCE.max);
 }
 
 describe('LoRA in headless Chromium', () => {
@@ -95,14 +103,25 @@ describe('LoRA in headless Chromium', () => {
       const before = await resultCount(page);
       await page.getByTestId('generate').click();
       await waitForResults(page, before + 1, RUN_TIMEOUT_MS);
-      const png = await newestPng(page);
-      const diff = compareImages(decodePng(png).rgb, await expected);
-      figures['lora.mean'] = diff.mean;
-      figures['lora.max'] = diff.max;
-      expect(diff.mean, 'mean').toBeLessThanOrEqual(TOLERANCE.mean);
-      expect(diff.max, 'max').toBeLessThanOrEqual(TOLERANCE.max);
+      const png = decodePng(await newestPng(page));
+      expectClose(png.rgb, await expected, 'lora');
+      expect(png.text['parameters']).toMatch(/Lora hashes: "?tiny-sd15-lora: [0-9a-f]{12}/);
       // the count of merged modules shows once a model applied it
       await expect.poll(() => page.getByTestId('lora-list').innerText()).toMatch(/\d+\/\d+ modules matched/);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    're-merges with a new multiplier on the loaded model and matches the CLI at 0.5',
+    async () => {
+      const prompt = CASE.prompt.replace(':0.8>', ':0.5>');
+      const expected = cliImage(prompt);
+      await page.getByTestId('prompt').fill(prompt);
+      const before = await resultCount(page);
+      await page.getByTestId('generate').click();
+      await waitForResults(page, before + 1, RUN_TIMEOUT_MS);
+      expectClose(decodePng(await newestPng(page)).rgb, await expected, 'lora0.5');
     },
     TEST_TIMEOUT_MS,
   );
