@@ -2,26 +2,12 @@
 // σ_down, then fresh noise · σ_up.
 import { combine } from '../schedulers/linear-combination.ts';
 import { logMidpoint } from './dpm2.ts';
-import {
-  addNoise,
-  ancestralStep,
-  derivative,
-  KSampler,
-  secondOrderCalls,
-  type KSamplerOptions,
-  type KStepInput,
-} from './k-sampler.ts';
+import { AncestralSecondOrderSampler } from './ancestral-second-order.ts';
+import { addNoise, ancestralStep, derivative, type KSamplerOptions, type KStepInput } from './k-sampler.ts';
 
-export class Dpm2AncestralSampler extends KSampler {
-  private firstX: Float32Array | undefined;
-
+export class Dpm2AncestralSampler extends AncestralSecondOrderSampler {
   constructor(options: KSamplerOptions) {
-    const { sigmas } = options;
-    const downOf = (i: number): number => ancestralStep(sigmas[i] as number, sigmas[i + 1] as number).down;
-    super(
-      options,
-      secondOrderCalls(sigmas, (i) => (downOf(i) === 0 ? undefined : logMidpoint(sigmas[i] as number, downOf(i)))),
-    );
+    super(options, logMidpoint);
   }
 
   protected advance({ call, x, denoised, shape, rng }: KStepInput): Float32Array {

@@ -1,30 +1,17 @@
 // Port of k-diffusion 0.0.16 `sample_dpmpp_2s_ancestral` (A1111 "DPM++ 2S a"), η = 1, s_noise = 1:
 // DPM-Solver++(2S) (Lu et al. 2022, arXiv:2211.01095) to σ_down, then fresh noise · σ_up.
 import { combine } from '../schedulers/linear-combination.ts';
-import {
-  addNoise,
-  ancestralStep,
-  KSampler,
-  secondOrderCalls,
-  type KSamplerOptions,
-  type KStepInput,
-} from './k-sampler.ts';
+import { AncestralSecondOrderSampler } from './ancestral-second-order.ts';
+import { addNoise, ancestralStep, type KSamplerOptions, type KStepInput } from './k-sampler.ts';
 
 /** σ at the half step in t = -log σ between σ_i and σ_down: exp(-(t + h/2)). */
 function halfSigma(sigma: number, down: number): number {
   return Math.exp(-(-Math.log(sigma) + 0.5 * (-Math.log(down) + Math.log(sigma))));
 }
 
-export class DpmPP2SAncestralSampler extends KSampler {
-  private firstX: Float32Array | undefined;
-
+export class DpmPP2SAncestralSampler extends AncestralSecondOrderSampler {
   constructor(options: KSamplerOptions) {
-    const { sigmas } = options;
-    const downOf = (i: number): number => ancestralStep(sigmas[i] as number, sigmas[i + 1] as number).down;
-    super(
-      options,
-      secondOrderCalls(sigmas, (i) => (downOf(i) === 0 ? undefined : halfSigma(sigmas[i] as number, downOf(i)))),
-    );
+    super(options, halfSigma);
   }
 
   protected advance({ call, x, denoised, shape, rng }: KStepInput): Float32Array {

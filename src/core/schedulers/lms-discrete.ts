@@ -1,4 +1,5 @@
 // Port of diffusers 0.27.2 LMSDiscreteScheduler: 4th-order linear multistep over sigma (k-diffusion sample_lms), coefficients by integrating Lagrange basis polynomials.
+import { lmsCoefficient } from './lms-coefficient.ts';
 import { resolveConfig } from './config.ts';
 import { predictX0AtSigma } from './prediction.ts';
 import type { RawSchedulerConfig, StepInput, StepOutput } from './scheduler.ts';
@@ -15,10 +16,6 @@ export type LmsDiscreteConfig = typeof DEFAULTS;
 
 /** diffusers' default `order` argument of `LMSDiscreteScheduler.step`. */
 const LMS_ORDER = 4;
-
-/** Gauss-Legendre nodes and weights on [-1, 1] with 4 points: exact for polynomials up to degree 7. */
-const GL_NODES = [-0.8611363115940526, -0.3399810435848563, 0.3399810435848563, 0.8611363115940526];
-const GL_WEIGHTS = [0.3478548451374538, 0.6521451548625461, 0.6521451548625461, 0.3478548451374538];
 
 /** Linear multistep sampler ("LMS" / "LMS Karras" in A1111). */
 export class LMSDiscreteScheduler extends SigmaScheduler<LmsDiscreteConfig> {
@@ -50,7 +47,7 @@ export class LMSDiscreteScheduler extends SigmaScheduler<LmsDiscreteConfig> {
     const order = Math.min(stepIndex + 1, LMS_ORDER);
     const used = Math.min(order, this.derivatives.length);
     const coeffs: number[] = [];
-    for (let k = 0; k < used; k++) coeffs.push(this.lmsCoefficient(order, stepIndex, k));
+    for (let k = 0; k < used; k++) coeffs.push(lmsCoefficient((i) => this.sigmaAt(i), order, stepIndex, k));
     // 3. x_next = x + sum_k coeff_k * d_(t-k), newest derivative first.
     const prevSample = new Float32Array(sample.length);
     for (let i = 0; i < sample.length; i++) {
@@ -62,30 +59,5 @@ export class LMSDiscreteScheduler extends SigmaScheduler<LmsDiscreteConfig> {
       prevSample[i] = acc;
     }
     return { prevSample, denoised };
-  }
-
-  /**
-   * diffusers' `get_lms_coefficient`: the integral from sigma_t to sigma_(t+1) of the Lagrange basis polynomial
-   * that is 1 at sigma_(t-current) and 0 at the other sigma_(t-k), k < order. diffusers integrates with
-   * scipy's adaptive quadrature; the integrand is a polynomial of degree order - 1 <= 3, so 4-point
-   * Gauss-Legendre is exact.
-   */
-  private lmsCoefficient(order: number, t: number, current: number): number {
-    const s = (i: number): number => this.sigmaAt(i);
-    const basis = (tau: number): number => {
-      let prod = 1;
-      for (let k = 0; k < order; k++) {
-        if (k !== current) prod *= (tau - s(t - k)) / (s(t - current) - s(t - k));
-      }
-      return prod;
-    };
-    const a = s(t);
-    const b = s(t + 1);
-    const half = (b - a) / 2;
-    const mid = (a + b) / 2;
-    let sum = 0;
-    for (let i = 0; i < GL_NODES.length; i++)
-      sum += (GL_WEIGHTS[i] as number) * basis(mid + half * (GL_NODES[i] as number));
-    return sum * half;
   }
 }
