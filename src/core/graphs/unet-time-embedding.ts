@@ -46,10 +46,9 @@ function timestepEmbeddingMlp(
   w: SafetensorsWeights,
   module: string,
   x: string,
-  inFeatures: number,
-  outFeatures: number,
-  postAct: boolean,
+  mlp: { inFeatures: number; outFeatures: number; postAct: boolean },
 ): string {
+  const { inFeatures, outFeatures, postAct } = mlp;
   const hidden = silu(g, linear(g, w, `${module}.linear_1`, x, inFeatures, outFeatures));
   const out = linear(g, w, `${module}.linear_2`, hidden, outFeatures, outFeatures);
   return postAct ? silu(g, out) : out;
@@ -102,15 +101,11 @@ export function unetTimeEmbedding(
         ),
       ]);
     }
-    let emb = timestepEmbeddingMlp(
-      g,
-      w,
-      'time_embedding',
-      features,
-      config.timestepInputDim,
-      config.timeEmbedDim,
-      config.timestepPostAct,
-    );
+    let emb = timestepEmbeddingMlp(g, w, 'time_embedding', features, {
+      inFeatures: config.timestepInputDim,
+      outFeatures: config.timeEmbedDim,
+      postAct: config.timestepPostAct,
+    });
     const textTime = config.addTextTime;
     if (textTime !== null && inputs.textEmbeds !== undefined && inputs.timeIds !== undefined) {
       const perId = sinusoidalFeatures(
@@ -124,7 +119,11 @@ export function unetTimeEmbedding(
       const added = g.op('Concat', [inputs.textEmbeds, timeEmbeds], { axis: 1 });
       emb = g.op('Add', [
         emb,
-        timestepEmbeddingMlp(g, w, 'add_embedding', added, textTime.projectionInputDim, config.timeEmbedDim, false),
+        timestepEmbeddingMlp(g, w, 'add_embedding', added, {
+          inFeatures: textTime.projectionInputDim,
+          outFeatures: config.timeEmbedDim,
+          postAct: false,
+        }),
       ]);
     }
     return config.timeEmbeddingAct ? silu(g, emb) : emb;
