@@ -149,6 +149,10 @@ describe('DiffusionService', () => {
       expect(await service.countTokens({ text })).toEqual(countPromptTokens(tokenizer, text));
     }
     expect((await service.countTokens({ text: long })).limit).toBe(150);
+    // A1111's counter leaves extra-network tags out, as the text encoder never sees them
+    expect(await service.countTokens({ text: 'a photo of a cat <lora:style-x:0.8>' })).toEqual(
+      countPromptTokens(tokenizer, 'a photo of a cat '),
+    );
   });
 
   it('generates the pipeline image, as a PNG whose infotext the core builds', async () => {
