@@ -129,13 +129,23 @@ describe('LoRA in headless Chromium', () => {
   it(
     'names a LoRA the browser does not have and says to add it in the LoRA panel',
     async () => {
+      const error = page.getByTestId('error');
+      const errorText = async (): Promise<string> => ((await error.count()) > 0 ? error.innerText() : pageState(page));
       await page.getByTestId('prompt').fill('a lighthouse <lora:no-such-lora:0.5>');
       await page.getByTestId('generate').click();
-      const error = page.getByTestId('error');
-      await expect
-        .poll(async () => ((await error.count()) > 0 ? error.innerText() : pageState(page)), { timeout: 60_000 })
-        .toMatch(/Unknown LoRA "no-such-lora".*LoRA panel/s);
+      await expect.poll(errorText, { timeout: 60_000 }).toMatch(/Unknown LoRA "no-such-lora".*LoRA panel/s);
       expect(await error.getAttribute('data-code')).toBe('missing-file');
+      // a visitor without the LoRA: delete it (the second click confirms), then open the case's share link
+      const remove = page.getByTestId('lora-list').getByRole('button', { name: 'Delete' });
+      await remove.click();
+      await page.getByTestId('lora-list').getByRole('button', { name: 'Really delete?' }).click();
+      await expect.poll(() => page.getByTestId('lora-list').count()).toBe(0);
+      await page.goto(shareLink(appUrl, CASE, '/nowhere/'));
+      expect(await page.getByTestId('prompt').inputValue()).toBe(CASE.prompt);
+      await page.getByTestId('generate').click();
+      await expect
+        .poll(errorText, { timeout: 60_000 })
+        .toMatch(/Unknown LoRA "tiny-sd15-lora".*tiny-sd15-lora\.safetensors.*LoRA panel/s);
     },
     TEST_TIMEOUT_MS,
   );
