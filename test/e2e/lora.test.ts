@@ -127,7 +127,7 @@ describe('LoRA in headless Chromium', () => {
   );
 
   it(
-    'names a LoRA the browser does not have and says to add it in the LoRA panel',
+    'completes and inserts stored names; names a LoRA the browser does not have and says to add it in the LoRA panel',
     async () => {
       const error = page.getByTestId('error');
       const errorText = async (): Promise<string> => ((await error.count()) > 0 ? error.innerText() : pageState(page));
@@ -135,6 +135,15 @@ describe('LoRA in headless Chromium', () => {
       await page.getByTestId('generate').click();
       await expect.poll(errorText, { timeout: 60_000 }).toMatch(/Unknown LoRA "no-such-lora".*LoRA panel/s);
       expect(await error.getAttribute('data-code')).toBe('missing-file');
+      // a stored name completes after <lora: in the prompt, and a click on it in the panel appends its tag
+      const prompt = page.getByTestId('prompt');
+      await prompt.fill('');
+      await prompt.pressSequentially('a lighthouse <lora:tiny');
+      await page.getByTestId('lora-completion').getByRole('button', { name: 'tiny-sd15-lora' }).click();
+      expect(await prompt.inputValue()).toBe('a lighthouse <lora:tiny-sd15-lora:1>');
+      await prompt.fill('a lighthouse');
+      await page.getByTestId('lora-list').getByRole('button', { name: 'tiny-sd15-lora' }).click();
+      expect(await prompt.inputValue()).toBe('a lighthouse <lora:tiny-sd15-lora:1>');
       // a visitor without the LoRA: delete it (the second click confirms), then open the case's share link
       const remove = page.getByTestId('lora-list').getByRole('button', { name: 'Delete' });
       await remove.click();
