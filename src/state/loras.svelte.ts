@@ -1,21 +1,19 @@
 /// <reference types="svelte" />
 import type { LoraEntry } from '../../workers/api.ts';
-import { SdError } from '../core/errors.ts';
 import type { WorkerClient } from '../worker-client.ts';
+import { PanelOperations } from './panel-operations.svelte.ts';
 
 /**
  * The LoRAs kept in this browser, as the LoRA panel and the prompt's autocompletion see them. The
  * worker stores, lists and deletes them (it owns IndexedDB); operations run one at a time and end
  * with a fresh listing.
  */
-export class LoraState {
+export class LoraState extends PanelOperations {
   entries = $state.raw<LoraEntry[]>([]);
-  isWorking = $state(false);
-  /** The outcome of the last operation, for people ("Added …"). */
-  message = $state<string | null>(null);
-  error = $state<{ code: string; message: string } | null>(null);
 
-  constructor(private readonly client: WorkerClient) {}
+  constructor(private readonly client: WorkerClient) {
+    super('The LoRA operation failed');
+  }
 
   get names(): string[] {
     return this.entries.map((e) => e.name);
@@ -25,13 +23,13 @@ export class LoraState {
     try {
       this.entries = await this.client.listLoras();
     } catch (e) {
-      this.#fail(e, 'Could not list the stored LoRAs');
+      this.fail(e, 'Could not list the stored LoRAs');
     }
   }
 
   /** Stores picked or dropped files, one after another (a file that is no LoRA stops there, saying which). */
   add(files: readonly File[]): Promise<void> {
-    return this.#operate(async () => {
+    return this.operate(async () => {
       const added: string[] = [];
       for (const file of files) added.push((await this.client.addLora({ file, fileName: file.name })).name);
       return `Added ${added.join(', ')}.`;
@@ -39,34 +37,13 @@ export class LoraState {
   }
 
   addUrl(url: string): Promise<void> {
-    return this.#operate(async () => `Added ${(await this.client.addLora({ url })).name}.`);
+    return this.operate(async () => `Added ${(await this.client.addLora({ url })).name}.`);
   }
 
   delete(name: string): Promise<void> {
-    return this.#operate(async () => {
+    return this.operate(async () => {
       await this.client.deleteLora({ name });
       return `Deleted ${name}.`;
     });
-  }
-
-  async #operate(run: () => Promise<string>): Promise<void> {
-    this.isWorking = true;
-    this.error = null;
-    this.message = null;
-    try {
-      this.message = await run();
-    } catch (e) {
-      this.#fail(e, 'The LoRA operation failed');
-    } finally {
-      this.isWorking = false;
-      await this.refresh();
-    }
-  }
-
-  #fail(e: unknown, what: string): void {
-    this.error =
-      e instanceof SdError
-        ? { code: e.code, message: e.message }
-        : { code: 'internal', message: `${what}: ${String(e)}` };
   }
 }

@@ -1,7 +1,7 @@
 /// <reference types="svelte" />
 import type { StoreReport } from '../../workers/api.ts';
-import { SdError } from '../core/errors.ts';
 import type { WorkerClient } from '../worker-client.ts';
+import { PanelOperations } from './panel-operations.svelte.ts';
 
 /** `navigator.storage` as far as the panel uses it (absent in some embedded browsers). */
 type StorageLike = Pick<StorageManager, 'persisted' | 'persist'>;
@@ -15,17 +15,15 @@ function storage(): StorageLike | undefined {
  * persistence is read and asked for here, because `navigator.storage.persist()` exists only in
  * windows. Operations run one at a time; each ends with a fresh listing.
  */
-export class StoreState {
+export class StoreState extends PanelOperations {
   report = $state.raw<StoreReport | null>(null);
   /** null: this browser does not say whether storage is persistent. */
   isPersisted = $state<boolean | null>(null);
-  isWorking = $state(false);
-  /** The outcome of the last operation, for people ("Deleted …"). */
-  message = $state<string | null>(null);
-  error = $state<{ code: string; message: string } | null>(null);
   #refreshes = 0;
 
-  constructor(private readonly client: WorkerClient) {}
+  constructor(private readonly client: WorkerClient) {
+    super('The store operation failed');
+  }
 
   get canAskPersistence(): boolean {
     return typeof storage()?.persist === 'function';
@@ -40,13 +38,13 @@ export class StoreState {
       this.report = report;
       this.isPersisted = isPersisted;
     } catch (e) {
-      if (n === this.#refreshes) this.#fail(e, 'Could not list the stored models');
+      if (n === this.#refreshes) this.fail(e, 'Could not list the stored models');
     }
   }
 
   /** Deletes one model (the worker refuses with `busy` while a job uses it). */
   delete(modelId: string, label: string): Promise<void> {
-    return this.#operate(async () => {
+    return this.operate(async () => {
       await this.client.deleteModel({ modelId });
       return `Deleted ${label}.`;
     });
@@ -54,7 +52,7 @@ export class StoreState {
 
   /** Deletes every stored model (refused while a job runs). */
   clear(): Promise<void> {
-    return this.#operate(async () => {
+    return this.operate(async () => {
       const count = this.report?.models.length ?? 0;
       await this.client.clearStore();
       return `Deleted ${count} stored model${count === 1 ? '' : 's'}.`;
@@ -63,7 +61,7 @@ export class StoreState {
 
   /** Asks the browser to keep the stored models under storage pressure (it may decline, or ask the user). */
   persist(): Promise<void> {
-    return this.#operate(async () => {
+    return this.operate(async () => {
       const manager = storage();
       if (!manager?.persist)
         return 'This browser cannot keep storage persistent; stored models may be evicted when the disk fills up.';
@@ -83,27 +81,5 @@ export class StoreState {
       // some embedded contexts reject; the panel then says the browser does not tell
       return null;
     }
-  }
-
-  async #operate(operation: () => Promise<string>): Promise<void> {
-    if (this.isWorking) return;
-    this.isWorking = true;
-    this.message = null;
-    this.error = null;
-    try {
-      this.message = await operation();
-    } catch (e) {
-      this.#fail(e, 'The store operation failed');
-    } finally {
-      this.isWorking = false;
-    }
-    await this.refresh();
-  }
-
-  #fail(e: unknown, what: string): void {
-    this.error =
-      e instanceof SdError
-        ? { code: e.code, message: e.message }
-        : { code: 'internal', message: `${what}: ${e instanceof Error ? e.message : String(e)}` };
   }
 }
