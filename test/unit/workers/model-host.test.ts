@@ -60,7 +60,7 @@ describe('ModelHost with models from the disk', () => {
     await expect(host.openLocal({ name: 'tokenizer', files, keepCopy: true }, () => undefined)).rejects.toMatchObject({
       code: 'missing-file',
       message: expect.stringMatching(
-        /^The folder tokenizer has no model_index\.json and no unet\/model\.onnx: pick the folder of a diffusers ONNX model/,
+        /^The folder tokenizer has no model_index\.json and no unet\/model\.onnx: pick the folder of a diffusers model .*or one \.safetensors checkpoint\.$/,
       ) as unknown,
     });
     expect((await host.storeReport(new Set())).models).toEqual([]);
