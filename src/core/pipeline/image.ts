@@ -1,4 +1,5 @@
 /** Conversions between 8-bit RGB images and the float tensors the VAE works on. */
+import { lanczosResize } from '../preprocess/lanczos-resize.ts';
 
 /** Rounds half to even, as numpy's `round` does. */
 function roundHalfEven(x: number): number {
@@ -65,8 +66,9 @@ export function rgbToVaeInput(rgb: Uint8Array, width: number, height: number): F
 }
 
 /**
- * Bilinear resize of an 8-bit RGB image (half-pixel centres). Used when an init image's size differs
- * from the requested one; diffusers would use PIL's Lanczos, so results then differ slightly from it.
+ * Resizes an 8-bit RGB image as diffusers' image processor does (Pillow's LANCZOS, bit for bit), for an
+ * init image or a control image whose size differs from the generation size. The same size returns
+ * the pixels as they are.
  */
 export function resizeRgb(
   rgb: Uint8Array,
@@ -76,28 +78,7 @@ export function resizeRgb(
   toHeight: number,
 ): Uint8Array {
   if (width === toWidth && height === toHeight) return rgb;
-  const out = new Uint8Array(toWidth * toHeight * 3);
-  const sx = width / toWidth;
-  const sy = height / toHeight;
-  for (let y = 0; y < toHeight; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, height - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < toWidth; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, width - 1);
-      const wx = fx - x0;
-      for (let c = 0; c < 3; c++) {
-        const p = (yy: number, xx: number): number => rgb[(yy * width + xx) * 3 + c] as number;
-        const top = p(y0, x0) * (1 - wx) + p(y0, x1) * wx;
-        const bottom = p(y1, x0) * (1 - wx) + p(y1, x1) * wx;
-        out[(y * toWidth + x) * 3 + c] = Math.round(top * (1 - wy) + bottom * wy);
-      }
-    }
-  }
-  return out;
+  return lanczosResize(rgb, width, height, toWidth, toHeight, 3);
 }
 
 /**
