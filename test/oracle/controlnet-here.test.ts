@@ -7,11 +7,12 @@ import { FIXTURES } from '../fixtures.ts';
 import { compareImages, runCli, TOLERANCE } from './cases.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
-const REFERENCE = resolve(import.meta.dirname, 'references', 'cn-sd15-canny96x64-euler-12.png');
+const REFERENCES = resolve(import.meta.dirname, 'references');
+const REFERENCE = resolve(REFERENCES, 'cn-sd15-canny96x64-euler-12.png');
 
 // A control image of another size than the generation is resized as diffusers' control image
 // processor does (Pillow's LANCZOS); see references/README.md for how the reference was made.
-describe('a ControlNet control image of another size', () => {
+describe('ControlNet cases computed here (references/README.md)', () => {
   it('gives diffusers image (96x64 edge map, 64x64 generation)', async () => {
     const control = resolve(SINGLE_FILE, 'canny', 'canny-100-200.png');
     expect([decodePng(new Uint8Array(readFileSync(control))).width]).toEqual([96]);
@@ -32,6 +33,28 @@ describe('a ControlNet control image of another size', () => {
       decodePng(new Uint8Array(readFileSync(REFERENCE))).rgb,
     );
     console.log(`cn-sd15-canny96x64-euler-12: mean ${diff.mean.toFixed(4)} max ${diff.max} levels`);
+    expect(diff.mean).toBeLessThanOrEqual(TOLERANCE.mean);
+    expect(diff.max).toBeLessThanOrEqual(TOLERANCE.max);
+  });
+
+  it('an SDXL ControlNet from a diffusers folder gives diffusers image', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'sd-oracle-cn-sdxl-')), 'out.png');
+    await runCli([
+      'generate',
+      ...['--model', resolve(SINGLE_FILE, 'tiny-sdxl.safetensors')],
+      ...['--config', resolve(SINGLE_FILE, 'tiny-sdxl-diffusers')],
+      ...['--controlnet', resolve(REFERENCES, 'tiny-sdxl-controlnet')],
+      ...['--control-image', resolve(SINGLE_FILE, 'controlnet-cases', 'cn-sd15-circles-euler-12.control.png')],
+      ...['--control-weight', '0.8'],
+      ...['--prompt', 'a watercolor painting of a lighthouse in a storm', '--sampler', 'Euler'],
+      ...['--steps', '8', '--cfg', '5', '--seed', '3', '--width', '64', '--height', '64'],
+      ...['--rng', 'cpu', '--prompt-syntax', 'diffusers', '--out', out],
+    ]);
+    const diff = compareImages(
+      decodePng(new Uint8Array(readFileSync(out))).rgb,
+      decodePng(new Uint8Array(readFileSync(resolve(REFERENCES, 'cn-sdxl-circles-w0.8-euler-8.png')))).rgb,
+    );
+    console.log(`cn-sdxl-circles-w0.8-euler-8: mean ${diff.mean.toFixed(4)} max ${diff.max} levels`);
     expect(diff.mean).toBeLessThanOrEqual(TOLERANCE.mean);
     expect(diff.max).toBeLessThanOrEqual(TOLERANCE.max);
   });
