@@ -104,12 +104,6 @@ export function resolveKSampler(name: string, scheduleType?: string): KSamplerCh
       `Unknown schedule type "${scheduleType}". Expected one of: ${SCHEDULE_TYPES.join(', ')}.`,
     );
   }
-  if (written === 'Beta') {
-    throw new SdError(
-      'unknown-sampler',
-      `a1111 sampling cannot build the Beta schedule (it needs scipy's beta.ppf, not reproduced here). Expected one of: ${SCHEDULE_TYPES.join(', ')}, or use --sampling diffusers.`,
-    );
-  }
   const type = written ?? 'Uniform';
   return { sampler: entry.name, scheduleType: type, schedule: type === 'Automatic' ? entry.automatic : type };
 }

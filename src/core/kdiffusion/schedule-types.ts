@@ -1,17 +1,19 @@
 // Port of AUTOMATIC1111 1.10's schedule types (modules/sd_schedulers.py) and the k-diffusion 0.0.16 sigma
 // functions they call (get_sigmas_karras, get_sigmas_exponential, get_sigmas_polyexponential), in float32.
+import { betaQuantile } from './beta-quantile.ts';
 import { A1111_SCHEDULE_TYPES, type A1111ScheduleType } from '../schedulers/a1111-schedule-types.ts';
 import { SdError } from '../errors.ts';
 import type { CompVisSchedule } from './compvis-schedule.ts';
 import { f32, linspace32 } from './float32.ts';
 
-/** The schedule types a1111 mode builds: all of A1111 1.10's but Beta (it needs scipy's `beta.ppf`). */
-export type ScheduleType = Exclude<A1111ScheduleType, 'Beta'>;
+/** The schedule types a1111 mode builds: all of A1111 1.10's. */
+export type ScheduleType = A1111ScheduleType;
 
 /** {@link ScheduleType} labels, in A1111's order. */
-export const SCHEDULE_TYPES: readonly ScheduleType[] = A1111_SCHEDULE_TYPES.map((s) => s[0]).filter(
-  (label): label is ScheduleType => label !== 'Beta',
-);
+export const SCHEDULE_TYPES: readonly ScheduleType[] = A1111_SCHEDULE_TYPES.map((s) => s[0]);
+
+/** A1111's defaults of its "Beta scheduler - alpha" and "- beta" options. */
+export const BETA_SCHEDULE_SHAPE = { alpha: 0.6, beta: 0.6 } as const;
 
 /** What a schedule depends on besides the step count. */
 export interface ScheduleContext {
@@ -120,6 +122,21 @@ function alignYourSteps(n: number, { isSdxl }: ScheduleContext): Float64Array {
 }
 
 /**
+ * "Beta" (Lee et al. 2024, arXiv:2407.12173): σ_min + q · (σ_max − σ_min) for q the Beta(0.6, 0.6)
+ * quantiles of 1 − linspace(0, 1, n), in float64 (scipy), then float32.
+ */
+function betaSchedule(n: number, { model }: ScheduleContext): Float64Array {
+  const { alpha, beta } = BETA_SCHEDULE_SHAPE;
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    // numpy's linspace(0, 1, n): i · (1 / (n − 1)), the last value exactly 1; [0] for n = 1
+    const p = 1 - (n === 1 ? 0 : i === n - 1 ? 1 : i * (1 / (n - 1)));
+    out.push(f32(model.sigmaMin + betaQuantile(p, alpha, beta) * (model.sigmaMax - model.sigmaMin)));
+  }
+  return withZero(out);
+}
+
+/**
  * The σ sequence of a schedule type for n steps, descending, ending in 0 (KL Optimal: in σ_min).
  * "Automatic" must be resolved to the sampler's default first.
  * @returns float32 values in a Float64Array (usually [n + 1])
@@ -148,6 +165,8 @@ export function scheduleSigmas(type: ScheduleType, n: number, ctx: ScheduleConte
       return klOptimal(n, ctx);
     case 'Align Your Steps':
       return alignYourSteps(n, ctx);
+    case 'Beta':
+      return betaSchedule(n, ctx);
     default:
       throw new SdError('unknown-sampler', `Schedule type "${type}" must be resolved to a schedule before use.`);
   }

@@ -82,6 +82,20 @@ describe('A1111 σ schedules', () => {
     expect(ays6[6]).toBe(0);
   });
 
+  it('Beta as A1111 builds it with scipy.stats.beta.ppf(1 − linspace(0, 1, n), 0.6, 0.6)', () => {
+    // A1111 1.10's beta_scheduler run with scipy 1.17 and torch 2.13 on this model's σ_min, σ_max
+    expect([...scheduleSigmas('Beta', 5, ctx)]).toEqual([
+      14.614642143249512, 12.052260398864746, 7.32190465927124, 2.5915491580963135, 0.029167532920837402, 0,
+    ]);
+    // numpy's linspace(0, 1, 1) is [0]: one step starts at σ_max
+    expect([...scheduleSigmas('Beta', 1, ctx)]).toEqual([model.sigmaMax, 0]);
+    const beta = scheduleSigmas('Beta', 30, ctx);
+    expect(beta.length).toBe(31);
+    // Beta(0.6, 0.6) is symmetric: the σ pairs around the middle step average the middle of the range
+    const mid = (model.sigmaMin + model.sigmaMax) / 2;
+    for (let i = 0; i < 30; i++) expect(((beta[i] as number) + (beta[29 - i] as number)) / 2).toBeCloseTo(mid, 5);
+  });
+
   it('DPM2 drops the next-to-last σ of one step more', () => {
     const plain = scheduleSigmas('Karras', 11, ctx);
     const dpm2 = kSamplerSigmas(resolveKSampler('DPM2', 'Automatic'), 10, model, false);
