@@ -1,12 +1,16 @@
 import * as Comlink from 'comlink';
 import { isFatalCode, SdError } from './core/errors.ts';
 import type {
+  AddControlNetOptions,
   AddLoraOptions,
+  ControlNetEntry,
+  ControlPreview,
   CopyProgress,
   DeviceReport,
   DiffusionApi,
   GenerateOptions,
   GenerateSummary,
+  InitImageFile,
   JobEvent,
   LocalModelInfo,
   LoraEntry,
@@ -83,9 +87,14 @@ export class WorkerClient implements DiffusionApi {
     return this.#call((api) => api.countTokens(options));
   }
 
-  /** Runs a job; the init image's bytes are transferred to the worker (the caller's copy is emptied). */
+  /**
+   * Runs a job; the bytes of the init image and of the control images are transferred to the worker
+   * (the caller's copies are emptied).
+   */
   generate(options: GenerateOptions, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
-    const transfers = options.initImage ? [options.initImage.bytes.buffer as ArrayBuffer] : [];
+    const images = [options.initImage, ...(options.controlNets ?? []).map((unit) => unit.image)];
+    // a buffer listed twice makes postMessage throw
+    const transfers = [...new Set(images.flatMap((image) => (image ? [image.bytes.buffer as ArrayBuffer] : [])))];
     return this.#call((api) => api.generate(Comlink.transfer(options, transfers), Comlink.proxy(onEvent)));
   }
 
@@ -125,5 +134,24 @@ export class WorkerClient implements DiffusionApi {
 
   deleteLora(options: { name: string }): Promise<void> {
     return this.#call((api) => api.deleteLora(options));
+  }
+
+  /** Picked Files are cloned as references: the worker reads and stores their bytes. */
+  addControlNet(options: AddControlNetOptions): Promise<ControlNetEntry> {
+    return this.#call((api) => api.addControlNet(options));
+  }
+
+  listControlNets(): Promise<ControlNetEntry[]> {
+    return this.#call((api) => api.listControlNets());
+  }
+
+  deleteControlNet(options: { name: string }): Promise<void> {
+    return this.#call((api) => api.deleteControlNet(options));
+  }
+
+  /** The image's bytes are transferred to the worker (the caller's copy is emptied). */
+  preprocessControlImage(options: { image: InitImageFile; preprocessor: string }): Promise<ControlPreview> {
+    const transfers = [options.image.bytes.buffer as ArrayBuffer];
+    return this.#call((api) => api.preprocessControlImage(Comlink.transfer(options, transfers)));
   }
 }

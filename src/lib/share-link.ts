@@ -5,6 +5,14 @@
  * Nothing read from a link is ever rendered as HTML; it only reaches text nodes and form values.
  */
 import type { GenerateRequest, SamplingMode } from '../core/pipeline/request.ts';
+import {
+  type ControlNetSettings,
+  defaultControlNet,
+  parsePreprocessorSpec,
+  PREPROCESSOR_SPEC_HELP,
+  preprocessorSpec,
+  WEIGHT_RANGE,
+} from './controlnet-unit.ts';
 
 /** Generation settings as the page edits them; fields named as in the core's `GenerateRequest`. */
 export interface ShareSettings {
@@ -37,6 +45,8 @@ export interface ShareSettings {
   sampling: SamplingMode;
   /** a1111 mode: A1111's "Eta noise seed delta" (ENSD); 0 for none. */
   etaNoiseSeedDelta: number;
+  /** ControlNet Unit 0, without its control image (the visitor's own); see {@link CONTROLNET_QUERY_NAMES}. */
+  controlNet: ControlNetSettings;
 }
 
 /**
@@ -58,7 +68,21 @@ export const QUERY_NAMES = {
   rng: 'rng',
   sampling: 'sampling',
   etaNoiseSeedDelta: 'ensd',
+  controlNet: 'cn',
 } as const satisfies Record<keyof ShareSettings, string>;
+
+/**
+ * The query parameters of ControlNet Unit 0, written only while it is enabled with a model: `cn` names
+ * the stored ControlNet (and turns the unit on), `cn_pre` is the worker's preprocessor spec
+ * (`none`, `invert`, `canny:LOW:HIGH`).
+ */
+export const CONTROLNET_QUERY_NAMES = {
+  model: QUERY_NAMES.controlNet,
+  preprocessor: 'cn_pre',
+  weight: 'cn_weight',
+  start: 'cn_start',
+  end: 'cn_end',
+} as const;
 
 /** The query names of the settings `s` gives, in its order: how the page names them to people. */
 export function queryNamesOf(s: Partial<ShareSettings>): string[] {
@@ -80,6 +104,7 @@ export const DEFAULT_SETTINGS: ShareSettings = {
   rng: 'cpu',
   sampling: 'diffusers',
   etaNoiseSeedDelta: 0,
+  controlNet: defaultControlNet(),
 };
 
 export const MAX_SIDE = 4096;
@@ -176,7 +201,7 @@ function parseSeedText(text: string, problems: string[]): string | undefined {
  */
 export function parseShareQuery(search: string): ParsedShareQuery {
   const q = new URLSearchParams(search);
-  const s: ShareSettings = { ...DEFAULT_SETTINGS };
+  const s: ShareSettings = { ...DEFAULT_SETTINGS, controlNet: defaultControlNet() };
   const given = new Set<keyof ShareSettings>();
   const problems: string[] = [];
   const text = (name: keyof ShareSettings): string | undefined => q.get(QUERY_NAMES[name]) ?? undefined;
@@ -216,17 +241,68 @@ export function parseShareQuery(search: string): ParsedShareQuery {
   else if (sampling !== undefined)
     problems.push(`sampling=${sampling} ignored: expected diffusers or a1111. Using ${DEFAULT_SETTINGS.sampling}.`);
   use('etaNoiseSeedDelta', num('etaNoiseSeedDelta', { min: 0, max: Number.MAX_SAFE_INTEGER, isInteger: true }));
+  use('controlNet', parseControlNetQuery(q, problems));
   return { settings: s, given, problems };
 }
 
 /**
+ * ControlNet Unit 0 from the `cn*` parameters, undefined when the link has none. `cn` turns the unit on;
+ * an unusable value is reported and its default kept (a start not before the end: both defaults).
+ */
+function parseControlNetQuery(q: URLSearchParams, problems: string[]): ControlNetSettings | undefined {
+  const names = CONTROLNET_QUERY_NAMES;
+  if (!Object.values(names).some((name) => q.has(name))) return undefined;
+  const unit = defaultControlNet();
+  const model = q.get(names.model)?.trim();
+  if (model) {
+    unit.isEnabled = true;
+    unit.model = model;
+  } else if (model !== undefined) problems.push(`${names.model}= ignored: expected the name of a stored ControlNet.`);
+  const pre = q.get(names.preprocessor);
+  if (pre !== null) {
+    const choice = parsePreprocessorSpec(pre);
+    if (choice) Object.assign(unit, choice);
+    else problems.push(`${names.preprocessor}=${pre} ignored: expected ${PREPROCESSOR_SPEC_HELP}. Using none.`);
+  }
+  const num = (name: string, rule: NumberRule): number | undefined => {
+    const t = q.get(name);
+    return t === null ? undefined : parseNumber(name, t, rule, problems);
+  };
+  unit.weight = num(names.weight, { min: WEIGHT_RANGE.min, max: WEIGHT_RANGE.max, isInteger: false }) ?? unit.weight;
+  const start = num(names.start, { min: 0, max: 1, isInteger: false });
+  const end = num(names.end, { min: 0, max: 1, isInteger: false });
+  if (start !== undefined && end !== undefined && start >= end) {
+    problems.push(
+      `${names.start}=${start} and ${names.end}=${end} ignored: the start must come before the end (0 ≤ start < end ≤ 1). Using 0 and 1.`,
+    );
+  } else {
+    if (start !== undefined && start < unit.end) unit.start = start;
+    else if (start !== undefined) problems.push(`${names.start}=${start} ignored: expected a number below 1. Using 0.`);
+    if (end !== undefined && end > unit.start) unit.end = end;
+    else if (end !== undefined) problems.push(`${names.end}=${end} ignored: expected a number above 0. Using 1.`);
+  }
+  return unit;
+}
+
+/** Writes ControlNet Unit 0 into `q` while it is enabled with a model; off, it leaves no `cn*` parameter. */
+function formatControlNetQuery(unit: ControlNetSettings, q: URLSearchParams): void {
+  if (!unit.isEnabled || unit.model === null) return;
+  const names = CONTROLNET_QUERY_NAMES;
+  q.set(names.model, unit.model);
+  q.set(names.preprocessor, preprocessorSpec(unit));
+  q.set(names.weight, String(unit.weight));
+  q.set(names.start, String(unit.start));
+  q.set(names.end, String(unit.end));
+}
+
+/**
  * The query string (without "?") that reproduces `s`; sizes still unset, the default RNG and
- * sampling mode, and an ENSD of 0 are left out. Parameters of `current` (the page's query) that are not settings (e.g. `hf_endpoint`)
+ * sampling mode, an ENSD of 0 and a ControlNet unit that is off or has no model are left out. Parameters of `current` (the page's query) that are not settings (e.g. `hf_endpoint`)
  * are kept.
  */
 export function formatShareQuery(s: ShareSettings, current = ''): string {
   const q = new URLSearchParams(current);
-  for (const name of Object.values(QUERY_NAMES)) q.delete(name);
+  for (const name of [...Object.values(QUERY_NAMES), ...Object.values(CONTROLNET_QUERY_NAMES)]) q.delete(name);
   const set = (name: keyof ShareSettings, value: string): void => q.set(QUERY_NAMES[name], value);
   set('model', s.model);
   set('prompt', s.prompt);
@@ -242,5 +318,6 @@ export function formatShareQuery(s: ShareSettings, current = ''): string {
   if (s.rng !== 'cpu') set('rng', s.rng);
   if (s.sampling !== DEFAULT_SETTINGS.sampling) set('sampling', s.sampling);
   if (s.etaNoiseSeedDelta !== 0) set('etaNoiseSeedDelta', String(s.etaNoiseSeedDelta));
+  formatControlNetQuery(s.controlNet, q);
   return q.toString();
 }

@@ -1,6 +1,7 @@
 /// <reference types="svelte" />
 import type {
   BackendPreference,
+  ControlNetUnitOptions,
   DownloadPolicy,
   GenerateSummary,
   InitImageFile,
@@ -9,6 +10,7 @@ import type {
   ModelSummary,
   Progress,
 } from '../../workers/api.ts';
+import { controlNetOptions } from '../lib/controlnet-unit.ts';
 import type { ShareSettings } from '../lib/share-link.ts';
 import { SdError } from '../core/errors.ts';
 import type { WorkerClient } from '../worker-client.ts';
@@ -85,6 +87,18 @@ export function randomSeed(): string {
 
 let jobCounter = 0;
 
+/** What a job takes besides the settings: the user's images and files, and where to run. */
+export interface JobInputs {
+  backend: BackendPreference;
+  initImage: InitImageFile | null;
+  /** The control image of each ControlNet unit, by unit index (null where none was given). */
+  controlImages?: ReadonlyArray<InitImageFile | null>;
+  hubEndpoint?: string;
+  download?: DownloadPolicy;
+  localFiles?: LocalFile[];
+  configFiles?: LocalFile[];
+}
+
 /**
  * One generation at a time: starts it in the worker, follows its progress, collects the images and
  * turns failures into a message. Nothing here blocks: the worker does the work.
@@ -132,17 +146,22 @@ export class JobState {
     }
   }
 
-  /** Generates with `settings`; resolves when the job ends, however it ends. */
-  async run(
-    settings: ShareSettings,
-    initImage: InitImageFile | null,
-    backend: BackendPreference,
-    hubEndpoint?: string,
-    download?: DownloadPolicy,
-    localFiles?: LocalFile[],
-    configFiles?: LocalFile[],
-  ): Promise<void> {
+  /**
+   * Generates with `settings`; resolves when the job ends, however it ends. An enabled ControlNet unit
+   * without its model or image stops here with an error saying which.
+   */
+  async run(settings: ShareSettings, inputs: JobInputs): Promise<void> {
     if (this.isRunning) return;
+    const { backend, initImage, hubEndpoint, download, localFiles, configFiles } = inputs;
+    let controlNets: ControlNetUnitOptions[];
+    try {
+      controlNets = controlNetOptions([settings.controlNet], inputs.controlImages ?? []);
+    } catch (e) {
+      if (!(e instanceof SdError)) throw e;
+      this.error = { code: e.code, message: e.message };
+      this.notice = null;
+      return;
+    }
     const jobId = `job-${++jobCounter}`;
     this.#jobId = jobId;
     this.isRunning = true;
@@ -185,6 +204,7 @@ export class JobState {
             previewEvery: this.previewEvery,
           },
           initImage: initImage ? { bytes: initImage.bytes.slice(), type: initImage.type } : undefined,
+          ...(controlNets.length > 0 ? { controlNets } : {}),
         },
         (event) => this.#onEvent(jobId, event),
       );

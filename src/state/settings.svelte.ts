@@ -1,4 +1,5 @@
 /// <reference types="svelte" />
+import { defaultControlNet } from '../lib/controlnet-unit.ts';
 import { openingSettings } from '../lib/model-presets.ts';
 import {
   checkSampler,
@@ -28,6 +29,8 @@ export class SettingsState {
   rng = $state<'cpu' | 'gpu'>(DEFAULT_SETTINGS.rng);
   sampling = $state<SamplingMode>(DEFAULT_SETTINGS.sampling);
   etaNoiseSeedDelta = $state(DEFAULT_SETTINGS.etaNoiseSeedDelta);
+  /** ControlNet Unit 0 without its image (deeply reactive: the panel binds its fields). */
+  controlNet = $state(defaultControlNet());
   /** Values (from the link or a restored PNG) that were not usable, shown under the form. */
   problems = $state<string[]>([]);
   /** The worker's sampler names of each sampling mode; absent until it has answered. */
@@ -93,6 +96,7 @@ export class SettingsState {
     if (s.denoisingStrength !== undefined) this.denoisingStrength = s.denoisingStrength;
     if (s.batchSize !== undefined) this.batchSize = s.batchSize;
     if (s.rng !== undefined) this.rng = s.rng;
+    if (s.controlNet !== undefined) this.controlNet = { ...s.controlNet };
   }
 
   snapshot(): ShareSettings {
@@ -111,6 +115,7 @@ export class SettingsState {
       rng: this.rng,
       sampling: this.sampling,
       etaNoiseSeedDelta: this.etaNoiseSeedDelta,
+      controlNet: { ...this.controlNet },
     };
   }
 

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { parseModelSource } from '../../../src/core/store/model-source.ts';
 import { kSamplerNames } from '../../../src/core/kdiffusion/k-samplers.ts';
 import { SAMPLER_NAMES } from '../../../src/core/schedulers/registry.ts';
+import { defaultControlNet } from '../../../src/lib/controlnet-unit.ts';
 import {
   checkSampler,
+  CONTROLNET_QUERY_NAMES,
   DEFAULT_SETTINGS,
   formatShareQuery,
   isModelReference,
@@ -35,6 +37,7 @@ describe('share links', () => {
         rng: c.rng ?? 'cpu',
         sampling: 'diffusers',
         etaNoiseSeedDelta: 0,
+        controlNet: defaultControlNet(),
       });
       const { settings, problems } = parseShareQuery(`?${query}`);
       expect(problems).toEqual([]);
@@ -53,6 +56,7 @@ describe('share links', () => {
         rng: c.rng ?? 'cpu',
         sampling: 'diffusers',
         etaNoiseSeedDelta: 0,
+        controlNet: defaultControlNet(),
       });
     },
   );
@@ -183,6 +187,102 @@ describe('share links naming a sampling mode', () => {
     // diffusers mode's names are not a1111 mode's
     expect(checkSampler('UniPC', a1111, 'a1111').sampler).toBeNull();
     expect(checkSampler('UniPC', SAMPLER_NAMES).sampler).toBe('UniPC');
+  });
+});
+
+describe('share links with a ControlNet unit', () => {
+  const unit = {
+    ...defaultControlNet(),
+    isEnabled: true,
+    model: 'control_v11p_sd15_canny',
+    preprocessor: 'canny' as const,
+    lowThreshold: 50,
+    highThreshold: 120,
+    weight: 0.6,
+    start: 0.1,
+    end: 0.5,
+  };
+
+  it('carries the model, preprocessor, weight, start and end as cn, cn_pre, cn_weight, cn_start, cn_end', () => {
+    expect(QUERY_NAMES.controlNet).toBe('cn');
+    expect(Object.values(CONTROLNET_QUERY_NAMES)).toEqual(['cn', 'cn_pre', 'cn_weight', 'cn_start', 'cn_end']);
+    const query = formatShareQuery({ ...DEFAULT_SETTINGS, controlNet: unit });
+    const q = new URLSearchParams(query);
+    expect(Object.fromEntries([...q].filter(([name]) => name.startsWith('cn')))).toEqual({
+      cn: 'control_v11p_sd15_canny',
+      cn_pre: 'canny:50:120',
+      cn_weight: '0.6',
+      cn_start: '0.1',
+      cn_end: '0.5',
+    });
+    const { settings, given, problems } = parseShareQuery(`?${query}`);
+    expect(problems).toEqual([]);
+    expect(settings.controlNet).toEqual(unit);
+    expect(given.has('controlNet')).toBe(true);
+    expect(queryNamesOf({ controlNet: unit })).toEqual(['cn']);
+  });
+
+  it('leaves the unit out while it is off or has no model, and reads a link without cn* as off', () => {
+    for (const controlNet of [
+      { ...unit, isEnabled: false },
+      { ...unit, model: null },
+    ]) {
+      const q = new URLSearchParams(formatShareQuery({ ...DEFAULT_SETTINGS, controlNet }));
+      expect([...q.keys()].filter((name) => name.startsWith('cn'))).toEqual([]);
+    }
+    const { settings, given } = parseShareQuery('?prompt=x');
+    expect(settings.controlNet).toEqual(defaultControlNet());
+    expect(given.has('controlNet')).toBe(false);
+    // the parse never shares the defaults' object
+    settings.controlNet.weight = 2;
+    expect(DEFAULT_SETTINGS.controlNet.weight).toBe(1);
+  });
+
+  it('reads none, invert and canny (A1111 thresholds 100 / 200 when left out); the model name as written', () => {
+    expect(parseShareQuery('?cn=a%20b&cn_pre=invert').settings.controlNet).toMatchObject({
+      isEnabled: true,
+      model: 'a b',
+      preprocessor: 'invert',
+    });
+    expect(parseShareQuery('?cn=x&cn_pre=canny').settings.controlNet).toMatchObject({
+      preprocessor: 'canny',
+      lowThreshold: 100,
+      highThreshold: 200,
+    });
+    expect(parseShareQuery('?cn=x&cn_pre=NONE').settings.controlNet.preprocessor).toBe('none');
+    // thresholds are kept as given; the core's Canny orders them as OpenCV does
+    expect(parseShareQuery('?cn=x&cn_pre=canny:200:100').settings.controlNet).toMatchObject({
+      lowThreshold: 200,
+      highThreshold: 100,
+    });
+  });
+
+  it('reports unusable values, naming what is allowed, and keeps the defaults', () => {
+    const { settings, problems } = parseShareQuery('?cn=%20&cn_pre=depth&cn_weight=11&cn_start=0.8&cn_end=0.5');
+    expect(settings.controlNet).toEqual(defaultControlNet());
+    expect(problems).toEqual([
+      'cn= ignored: expected the name of a stored ControlNet.',
+      'cn_pre=depth ignored: expected none, invert, or canny:LOW:HIGH with whole numbers from 0 to 255 (e.g. canny:100:200). Using none.',
+      'cn_weight=11 ignored: expected a number from 0 to 10.',
+      'cn_start=0.8 and cn_end=0.5 ignored: the start must come before the end (0 ≤ start < end ≤ 1). Using 0 and 1.',
+    ]);
+    for (const pre of ['canny:100', 'canny:-1:200', 'canny:100:256', 'canny:1.5:200', 'canny::200', 'invert:1']) {
+      const parsed = parseShareQuery(`?cn=x&${new URLSearchParams({ cn_pre: pre })}`);
+      expect(parsed.problems, pre).toHaveLength(1);
+      expect(parsed.settings.controlNet.preprocessor).toBe('none');
+    }
+    expect(parseShareQuery('?cn=x&cn_start=1').problems).toEqual([
+      'cn_start=1 ignored: expected a number below 1. Using 0.',
+    ]);
+    expect(parseShareQuery('?cn=x&cn_end=0').problems).toEqual([
+      'cn_end=0 ignored: expected a number above 0. Using 1.',
+    ]);
+    expect(parseShareQuery('?cn=x&cn_start=0.3').settings.controlNet).toMatchObject({ start: 0.3, end: 1 });
+  });
+
+  it('replaces the cn* parameters of the current address', () => {
+    const query = formatShareQuery(DEFAULT_SETTINGS, '?cn=old&cn_pre=invert&cn_weight=2&cn_start=0.5&cn_end=0.9');
+    expect([...new URLSearchParams(query).keys()].filter((name) => name.startsWith('cn'))).toEqual([]);
   });
 });
 
