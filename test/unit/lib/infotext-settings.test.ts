@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodePng } from '../../../src/core/png/png.ts';
 import { formatInfotext } from '../../../src/core/png/infotext.ts';
+import { controlNetInfotextEntries, controlNetInfotextUnit } from '../../../src/core/png/infotext-controlnet.ts';
 import { infotextOfImage, infotextOfPng, settingsFromInfotext } from '../../../src/lib/infotext-settings.ts';
 import { FIXTURES, REFERENCE } from '../../fixtures.ts';
 
@@ -131,5 +132,83 @@ describe('the sampling mode of a restored image', () => {
     expect(ignored).toEqual(['Sampler', 'Schedule type']);
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^a1111 sampling cannot run "DPM\+\+ 2M SDE": .*Brownian tree/);
+  });
+});
+
+describe('ControlNet units of a restored image', () => {
+  const settingsLine = 'Steps: 20, Sampler: Euler, CFG scale: 7, Seed: 1, Size: 512x512, Model: sd15';
+  const unitText = (fields: string) => `"Module: canny, Model: control_v11p_sd15_canny [d14c016b], ${fields}"`;
+  const A1111_UNIT = unitText(
+    'Weight: 0.8, Resize Mode: Crop and Resize, Low Vram: False, Processor Res: 512, Threshold A: 50, ' +
+      'Threshold B: 120, Guidance Start: 0.1, Guidance End: 0.6, Pixel Perfect: False, Control Mode: Balanced',
+  );
+  const infotext = (...units: string[]) =>
+    `a house\n${settingsLine}, ${units.map((u, i) => `ControlNet ${i}: ${u}`).join(', ')}, Version: v1.10.1`;
+
+  it("fills Unit 0 from A1111's ControlNet 0 (enabled, the model by name), and no longer lists the key as ignored", () => {
+    const { settings, ignored, problems } = settingsFromInfotext(infotext(A1111_UNIT), undefined, [
+      'control_v11p_sd15_canny',
+    ]);
+    expect(settings.controlNet).toEqual({
+      isEnabled: true,
+      model: 'control_v11p_sd15_canny',
+      preprocessor: 'canny',
+      lowThreshold: 50,
+      highThreshold: 120,
+      weight: 0.8,
+      start: 0.1,
+      end: 0.6,
+    });
+    expect(ignored).toEqual(['Model (sd15: pick the model yourself)']);
+    expect(problems).toEqual([]);
+  });
+
+  it('says when the model is not stored in this browser, and restores the unit with its name', () => {
+    const { settings, problems } = settingsFromInfotext(infotext(A1111_UNIT), undefined, ['other']);
+    expect(settings.controlNet?.model).toBe('control_v11p_sd15_canny');
+    expect(problems).toEqual([
+      'The ControlNet control_v11p_sd15_canny is not stored in this browser: add it in the ControlNet panel (the file control_v11p_sd15_canny.safetensors, or a folder named control_v11p_sd15_canny).',
+    ]);
+  });
+
+  it("reads this project's own infotext (invert, no thresholds) and leaves images without ControlNet alone", () => {
+    const ours = formatInfotext({
+      prompt: 'a house',
+      negativePrompt: '',
+      steps: 12,
+      sampler: 'Euler',
+      cfgScale: 7,
+      seed: 42n,
+      width: 64,
+      height: 64,
+      extra: controlNetInfotextEntries([controlNetInfotextUnit('tiny-controlnet', 'invert', 1, 0, 1)]),
+    });
+    const { settings, ignored } = settingsFromInfotext(ours, 'diffusers', ['tiny-controlnet']);
+    expect(settings.controlNet).toMatchObject({ isEnabled: true, model: 'tiny-controlnet', preprocessor: 'invert' });
+    expect(ignored).toEqual([]);
+    expect(settingsFromInfotext(`a house\n${settingsLine}`).settings.controlNet).toBeUndefined();
+  });
+
+  it('reports units it cannot restore: a preprocessor the page lacks, units past Unit 0, a weight above 10', () => {
+    const depth = A1111_UNIT.replace('Module: canny', 'Module: depth_midas');
+    const one = settingsFromInfotext(infotext(depth, A1111_UNIT));
+    expect(one.settings.controlNet).toBeUndefined();
+    expect(one.ignored).toEqual([
+      'Model (sd15: pick the model yourself)',
+      'ControlNet 0 (preprocessor depth_midas is not available here: none, canny and invert are)',
+      'ControlNet 1 (the page has 1 ControlNet unit)',
+    ]);
+    const heavy = settingsFromInfotext(infotext(A1111_UNIT.replace('Weight: 0.8', 'Weight: 12')));
+    expect(heavy.settings.controlNet).toBeUndefined();
+    expect(heavy.ignored).toContain('ControlNet 0 (Weight 12: the page takes 0 to 10)');
+  });
+
+  it('uses 0 and 1 for a guidance that starts where it ends; "None" is no model', () => {
+    const text = infotext(
+      A1111_UNIT.replace('Guidance Start: 0.1', 'Guidance Start: 0.6').replace(/Model: [^,]+/, 'Model: None'),
+    );
+    const { settings, problems } = settingsFromInfotext(text, undefined, []);
+    expect(settings.controlNet).toMatchObject({ model: null, start: 0, end: 1 });
+    expect(problems).toEqual(['ControlNet 0: Guidance Start 0.6 is not before Guidance End 0.6, so 0 and 1 are used.']);
   });
 });
