@@ -5,6 +5,12 @@ import { SdError } from '../core/errors.ts';
 import { openControlNet, type OpenedControlNet } from '../core/models/controlnet-model.ts';
 import type { BaseUnet } from '../core/models/single-file-model.ts';
 import type { ControlUnit } from '../core/pipeline/request.ts';
+import {
+  controlNetInfotextUnit,
+  controlNetUnitsOfInfotext,
+  preprocessorSpecOf,
+  type ControlNetInfotextUnit,
+} from '../core/png/infotext-controlnet.ts';
 import { parsePreprocessor, type Preprocessor } from '../core/preprocess/preprocessor.ts';
 import { numberArg, stringArg, type ParsedArgs } from './args.ts';
 import { nodeWeightsFile } from './node-weights-file.ts';
@@ -31,7 +37,44 @@ export interface CliControlNet {
   name: string;
   unit: ControlUnit;
   preprocessor: Preprocessor;
+  /** The unit as the PNG's infotext records it (A1111's `ControlNet 0`). */
+  infotext: ControlNetInfotextUnit;
   close(): Promise<void>;
+}
+
+/** A unit restored from `--from-png`, with the index of the infotext key it came from. */
+export type RestoredControlNet = ControlNetInfotextUnit & { index: number };
+
+/**
+ * The ControlNet unit an image's infotext records (`ControlNet 0`, or the lowest index there is), reported to
+ * stderr with the problems of reading it; undefined when it records none. The CLI applies one ControlNet, so
+ * further units are named as not restored.
+ */
+export function restoredControlNet(infotext: string, path: string): RestoredControlNet | undefined {
+  const { units, problems } = controlNetUnitsOfInfotext(infotext);
+  for (const problem of problems) process.stderr.write(`${problem}\n`);
+  const [unit, ...rest] = units;
+  if (unit === undefined) return undefined;
+  process.stderr.write(
+    `Restored from ${path}: ControlNet ${unit.index} (preprocessor ${preprocessorSpecOf(unit) ?? unit.module}, weight ${unit.weight}, start ${unit.start}, end ${unit.end}; the model and image come from --controlnet and --control-image)\n`,
+  );
+  if (rest.length > 0)
+    process.stderr.write(
+      `Not restored: ${rest.map((u) => `ControlNet ${u.index}`).join(', ')} (the command line applies one ControlNet)\n`,
+    );
+  return unit;
+}
+
+/** `--control-preprocess`, else the restored unit's module where this project has it, else none. */
+function preprocessorSpec(args: ParsedArgs, restored: ControlNetInfotextUnit | undefined): string {
+  const given = stringArg(args, 'control-preprocess');
+  if (given !== undefined || restored === undefined) return given ?? 'none';
+  const spec = preprocessorSpecOf(restored);
+  if (spec === undefined)
+    process.stderr.write(
+      `The restored ControlNet's preprocessor "${restored.module}" is not available here, so the control image is used as it is (--control-preprocess chooses one: canny:LOW:HIGH, invert, none).\n`,
+    );
+  return spec ?? 'none';
 }
 
 /** Whether `generate`'s arguments ask for a ControlNet; refuses control options without `--controlnet`. */
@@ -69,9 +112,14 @@ async function readConfig(dir: string): Promise<{ json: unknown; label: string }
 
 /**
  * Opens `--controlnet FILE|DIR` for the model's UNet (refusing one that does not fit) and reads
- * `--control-image` (preprocessed by `--control-preprocess`) and the unit's weight, start and end.
+ * `--control-image` (preprocessed by `--control-preprocess`) and the unit's weight, start and end; what the
+ * command line leaves out comes from the `restored` unit (`--from-png`), then from A1111's defaults.
  */
-export async function openCliControlNet(args: ParsedArgs, base: BaseUnet): Promise<CliControlNet> {
+export async function openCliControlNet(
+  args: ParsedArgs,
+  base: BaseUnet,
+  restored?: ControlNetInfotextUnit,
+): Promise<CliControlNet> {
   const path = resolve(stringArg(args, 'controlnet')!);
   if (!existsSync(path))
     throw new SdError(
@@ -90,10 +138,10 @@ export async function openCliControlNet(args: ParsedArgs, base: BaseUnet): Promi
     weightsPath = found;
     configDir ??= path;
   }
-  const preprocessor = parsePreprocessor(stringArg(args, 'control-preprocess') ?? 'none');
-  const weight = numberArg(args, 'control-weight', false) ?? 1;
-  const start = numberArg(args, 'control-start', false) ?? 0;
-  const end = numberArg(args, 'control-end', false) ?? 1;
+  const preprocessor = parsePreprocessor(preprocessorSpec(args, restored));
+  const weight = numberArg(args, 'control-weight', false) ?? restored?.weight ?? 1;
+  const start = numberArg(args, 'control-start', false) ?? restored?.start ?? 0;
+  const end = numberArg(args, 'control-end', false) ?? restored?.end ?? 1;
   if (!(weight >= 0 && weight <= 10))
     throw new SdError(
       'bad-argument',
@@ -110,11 +158,13 @@ export async function openCliControlNet(args: ParsedArgs, base: BaseUnet): Promi
   const weights = await nodeWeightsFile(weightsPath);
   try {
     const opened = await openControlNet(weights, base, { config });
+    const name = basename(path).replace(/\.safetensors$/i, '');
     return {
       opened,
-      name: basename(path).replace(/\.safetensors$/i, ''),
+      name,
       unit: { image, weight, start, end },
       preprocessor,
+      infotext: controlNetInfotextUnit(name, preprocessor.id, weight, start, end),
       close: () => weights.close(),
     };
   } catch (e) {

@@ -17,7 +17,14 @@ import { parseSeed, randomSeed } from '../core/rng/seed.ts';
 import { numberArg, parseArgs, requiredArg, stringArg, type ParsedArgs } from './args.ts';
 import { BUNDLED_MERGES } from './bundled.ts';
 import { openCliLoras, takeLoraArgs } from './cli-loras.ts';
-import { CONTROLNET_OPTIONS, openCliControlNet, wantsControlNet, type CliControlNet } from './cli-controlnet.ts';
+import {
+  CONTROLNET_OPTIONS,
+  openCliControlNet,
+  restoredControlNet,
+  wantsControlNet,
+  type CliControlNet,
+  type RestoredControlNet,
+} from './cli-controlnet.ts';
 import { loadControlNet, type LoadedControlNet } from '../core/models/load-controlnet.ts';
 import { openCliModel } from './open-model.ts';
 import { createNodeRuntime, type NodeBackend } from '../platform/ort/node-runtime.ts';
@@ -59,17 +66,34 @@ export function outputPath(out: string, index: number, count: number): string {
   return count === 1 ? out : out.replace(/\.png$/i, `-${index + 1}.png`);
 }
 
-/** Parameters restored from an image's A1111 infotext (PNG, JPEG or WebP), reported to stderr. */
-async function fromPng(path: string): Promise<Partial<InfotextParams>> {
+/** What `--from-png` restores: the parameters, and the ControlNet unit when a ControlNet is given. */
+interface Restored {
+  params: Partial<InfotextParams>;
+  controlNet?: RestoredControlNet;
+}
+
+/** The keys of a restored ControlNet unit (`ControlNet 0`, the old `ControlNet` and `ControlNet Weight`, …). */
+function isKeyOf(unit: RestoredControlNet, key: string): boolean {
+  const m = /^ControlNet(?:[- ](\d+))?(?: |$)/.exec(key);
+  return m !== null && Number(m[1] ?? 0) === unit.index;
+}
+
+/**
+ * Parameters restored from an image's A1111 infotext (PNG, JPEG or WebP), and with `hasControlNet` its
+ * ControlNet unit, reported to stderr.
+ */
+async function fromPng(path: string, hasControlNet: boolean): Promise<Restored> {
   if (!existsSync(path)) throw new SdError('missing-file', `--from-png file ${path} does not exist.`);
   const meta = readImageMetadata(new Uint8Array(await readFile(path)));
   if (meta.parameters === undefined) throw new SdError('bad-infotext', missingInfotextMessage(path, meta));
   const { params, ignored, problems } = parseInfotext(meta.parameters);
   process.stderr.write(`Restored from ${path}: ${Object.keys(params).join(', ')}\n`);
-  if (ignored.length > 0) process.stderr.write(`Ignored (not supported here): ${ignored.join(', ')}\n`);
+  const controlNet = hasControlNet ? restoredControlNet(meta.parameters, path) : undefined;
+  const notRestored = controlNet === undefined ? ignored : ignored.filter((key) => !isKeyOf(controlNet, key));
+  if (notRestored.length > 0) process.stderr.write(`Ignored (not supported here): ${notRestored.join(', ')}\n`);
   // a sampler problem depends on the sampling mode: samplingOf reports it
   for (const problem of problems.filter((p) => !p.startsWith('Sampler '))) process.stderr.write(`${problem}\n`);
-  return params;
+  return { params, ...(controlNet === undefined ? {} : { controlNet }) };
 }
 
 /** What an image's infotext says about sampling, and the diffusers-mode sampler problem it has (if any). */
@@ -185,9 +209,11 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   const out = requiredArg(args, 'out', 'the PNG file to write');
   checkOutput(out);
   const fromPngPath = stringArg(args, 'from-png');
-  const restored = fromPngPath ? await fromPng(fromPngPath) : {};
-  const backend = (stringArg(args, 'backend') ?? 'cpu') as NodeBackend;
   const hasControlNet = wantsControlNet(args);
+  const { params: restored, controlNet: restoredUnit } = fromPngPath
+    ? await fromPng(fromPngPath, hasControlNet)
+    : { params: {}, controlNet: undefined };
+  const backend = (stringArg(args, 'backend') ?? 'cpu') as NodeBackend;
   const loras = await openCliLoras(
     stringArg(args, 'prompt') ?? restored.prompt ?? '',
     stringArg(args, 'lora-dir'),
@@ -206,7 +232,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   // the ControlNet is checked against the model before anything is loaded
   let control: CliControlNet | undefined;
   if (hasControlNet) {
-    control = await openCliControlNet(args, await opened.baseUnet!()).catch(async (e: unknown) => {
+    control = await openCliControlNet(args, await opened.baseUnet!(), restoredUnit).catch(async (e: unknown) => {
       await opened.close();
       await loras.close();
       throw e;
@@ -260,6 +286,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
           name: opened.name,
           schedulerConfig: model.schedulerConfig,
           loraHashes: loras.hashes,
+          ...(control === undefined ? {} : { controlNets: [control.infotext] }),
         });
         written.push(path);
         await writePng(path, image, infotext, request.sampling ?? 'diffusers');

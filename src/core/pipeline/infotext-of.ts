@@ -1,6 +1,7 @@
 // The A1111 infotext of a generated image: the one builder the worker and the CLI write into their PNGs.
 import { combinedKSamplerName, resolveKSampler } from '../kdiffusion/k-samplers.ts';
 import { formatInfotext, type InfotextParams } from '../png/infotext.ts';
+import { controlNetInfotextEntries, type ControlNetInfotextUnit } from '../png/infotext-controlnet.ts';
 import { schedulerClassName } from '../schedulers/registry.ts';
 import type { RawSchedulerConfig } from '../schedulers/scheduler.ts';
 import type { GeneratedImage } from './generate.ts';
@@ -14,6 +15,20 @@ export interface InfotextModel {
   schedulerConfig: RawSchedulerConfig;
   /** A1111's `Lora hashes` value (`NAME: hash, …`, see `loraHashesText`), when LoRAs were applied. */
   loraHashes?: string;
+  /** The ControlNet units applied, in the request's order: written as A1111's `ControlNet 0`, `ControlNet 1`, …. */
+  controlNets?: ControlNetInfotextUnit[];
+}
+
+/**
+ * The extension keys, after A1111's own: the ControlNet units, then `Lora hashes`, in the order A1111's
+ * extensions add them (ControlNet's `process` runs before the LoRAs are activated).
+ */
+function extensionEntries(model: InfotextModel): Record<string, string> | undefined {
+  const entries = {
+    ...controlNetInfotextEntries(model.controlNets ?? []),
+    ...(model.loraHashes === undefined ? {} : { 'Lora hashes': model.loraHashes }),
+  };
+  return Object.keys(entries).length === 0 ? undefined : entries;
 }
 
 /**
@@ -40,7 +55,7 @@ export function infotextParamsOf(
     denoisingStrength: request.initImage ? request.denoisingStrength : undefined,
     batchSize: isBatch ? request.batchSize : undefined,
     batchPos: isBatch ? image.index : undefined,
-    extra: model.loraHashes === undefined ? undefined : { 'Lora hashes': model.loraHashes },
+    extra: extensionEntries(model),
   };
   return request.sampling === 'a1111' ? withA1111Sampling(params, request) : params;
 }

@@ -18,6 +18,8 @@ export interface Preprocessor {
   readonly id: string;
   /** A1111's module name for the infotext (`canny`, `invert`, `none`). */
   readonly module: string;
+  /** A1111's Threshold A / B (canny: low / high), for modules that have them. */
+  readonly thresholds?: readonly [a: number, b: number];
   run(image: RgbPixels): Promise<RgbPixels>;
 }
 
@@ -43,6 +45,7 @@ export function cannyPreprocessor(low = 100, high = 200): Preprocessor {
   return {
     id: `canny:${low}:${high}`,
     module: 'canny',
+    thresholds: [low, high],
     run: ({ rgb, width, height }) => Promise.resolve(grayToRgb(canny(rgb, width, height, low, high), width, height)),
   };
 }

@@ -1,8 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { decodePng } from '../../../src/core/png/png.ts';
+import { controlNetUnitsOfInfotext } from '../../../src/core/png/infotext-controlnet.ts';
+import { splitInfotext } from '../../../src/core/png/infotext-split.ts';
+import { decodePng, encodePng, readPngText } from '../../../src/core/png/png.ts';
 import { runCli } from '../../oracle/cases.ts';
 import { FIXTURES } from '../../fixtures.ts';
 
@@ -81,6 +83,95 @@ describe('cli generate with a ControlNet: bad inputs', () => {
     expect(code).toBe(1);
     expect(stderr).toMatch(/does not fit the loaded model: this model's UNet needs a tensor "control_model\.label_emb/);
     expect(existsSync(out)).toBe(false);
+  });
+});
+
+/** The `parameters` text of a written PNG. */
+function parametersOf(path: string): string {
+  return readPngText(new Uint8Array(readFileSync(path))).parameters ?? '';
+}
+
+describe('cli generate with a ControlNet: the infotext', () => {
+  const written = join(dir, 'cn-infotext.png');
+  const control = ['--controlnet', CONTROLNET, '--control-image', IMAGE];
+
+  it("writes the unit as A1111's ControlNet extension does, after the other keys", async () => {
+    await runCli([
+      'generate',
+      ...model('tiny-sd15'),
+      ...SETTINGS,
+      ...control,
+      ...['--control-preprocess', 'canny:50:150', '--control-weight', '0.8'],
+      ...['--control-start', '0.1', '--control-end', '0.9', '--out', written],
+    ]);
+    const text = parametersOf(written);
+    expect(splitInfotext(text).pairs.get('ControlNet 0')).toBe(
+      'Module: canny, Model: tiny-controlnet, Weight: 0.8, Resize Mode: Just Resize, Processor Res: 512, ' +
+        'Threshold A: 50.0, Threshold B: 150.0, Guidance Start: 0.1, Guidance End: 0.9, Pixel Perfect: True, ' +
+        'Control Mode: Balanced',
+    );
+    // JSON-quoted, as A1111 writes extension values with commas
+    expect(text).toMatch(/, Model: tiny-sd15, RNG: CPU, ControlNet 0: "Module: canny, [^"]+"$/);
+  });
+
+  it('--from-png restores weight, start, end and preprocessor; the command line wins', async () => {
+    const out = join(dir, 'cn-restored.png');
+    const { stderr } = await runCli([
+      'generate',
+      ...model('tiny-sd15'),
+      ...['--from-png', written, ...control, '--control-end', '0.7', '--out', out],
+    ]);
+    expect(controlNetUnitsOfInfotext(parametersOf(out)).units).toEqual([
+      {
+        index: 0,
+        module: 'canny',
+        model: 'tiny-controlnet',
+        weight: 0.8,
+        start: 0.1,
+        end: 0.7,
+        thresholdA: 50,
+        thresholdB: 150,
+      },
+    ]);
+    expect(stderr).toContain(
+      `Restored from ${written}: ControlNet 0 (preprocessor canny:50:150, weight 0.8, start 0.1, end 0.9;`,
+    );
+    expect(stderr).not.toMatch(/Ignored .*ControlNet 0/);
+  });
+
+  it('--from-png with a module this project lacks: says so and uses the image as it is', async () => {
+    const a1111 = join(dir, 'cn-depth.png');
+    const infotext =
+      'a cat\nSteps: 1, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x64, Model: v1-5, ' +
+      'ControlNet 0: "Module: depth_midas, Model: control_v11f1p_sd15_depth [cfd03158], Weight: 0.6, ' +
+      'Resize Mode: Crop and Resize, Processor Res: 512, Threshold A: 0.5, Threshold B: 0.5, Guidance Start: 0.0, ' +
+      'Guidance End: 0.5, Pixel Perfect: False, Control Mode: Balanced", Version: v1.10.1';
+    writeFileSync(a1111, encodePng(new Uint8Array(64 * 64 * 3), 64, 64, { parameters: infotext }));
+    const out = join(dir, 'cn-depth-out.png');
+    const { stderr } = await runCli(['generate', ...model('tiny-sd15'), '--from-png', a1111, ...control, '--out', out]);
+    expect(stderr).toContain(`The restored ControlNet's preprocessor "depth_midas" is not available here`);
+    expect(controlNetUnitsOfInfotext(parametersOf(out)).units).toEqual([
+      { index: 0, module: 'none', model: 'tiny-controlnet', weight: 0.6, start: 0, end: 0.5 },
+    ]);
+  });
+
+  it('cli info lists the units readably', async () => {
+    const { stdout } = await runCli(['info', written]);
+    const report = JSON.parse(stdout) as { controlNets: unknown[]; other: Record<string, string> };
+    expect(report.controlNets).toEqual([
+      {
+        index: 0,
+        module: 'canny',
+        model: 'tiny-controlnet',
+        weight: 0.8,
+        start: 0.1,
+        end: 0.9,
+        thresholdA: 50,
+        thresholdB: 150,
+        preprocessor: 'canny:50:150',
+      },
+    ]);
+    expect(report.other['ControlNet 0']).toMatch(/^Module: canny, /);
   });
 });
 
