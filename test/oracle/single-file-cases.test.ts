@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/core/png/png.ts';
 import { FIXTURES } from '../fixtures.ts';
-import { compareImages, runCli, TOLERANCE, type ReferenceCase } from './cases.ts';
+import { caseAsMade, compareImages, FIXTURE_CORRECTIONS, runCli, TOLERANCE, type ReferenceCase } from './cases.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
 const CASES = resolve(SINGLE_FILE, 'cases');
@@ -12,17 +12,6 @@ const outDir = mkdtempSync(join(tmpdir(), 'sd-oracle-sf-'));
 
 /** Cases another issue covers, with the reason: listed, not silently skipped. */
 const OUT_OF_SCOPE: Record<string, string> = {};
-
-/**
- * Cases whose reference image this project does not reproduce, with what was measured: run, and
- * expected to fail (`it.fails`), so the day they pass the suite says so.
- */
-const KNOWN_DIFFERENT: Record<string, string> = {
-  'sf-sd15-lora-0.8-euler-10':
-    'mean 4.71 / max 48 levels: diffusers itself (StableDiffusionPipeline.from_single_file, main of August 2026) ' +
-    'with W + 0.8 · alpha/rank · up @ down merged into every module of the file gives the same image as ' +
-    'this CLI to the last level, so the reference was made some other way',
-};
 
 const cases = readdirSync(CASES)
   .filter((f) => f.startsWith('sf-') && f.endsWith('.json'))
@@ -67,20 +56,28 @@ describe('single-file and safetensors-folder reference cases through the CLI', (
     for (const id of Object.keys(OUT_OF_SCOPE)) expect(ids).toContain(id);
   });
   describe.each(cases.filter((c) => !(c.id in OUT_OF_SCOPE)))('$id', (c) => {
-    const known = KNOWN_DIFFERENT[c.id];
-    const test = known === undefined ? it : it.fails;
     const title = `matches diffusers within ${TOLERANCE.mean} mean / ${TOLERANCE.max} max levels`;
-    test(known === undefined ? title : `${title} (known to differ: ${known})`, async () => {
-      const out = join(outDir, `${c.id}.png`);
-      await runCli(cliArgs(c, out));
+    const correction = FIXTURE_CORRECTIONS[c.id];
+    const check = async (settings: ReferenceCase, name: string): Promise<void> => {
+      const out = join(outDir, `${name}.png`);
+      await runCli(cliArgs(settings, out));
       const ours = decodePng(new Uint8Array(readFileSync(out)));
       const ref = decodePng(new Uint8Array(readFileSync(resolve(CASES, `${c.id}.png`))));
       expect([ours.width, ours.height]).toEqual([ref.width, ref.height]);
       const diff = compareImages(ours.rgb, ref.rgb);
-      console.log(`${c.id}: mean ${diff.mean.toFixed(4)} max ${diff.max} levels`);
+      console.log(`${name}: mean ${diff.mean.toFixed(4)} max ${diff.max} levels`);
       expect(diff.mean, `mean abs diff (max ${diff.max})`).toBeLessThanOrEqual(TOLERANCE.mean);
       expect(diff.max, 'max abs diff').toBeLessThanOrEqual(TOLERANCE.max);
       expect(ours.text['parameters']).toContain(`Seed: ${c.seed}`);
-    });
+    };
+    if (correction === undefined) {
+      it(title, () => check(c, c.id));
+    } else {
+      it(`${title} with the sampler the reference was made with, ${correction.sampler}`, () =>
+        check(caseAsMade(c), `${c.id}-as-made`));
+      it.fails(`${title} with the sampler its JSON declares (known to differ: ${correction.evidence})`, () =>
+        check(c, c.id),
+      );
+    }
   });
 });
