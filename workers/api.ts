@@ -97,8 +97,16 @@ export interface GenerateOptions {
    * The generation itself, without the decoded init image (see `initImage`). A null width or height
    * means the model family's natural size ({@link ModelSummary.defaultSize}).
    */
-  request: Omit<GenerateRequest, 'initImage' | 'width' | 'height'> & { width: number | null; height: number | null };
+  request: Omit<GenerateRequest, 'initImage' | 'controlNets' | 'width' | 'height'> & {
+    width: number | null;
+    height: number | null;
+  };
   initImage?: InitImageFile;
+  /**
+   * ControlNet units (A1111's "ControlNet Unit 0", "1", …), summed as diffusers' Multi-ControlNet. Each
+   * names a stored ControlNet ({@link DiffusionApi.addControlNet}); safetensors models only.
+   */
+  controlNets?: ControlNetUnitOptions[];
   /** How patient the model download is; defaults suit real networks (tests shorten them). */
   download?: DownloadPolicy;
 }
@@ -188,6 +196,53 @@ export interface LoraEntry {
 /** A LoRA file to keep in the browser: a picked or dropped `.safetensors` file, or its URL. */
 export type AddLoraOptions = { file: Blob; fileName: string } | { url: string };
 
+/** A stored ControlNet as the ControlNet panel lists it. Sizes in bytes. */
+export interface ControlNetEntry {
+  /**
+   * Its name (A1111's ControlNet "Model"): the file name without `.safetensors`, or the folder's name
+   * for a diffusers ControlNet folder.
+   */
+  name: string;
+  sizeBytes: number;
+  /** What the files are, one line for people ("ControlNet 1.1 file, float16", "diffusers ControlNet folder"). */
+  description: string;
+  /** A `config.json` came with the weights (a diffusers ControlNet folder); otherwise the model's UNet is its config. */
+  hasConfig: boolean;
+}
+
+/**
+ * A ControlNet to keep in the browser (its own IndexedDB store: it survives reloads and works offline):
+ * - `files`: a picked or dropped `.safetensors` file (ControlNet 1.0 with `control_model.` keys, 1.1,
+ *   or diffusers' `ControlNetModel` weights), optionally with the `config.json` of its diffusers folder;
+ *   `name` overrides the name taken from the file (a folder's name);
+ * - `url`: a `.safetensors` URL; for a diffusers folder's `diffusion_pytorch_model[.fp16].safetensors`
+ *   the `config.json` beside it is fetched too.
+ */
+export type AddControlNetOptions = { files: LocalFile[]; name?: string } | { url: string };
+
+/** One ControlNet unit of a job (A1111's "ControlNet Unit N"). */
+export interface ControlNetUnitOptions {
+  /** The stored ControlNet's name ({@link ControlNetEntry.name}). */
+  model: string;
+  /** The user's image, encoded; the worker decodes it and runs the preprocessor. */
+  image: InitImageFile;
+  /** Preprocessor spec: `canny:LOW:HIGH` (A1111's defaults `canny:100:200`), `invert` or `none`. */
+  preprocessor: string;
+  /** A1111's Control Weight (`controlnet_conditioning_scale`), 0 to 10, typically 1. */
+  weight: number;
+  /** A1111's Starting / Ending Control Step, fractions of the steps: 0 ≤ start < end ≤ 1. */
+  start: number;
+  end: number;
+}
+
+/** A preprocessed control image, for the panel to show next to the user's image. */
+export interface ControlPreview {
+  /** The control image as a PNG. */
+  png: Uint8Array;
+  width: number;
+  height: number;
+}
+
 /** A finished image: a PNG with A1111 infotext in its `parameters` text chunk. */
 export interface ImageResult {
   index: number;
@@ -271,4 +326,15 @@ export interface DiffusionApi {
   listLoras(): Promise<LoraEntry[]>;
   /** Deletes a stored LoRA (a loaded model it is merged into is closed first). */
   deleteLora(options: { name: string }): Promise<void>;
+  /**
+   * Keeps a ControlNet in the browser under its name (a ControlNet of the same name is replaced).
+   * Rejects for files that are no ControlNet, naming what was expected.
+   */
+  addControlNet(options: AddControlNetOptions): Promise<ControlNetEntry>;
+  /** The stored ControlNets by name. */
+  listControlNets(): Promise<ControlNetEntry[]>;
+  /** Deletes a stored ControlNet; rejects with code `busy` while a job runs or waits. */
+  deleteControlNet(options: { name: string }): Promise<void>;
+  /** Runs a preprocessor (`canny:LOW:HIGH`, `invert`, `none`) on an image, for the panel's preview. */
+  preprocessControlImage(options: { image: InitImageFile; preprocessor: string }): Promise<ControlPreview>;
 }

@@ -10,11 +10,12 @@ function isPng(bytes: Uint8Array): boolean {
 }
 
 /**
- * Decodes an img2img source to 8-bit RGB. PNGs go through the core's decoder, bit-exact with what
- * the CLI reads; JPEG, WebP and others through the browser (createImageBitmap), without colour
- * conversion, alpha dropped.
+ * Decodes an img2img source (or a ControlNet unit's image) to 8-bit RGB. PNGs go through the core's
+ * decoder, bit-exact with what the CLI reads; JPEG, WebP and others through the browser
+ * (createImageBitmap), without colour conversion, alpha dropped.
+ * @param what names the image in messages ("init image", "ControlNet 0 image")
  */
-export async function decodeInitImage(file: InitImageFile): Promise<RgbImage> {
+export async function decodeInitImage(file: InitImageFile, what = 'init image'): Promise<RgbImage> {
   if (isPng(file.bytes)) {
     const png = decodePng(file.bytes);
     return { rgb: png.rgb, width: png.width, height: png.height };
@@ -28,7 +29,7 @@ export async function decodeInitImage(file: InitImageFile): Promise<RgbImage> {
   } catch (cause) {
     throw new SdError(
       'bad-image',
-      `The init image (${file.type || 'unknown type'}, ${file.bytes.length} bytes) could not be decoded: use a PNG, JPEG or WebP file.`,
+      `The ${what} (${file.type || 'unknown type'}, ${file.bytes.length} bytes) could not be decoded: use a PNG, JPEG or WebP file.`,
       { cause },
     );
   }
@@ -36,10 +37,7 @@ export async function decodeInitImage(file: InitImageFile): Promise<RgbImage> {
   const canvas = new OffscreenCanvas(width, height);
   const context = canvas.getContext('2d');
   if (!context)
-    throw new SdError(
-      'internal',
-      'OffscreenCanvas 2d context is unavailable: cannot decode the init image; use a PNG.',
-    );
+    throw new SdError('internal', `OffscreenCanvas 2d context is unavailable: cannot decode the ${what}; use a PNG.`);
   context.drawImage(bitmap, 0, 0);
   bitmap.close();
   const rgba = context.getImageData(0, 0, width, height).data;

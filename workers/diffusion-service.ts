@@ -12,12 +12,16 @@ import { modelIdOf } from '../src/core/store/model-source.ts';
 import { SAMPLER_NAMES } from '../src/core/schedulers/registry.ts';
 import { ClipTokenizer } from '../src/core/tokenizer/clip-tokenizer.ts';
 import type {
+  AddControlNetOptions,
   AddLoraOptions,
+  ControlNetEntry,
+  ControlPreview,
   CopyProgress,
   DiffusionApi,
   GenerateOptions,
   GenerateSummary,
   ImageResult,
+  InitImageFile,
   JobEvent,
   LocalModelInfo,
   LoraEntry,
@@ -25,6 +29,7 @@ import type {
   StoreReport,
   TokenCount,
 } from './api.ts';
+import { controlInfotextUnits, controlPreview, controlUnitsOf } from './control-units.ts';
 import { decodeInitImage } from './decode-image.ts';
 import { ModelHost } from './model-host.ts';
 import { classifyRunError, isFatal } from './run-errors.ts';
@@ -74,8 +79,8 @@ export type ServiceHost = Pick<
   | 'clearStore'
   | 'openLocal'
 > &
-  // hosts without stored LoRAs (tests) leave these out
-  Partial<Pick<ModelHost, 'loras' | 'activeLoras' | 'deleteLora'>>;
+  // hosts without stored LoRAs or ControlNets (tests) leave these out
+  Partial<Pick<ModelHost, 'loras' | 'activeLoras' | 'deleteLora' | 'controlNets' | 'deleteControlNet'>>;
 
 /**
  * The diffusion API without any messaging: the worker exposes it through Comlink, and it can run
@@ -207,14 +212,40 @@ export class DiffusionService implements DiffusionApi {
 
   /** Refuses while a job runs or waits: it may merge the LoRA. */
   async deleteLora(options: { name: string }): Promise<void> {
-    if (this.#jobs.size > 0) {
-      throw new SdError(
-        'busy',
-        `A generation is running or waiting. Cancel it or wait until it ends, then delete LoRA ${options.name}.`,
-      );
-    }
+    this.#refuseWhileJobs(`delete LoRA ${options.name}`);
     if (this.#host.deleteLora) await this.#host.deleteLora(options.name);
     else await this.#loras.delete(options.name);
+  }
+
+  /** Throws `busy` while a job runs or waits (`action` says what then to do, e.g. "delete LoRA x"). */
+  #refuseWhileJobs(action: string): void {
+    if (this.#jobs.size > 0)
+      throw new SdError('busy', `A generation is running or waiting. Cancel it or wait until it ends, then ${action}.`);
+  }
+
+  get #controlNets(): NonNullable<ServiceHost['controlNets']> {
+    if (!this.#host.controlNets)
+      throw new SdError('internal', 'This diffusion service keeps no ControlNets (its host has no ControlNet store).');
+    return this.#host.controlNets;
+  }
+
+  addControlNet(options: AddControlNetOptions): Promise<ControlNetEntry> {
+    return this.#controlNets.add(options);
+  }
+
+  listControlNets(): Promise<ControlNetEntry[]> {
+    return this.#controlNets.list();
+  }
+
+  /** Refuses while a job runs or waits: it may use the ControlNet. */
+  async deleteControlNet(options: { name: string }): Promise<void> {
+    this.#refuseWhileJobs(`delete ControlNet ${options.name}`);
+    if (this.#host.deleteControlNet) await this.#host.deleteControlNet(options.name);
+    else await this.#controlNets.delete(options.name);
+  }
+
+  preprocessControlImage(options: { image: InitImageFile; preprocessor: string }): Promise<ControlPreview> {
+    return controlPreview(options);
   }
 
   async #run(options: GenerateOptions, job: Job, onEvent: (event: JobEvent) => void): Promise<GenerateSummary> {
@@ -223,6 +254,8 @@ export class DiffusionService implements DiffusionApi {
     };
     try {
       checkCancelled();
+      // images and preprocessors first: a bad one is refused before the model loads
+      const controlUnits = await controlUnitsOf(options.controlNets ?? []);
       const active = await this.#host.acquire(
         options,
         (progress) => onEvent({ kind: 'progress', progress }),
@@ -237,10 +270,12 @@ export class DiffusionService implements DiffusionApi {
         height: options.request.height ?? size,
       };
       if (options.initImage) request.initImage = await decodeInitImage(options.initImage);
+      if (controlUnits.length > 0) request.controlNets = controlUnits;
       const infotextModel = {
         name: modelName(active.summary.label),
         schedulerConfig: active.model.schedulerConfig,
         ...(active.loras ? { loraHashes: active.loras.hashes } : {}),
+        ...(controlUnits.length > 0 ? { controlNets: controlInfotextUnits(options.controlNets ?? []) } : {}),
       };
       const { images, timings, loop } = await generate(active.model, active.runtime, request, {
         onProgress: (progress) => onEvent({ kind: 'progress', progress }),

@@ -34,6 +34,13 @@ const api = {
   addLora: (options) => service.addLora(options),
   listLoras: () => service.listLoras(),
   deleteLora: (options) => service.deleteLora(options),
+  addControlNet: (options) => service.addControlNet(options),
+  listControlNets: () => service.listControlNets(),
+  deleteControlNet: (options) => service.deleteControlNet(options),
+  preprocessControlImage: async (options) => {
+    const preview = await service.preprocessControlImage(options);
+    return Comlink.transfer(preview, [preview.png.buffer as ArrayBuffer]);
+  },
 } satisfies DiffusionApi;
 
 Comlink.expose(api);

@@ -7,6 +7,7 @@ import { LoraStore, type StoredLoraInfo } from '../src/core/store/lora-store.ts'
 import { createBrowserModelStore } from '../src/platform/store/browser-platform.ts';
 import { createIdbKeyValueStore } from '../src/platform/store/idb-kv.ts';
 import type { AddLoraOptions, LoraEntry } from './api.ts';
+import { fetchSafetensors } from './fetch-file.ts';
 
 /** IndexedDB database of the stored LoRAs (apart from the models, so the store panel lists models only). */
 export const LORA_STORE_DB = 'sd-lora-store';
@@ -21,15 +22,6 @@ export interface PromptLoras {
   hashes: string;
 }
 
-/** The file name a URL's last path segment or its Content-Disposition gives. */
-function fileNameOf(url: string, response: Response): string | undefined {
-  const disposition = response.headers.get('content-disposition') ?? '';
-  const quoted = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(disposition)?.[1];
-  if (quoted !== undefined) return decodeURIComponent(quoted);
-  const last = new URL(url).pathname.split('/').pop();
-  return last === undefined || last === '' ? undefined : decodeURIComponent(last);
-}
-
 /** The worker's stored LoRAs: adding, listing and deleting them, and resolving a prompt's tags against them. */
 export class LoraHost {
   readonly #store = new LoraStore(createBrowserModelStore({ kv: createIdbKeyValueStore(LORA_STORE_DB) }));
@@ -38,28 +30,8 @@ export class LoraHost {
 
   async add(options: AddLoraOptions): Promise<StoredLoraInfo> {
     if ('file' in options) return this.#store.add(options.fileName, options.file);
-    let response: Response;
-    try {
-      response = await fetch(options.url);
-    } catch (cause) {
-      throw new SdError(
-        'network',
-        `Could not fetch ${options.url} (${String(cause)}). Check the address and the network.`,
-        {
-          cause,
-        },
-      );
-    }
-    if (!response.ok)
-      throw new SdError('network', `${options.url} answered ${response.status}: expected a LoRA .safetensors file.`);
-    const name = fileNameOf(options.url, response);
-    if (name === undefined || !/\.safetensors$/i.test(name)) {
-      throw new SdError(
-        'bad-argument',
-        `${options.url} does not name a .safetensors file (${name ?? 'no file name'}): download it and add the file instead.`,
-      );
-    }
-    return this.#store.add(name, await response.blob());
+    const { fileName, blob } = await fetchSafetensors(options.url, 'LoRA');
+    return this.#store.add(fileName, blob);
   }
 
   /** The stored LoRAs with their module count, and how many modules `active` (the loaded model's set) placed. */

@@ -3,14 +3,10 @@ import type { BlobLike } from '../io/blob-like.ts';
 import { LoraFile } from '../lora/lora-file.ts';
 import { blobByteSource } from '../safetensors/byte-source.ts';
 import type { ModelStore } from './model-store.ts';
+import { NamedFileStore, type StoredEntryInfo } from './named-file-store.ts';
 
-/** A stored LoRA file, as the page lists it. Sizes in bytes. */
-export interface StoredLoraInfo {
-  /** The name prompt tags use: `<lora:NAME:…>` (the file name without `.safetensors`). */
-  name: string;
-  sizeBytes: number;
-  updatedAtMs: number;
-}
+/** A stored LoRA file, as the page lists it; `name` is what prompt tags use, `<lora:NAME:…>`. */
+export type StoredLoraInfo = StoredEntryInfo;
 
 const ID_PREFIX = 'lora:';
 const EXTENSION = /\.safetensors$/i;
@@ -27,7 +23,11 @@ export function loraNameOf(fileName: string): string {
  * against the names, as A1111 resolves them against its `models/Lora` folder.
  */
 export class LoraStore {
-  constructor(private readonly store: ModelStore) {}
+  private readonly entries: NamedFileStore;
+
+  constructor(store: ModelStore) {
+    this.entries = new NamedFileStore(store, ID_PREFIX);
+  }
 
   /**
    * Checks that `blob` is a LoRA (a safetensors file with low-rank factors) and stores it under its
@@ -54,29 +54,23 @@ export class LoraStore {
         `${fileName} holds no LoRA modules (no lora_down/lora_up or lora_A/lora_B pairs; e.g. ${lora.unusableKeys.slice(0, 3).join(', ') || 'no tensors'}). LoHa, LoKr and full checkpoints are not LoRAs this page can merge.`,
       );
     }
-    await this.store.delete(ID_PREFIX + name);
-    const stored = await this.store.importBlobs(ID_PREFIX + name, name, [{ path: `${name}.safetensors`, blob }]);
-    return { name, sizeBytes: stored.sizeBytes, updatedAtMs: stored.record.updatedAtMs };
+    return this.entries.put(name, [{ path: `${name}.safetensors`, blob }]);
   }
 
   /** The complete stored LoRAs, by name. */
-  async list(): Promise<StoredLoraInfo[]> {
-    return (await this.store.list())
-      .filter((m) => m.id.startsWith(ID_PREFIX) && m.isComplete)
-      .map((m) => ({ name: m.label, sizeBytes: m.sizeBytes, updatedAtMs: m.updatedAtMs }))
-      .sort((a, b) => a.name.localeCompare(b.name));
+  list(): Promise<StoredLoraInfo[]> {
+    return this.entries.list();
   }
 
   /** Opens a stored LoRA by its tag name; undefined when none has that name. */
   async open(name: string): Promise<LoraFile | undefined> {
-    const id = ID_PREFIX + name;
-    if (!(await this.store.list()).some((m) => m.id === id && m.isComplete)) return undefined;
-    const stored = await this.store.open(id, { repair: false });
+    const stored = await this.entries.open(name);
+    if (stored === undefined) return undefined;
     const path = `${name}.safetensors`;
     return LoraFile.open(blobByteSource(await stored.readBlob(path)), path, name);
   }
 
   delete(name: string): Promise<void> {
-    return this.store.delete(ID_PREFIX + name);
+    return this.entries.delete(name);
   }
 }

@@ -4,7 +4,7 @@ import type { PredictionType } from '../checkpoint/standard-configs.ts';
 import type { ConvertedStore } from '../models/component-weights.ts';
 import type { ModelFiles } from '../models/model-files.ts';
 import { isSafetensorsFolder, openSafetensorsFolder } from '../models/safetensors-folder.ts';
-import { openSingleFileModel } from '../models/single-file-model.ts';
+import { openSingleFileModel, type BaseUnet } from '../models/single-file-model.ts';
 import { blobWeightsFile } from '../models/weights-file.ts';
 import { memoryNeeds, type ComponentTensors, type MemoryNeeds } from '../models/memory-needs.ts';
 import { weightCandidates } from '../models/safetensors-folder.ts';
@@ -25,6 +25,8 @@ export interface OpenBlobModelOptions {
   convertedStore?: ConvertedStore;
   /** LoRAs merged into the weights as the graphs are built (safetensors forms only; an ONNX export is refused). */
   loras?: LoraSet;
+  /** Builds the UNet with ControlNet residual inputs (safetensors forms only; an ONNX export is refused). */
+  controlResiduals?: boolean;
 }
 
 /** A model ready for `loadModel`, and what it was opened as. */
@@ -34,6 +36,8 @@ export interface OpenedBlobModel {
   description?: string;
   /** Storage and GPU memory the weights need (safetensors forms; from the headers only). */
   needs?: MemoryNeeds;
+  /** The UNet a ControlNet must fit (safetensors forms; absent for ONNX exports). */
+  baseUnet?: () => Promise<BaseUnet>;
 }
 
 /** Which component a single file's key belongs to, by the LDM prefixes diffusers' conversion reads. */
@@ -84,8 +88,8 @@ export async function openBlobModel(
   files: BlobModelFiles,
   options: OpenBlobModelOptions = {},
 ): Promise<OpenedBlobModel> {
-  const { singleFile, config, predictionType, convertedStore, loras } = options;
-  const built = { predictionType, convertedStore, ...(loras === undefined ? {} : { loras }) };
+  const { singleFile, config, predictionType, convertedStore, loras, controlResiduals } = options;
+  const built = { predictionType, convertedStore, controlResiduals, ...(loras === undefined ? {} : { loras }) };
   const isFolder = singleFile === undefined && (await isSafetensorsFolder(files));
   if (singleFile === undefined && !isFolder) {
     if (loras !== undefined && !loras.isEmpty) {
@@ -93,6 +97,12 @@ export async function openBlobModel(
       throw new SdError(
         'unsupported-model',
         `The prompt applies LoRA ${names}, but ${files.label} is an ONNX export, whose weights are fixed in its model.onnx files: LoRAs are merged into safetensors models. Use the model's .safetensors checkpoint or diffusers safetensors folder, or remove the <lora:…> tags.`,
+      );
+    }
+    if (controlResiduals === true) {
+      throw new SdError(
+        'unsupported-model',
+        `ControlNet needs a safetensors checkpoint or diffusers safetensors folder: ${files.label} is an ONNX export, whose UNet graph has no ControlNet inputs. Use the model's .safetensors checkpoint or diffusers safetensors folder, or turn the ControlNet units off.`,
       );
     }
     return { files };

@@ -21,6 +21,7 @@ import type { GenerateOptions, JobEvent, ModelSummary } from '../../../workers/a
 import { DiffusionService, type ServiceHost } from '../../../workers/diffusion-service.ts';
 import type { ActiveModel } from '../../../workers/model-host.ts';
 import { loadFixture, nodeRuntime } from '../pipeline/fixture-models.ts';
+import { rejection } from './picked-files.ts';
 
 const MERGES = resolve(import.meta.dirname, '../../../public/clip/merges.txt');
 
@@ -103,16 +104,6 @@ async function run(service: DiffusionService, options: GenerateOptions) {
   const events: JobEvent[] = [];
   const summary = await service.generate(options, (e) => events.push(e));
   return { summary, events, images: events.flatMap((e) => (e.kind === 'image' ? [e.image] : [])) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SdError> {
-  try {
-    await promise;
-  } catch (e) {
-    expect(e).toBeInstanceOf(SdError);
-    return e as SdError;
-  }
-  throw new Error('resolved');
 }
 
 let server: Server;

@@ -1,24 +1,12 @@
 // The worker's model host with models from the disk, in Node: fake-indexeddb stands in for the
 // browser's IndexedDB, and fixture files opened as Blobs for the Files a folder picker gives.
 import 'fake-indexeddb/auto';
-import { openAsBlob, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CopyProgress, LocalFile } from '../../../workers/api.ts';
+import type { CopyProgress } from '../../../workers/api.ts';
 import { ModelHost } from '../../../workers/model-host.ts';
 import { MODELS } from '../../fixtures.ts';
-
-/** What picking `dir` gives: every file under it, paths starting with the folder's name. */
-async function picked(dir: string): Promise<LocalFile[]> {
-  const root = join(dir, '..');
-  const files = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
-  return Promise.all(
-    files.map(async (e) => ({
-      path: relative(root, join(e.parentPath, e.name)),
-      file: await openAsBlob(join(e.parentPath, e.name)),
-    })),
-  );
-}
+import { picked } from './picked-files.ts';
 
 const SITE = 'http://site.test/';
 const host = new ModelHost(SITE);
