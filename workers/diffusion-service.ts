@@ -9,7 +9,7 @@ import { countPromptTokens } from '../src/core/prompt/chunk-prompt.ts';
 import { removeLoraTags } from '../src/core/png/lora-tags.ts';
 import { createAbortSource, type AbortSource } from '../src/core/store/abort.ts';
 import { modelIdOf } from '../src/core/store/model-source.ts';
-import { SAMPLER_NAMES } from '../src/core/schedulers/registry.ts';
+import { ALL_SAMPLER_NAMES } from '../src/core/schedulers/registry.ts';
 import { ClipTokenizer } from '../src/core/tokenizer/clip-tokenizer.ts';
 import type {
   AddControlNetOptions,
@@ -107,7 +107,7 @@ export class DiffusionService implements DiffusionApi {
   }
 
   async samplerNames(options?: { sampling?: SamplingMode }): Promise<string[]> {
-    return options?.sampling === 'a1111' ? kSamplerNames() : [...SAMPLER_NAMES];
+    return options?.sampling === 'a1111' ? kSamplerNames() : [...ALL_SAMPLER_NAMES];
   }
 
   /** Counts with the bundled CLIP vocabulary: every Stable Diffusion model uses the same one. */

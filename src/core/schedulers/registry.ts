@@ -95,6 +95,12 @@ const VARIANT_ROWS: readonly SamplerEntry[] = SCHEDULE_VARIANTS.flatMap((variant
 );
 
 /**
+ * Every name the registry runs: the table's, then the schedule variants' ("Euler Karras", "Euler SGM
+ * Uniform", …), which restoring an A1111 infotext in diffusers mode produces, so a menu must offer them.
+ */
+export const ALL_SAMPLER_NAMES: readonly string[] = [...SAMPLER_NAMES, ...VARIANT_ROWS.map((r) => r.name)];
+
+/**
  * The table row for a sampler name: the exact name, or failing that the one name equal to it ignoring case
  * (so "euler a" finds "Euler a"). Names of `SCHEDULE_VARIANTS` ("Euler SGM Uniform") are found too.
  * @throws SdError 'unknown-sampler' listing the valid names

@@ -1,8 +1,8 @@
 /**
  * Sampler names beyond the registry's table that diffusers reproduces by one more scheduler argument: A1111's
  * "Euler"/"Heun" with the Karras schedule, and A1111's "SGM Uniform" schedule, which diffusers' scheduler
- * overview maps to `timestep_spacing: "trailing"`. They are accepted by name ("Euler SGM Uniform") but kept
- * out of the sampler menu, which lists the fixtures README's table.
+ * overview maps to `timestep_spacing: "trailing"`. They are accepted by name ("Euler SGM Uniform") and
+ * listed after the fixtures README's table (the registry's `ALL_SAMPLER_NAMES`).
  */
 
 /** One schedule suffix: the arguments it adds and the registry rows it may follow. */

@@ -122,8 +122,13 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((done) => server.close(() => done())));
 
 describe('DiffusionService', () => {
-  it('lists the core sampler names', async () => {
-    expect(await new DiffusionService(siteRoot, new FixtureHost()).samplerNames()).toEqual([...SAMPLER_NAMES]);
+  it('lists the core sampler names, then the schedule variants an A1111 infotext restores to', async () => {
+    const names = await new DiffusionService(siteRoot, new FixtureHost()).samplerNames();
+    expect(names.slice(0, SAMPLER_NAMES.length)).toEqual([...SAMPLER_NAMES]);
+    expect(names).toContain('Euler Karras');
+    expect(names).toContain('Heun Karras');
+    expect(names).toContain('DPM++ 2M SGM Uniform');
+    expect(new Set(names).size).toBe(names.length);
   });
 
   it("lists a1111 mode's k-diffusion samplers with their schedule types", async () => {
