@@ -1,4 +1,5 @@
-import type { BrowserContext, Page } from 'playwright-core';
+import { basename } from 'node:path';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import type { ReferenceCase } from '../../oracle/cases.ts';
 
 /** One main-thread long task (over 50 ms) as the PerformanceObserver saw it; times in ms. */
@@ -110,16 +111,86 @@ export async function pageState(page: Page): Promise<string> {
   );
 }
 
+/** The file behind an image element, read back through its `src` (a blob: URL). */
+export async function imageBytes(img: Locator): Promise<Uint8Array> {
+  const bytes = await img.evaluate(async (element) => {
+    const response = await fetch((element as HTMLImageElement).src);
+    return Array.from(new Uint8Array(await response.arrayBuffer()));
+  });
+  return Uint8Array.from(bytes);
+}
+
 /** The newest result's PNG, read back through its `src` (a blob: URL). */
 export async function newestPng(page: Page): Promise<Uint8Array> {
-  const bytes = await page
-    .getByTestId('result-image')
-    .first()
-    .evaluate(async (img) => {
-      const response = await fetch((img as HTMLImageElement).src);
-      return Array.from(new Uint8Array(await response.arrayBuffer()));
-    });
-  return Uint8Array.from(bytes);
+  return imageBytes(page.getByTestId('result-image').first());
+}
+
+/** Clicks Generate and returns the new image's PNG; fails with the page's error if one shows. */
+export async function generateImage(page: Page, timeoutMs: number): Promise<Uint8Array> {
+  const before = await resultCount(page);
+  await page.getByTestId('generate').click();
+  await waitForResults(page, before + 1, timeoutMs);
+  return newestPng(page);
+}
+
+/**
+ * Opens a single `.safetensors` checkpoint from disk with its diffusers folder picked as the config
+ * ("Config folder…", then "Open a file…"), and waits until the page reads it.
+ */
+export async function openCheckpoint(page: Page, file: string, configFolder: string): Promise<void> {
+  await page.getByTestId('config-input').setInputFiles(configFolder);
+  await page
+    .getByTestId('config-name')
+    .filter({ hasText: `config: ${basename(configFolder)}` })
+    .waitFor({ timeout: 10_000 });
+  await page.getByTestId('file-input').setInputFiles(file);
+  await page
+    .getByTestId('local-model')
+    .filter({ hasText: `Reading ${basename(file)}` })
+    .waitFor({ timeout: 30_000 });
+}
+
+/** Turns ControlNet Unit 0 on (its controls show only then). */
+export async function enableControlNet(page: Page): Promise<void> {
+  await page.getByRole('checkbox', { name: 'Enable ControlNet Unit 0' }).check();
+}
+
+/**
+ * Adds ControlNet files (`.safetensors`, optionally with `config.json`) or, with `isFolder`, a diffusers
+ * ControlNet folder through the enabled panel's pickers, and waits until the stored list shows `name`.
+ */
+export async function addControlNet(
+  page: Page,
+  paths: string | string[],
+  name: string,
+  isFolder = false,
+): Promise<void> {
+  await page.getByTestId(isFolder ? 'controlnet-folder-input' : 'controlnet-input').setInputFiles(paths);
+  const listed = page.getByTestId('controlnet-list').getByText(name, { exact: true });
+  try {
+    await listed.waitFor({ timeout: 30_000 });
+  } catch (e) {
+    const error = page.getByTestId('controlnet-error');
+    const said = (await error.count()) > 0 ? await error.innerText() : 'no error';
+    throw new Error(`ControlNet ${name} not listed within 30 s; the panel says: ${said}`, { cause: e });
+  }
+}
+
+/**
+ * Gives ControlNet Unit 0 its control image and waits for the preview of `preprocessor` (the worker's
+ * spec, e.g. `canny:100:200`); returns the preview's PNG.
+ */
+export async function controlPreview(page: Page, preprocessor: string, image?: string): Promise<Uint8Array> {
+  if (image !== undefined) await page.getByTestId('control-image').setInputFiles(image);
+  const preview = page.locator(`[data-testid="control-preview"][data-preprocessor="${preprocessor}"]`);
+  try {
+    await preview.waitFor({ timeout: 30_000 });
+  } catch (e) {
+    const error = page.getByTestId('control-preview-error');
+    const said = (await error.count()) > 0 ? await error.innerText() : 'no error';
+    throw new Error(`No ${preprocessor} preview within 30 s; the panel says: ${said}`, { cause: e });
+  }
+  return imageBytes(preview);
 }
 
 /** Waits until the progress bar reports at least `step` denoising steps. */
