@@ -144,7 +144,7 @@ describe('ControlNet in headless Chromium', () => {
     60_000,
   );
 
-  it('says what an enabled unit lacks before generating, and stores a diffusers ControlNet folder under its name', async () => {
+  it('says what an enabled unit lacks before generating; stores a diffusers ControlNet folder under its name and deletes it', async () => {
     await page.getByTestId('controlnet-panel').getByRole('button', { name: 'Remove' }).click();
     await page.getByTestId('generate').click();
     const error = page.getByTestId('error');
@@ -156,6 +156,13 @@ describe('ControlNet in headless Chromium', () => {
     await addControlNet(page, resolve(SINGLE, 'tiny-controlnet-diffusers'), 'tiny-controlnet-diffusers', true);
     expect(await page.getByLabel('ControlNet model', { exact: true }).inputValue()).toBe('tiny-controlnet-diffusers');
     expect(await page.getByTestId('controlnet-list').innerText()).toMatch(/tiny-controlnet-diffusers\s.*·/);
+    // deleting asks for a second click, and unselects what it deletes
+    const list = page.getByTestId('controlnet-list');
+    await list.getByRole('button', { name: 'Delete tiny-controlnet-diffusers' }).click();
+    await list.getByRole('button', { name: 'Really delete tiny-controlnet-diffusers?' }).click();
+    await expect.poll(() => list.innerText()).not.toContain('tiny-controlnet-diffusers');
+    expect(await page.getByLabel('ControlNet model', { exact: true }).inputValue()).toBe('');
+    await page.getByLabel('ControlNet model', { exact: true }).selectOption(CASE.controlnet);
   }, 60_000);
 
   it("restores Unit 0 but its image from the generated PNG's ControlNet 0", async () => {
