@@ -8,7 +8,7 @@ export interface PanelError {
 }
 
 /**
- * What the store and LoRA panels share: one operation at a time, its outcome for people ("Deleted …")
+ * What the store, LoRA and ControlNet panels share: one operation at a time, its outcome for people ("Deleted …")
  * or its error, and a fresh listing after each.
  */
 export abstract class PanelOperations {
