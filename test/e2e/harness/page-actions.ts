@@ -133,9 +133,15 @@ export async function generateImage(page: Page, timeoutMs: number): Promise<Uint
   return newestPng(page);
 }
 
+/** The error's text while one shows, else the page's state: what to poll until an error shows. */
+export async function errorOrState(page: Page): Promise<string> {
+  const error = page.getByTestId('error');
+  return (await error.count()) > 0 ? error.innerText() : pageState(page);
+}
+
 /**
  * Opens a single `.safetensors` checkpoint from disk with its diffusers folder picked as the config
- * ("Config folder…", then "Open a file…"), and waits until the page reads it.
+ * ("Config folder…", then "Open a file…"), and waits until the page says it reads it.
  */
 export async function openCheckpoint(page: Page, file: string, configFolder: string): Promise<void> {
   await page.getByTestId('config-input').setInputFiles(configFolder);
@@ -144,10 +150,20 @@ export async function openCheckpoint(page: Page, file: string, configFolder: str
     .filter({ hasText: `config: ${basename(configFolder)}` })
     .waitFor({ timeout: 10_000 });
   await page.getByTestId('file-input').setInputFiles(file);
-  await page
-    .getByTestId('local-model')
-    .filter({ hasText: `Reading ${basename(file)}` })
-    .waitFor({ timeout: 30_000 });
+  try {
+    await page.waitForFunction(
+      (name) =>
+        (document.querySelector('[data-testid="local-model"]') as HTMLElement | null)?.innerText.startsWith(
+          `Reading ${name}`,
+        ) === true,
+      basename(file),
+      { timeout: 30_000, polling: 100 },
+    );
+  } catch (e) {
+    const error = page.getByTestId('local-error');
+    const said = (await error.count()) > 0 ? await error.innerText() : await pageState(page);
+    throw new Error(`${basename(file)} not read within 30 s; the page says: ${said}`, { cause: e });
+  }
 }
 
 /** Turns ControlNet Unit 0 on (its controls show only then). */
