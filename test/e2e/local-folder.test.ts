@@ -2,73 +2,36 @@
 // the page's webkitdirectory input, read in place (a reference case must come out), a folder that
 // is not a model (its error names what was expected), and a kept copy that the store panel lists
 // and that generates after a reload, without the folder.
-import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/core/png/png.ts';
 import { MODELS } from '../fixtures.ts';
-import { compareImages, loadCases, referencePng, TOLERANCE } from '../oracle/cases.ts';
-import { launchBrowser } from './harness/browser.ts';
-import { buildSite } from './harness/build-site.ts';
-import { newestPng, pageState, resultCount, shareLink, waitForResults } from './harness/page-actions.ts';
-import { startStaticServer, type StaticServer } from './harness/static-server.ts';
+import { referencePng } from '../oracle/cases.ts';
+import { generateImage, pageState, shareLink } from './harness/page-actions.ts';
+import { expectWithinTolerance, referenceCase } from './harness/references.ts';
+import { useSession } from './harness/session.ts';
 
 /** One run on SwiftShader (a fresh worker compiles its shaders first). */
 const RUN_TIMEOUT_MS = 180_000;
 const TEST_TIMEOUT_MS = 240_000;
 const FOLDER = resolve(MODELS, 'tiny-sd15');
 
-let dist: string;
-let server: StaticServer;
-let browser: Awaited<ReturnType<typeof launchBrowser>>;
-let page: Page;
-let appUrl: string;
-const log: string[] = [];
-const figures: Record<string, number> = {};
-
 /** Picks `folder` through the page's folder input, as "Open a folder…" does without showDirectoryPicker. */
 async function pickFolder(p: Page, folder: string): Promise<void> {
   await p.getByTestId('folder-input').setInputFiles(folder);
 }
 
-async function generate(p: Page): Promise<Uint8Array> {
-  const before = await resultCount(p);
-  await p.getByTestId('generate').click();
-  await waitForResults(p, before + 1, RUN_TIMEOUT_MS);
-  return newestPng(p);
-}
-
 describe('model folders from the disk in headless Chromium', () => {
-  beforeAll(async () => {
-    const t = Date.now();
-    dist = await buildSite();
-    figures['buildMs'] = Date.now() - t;
-    server = await startStaticServer({ '/app/': dist });
-    appUrl = `${server.origin}/app/`;
-    browser = await launchBrowser();
-    page = await browser.context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') log.push(`[${m.type()}] ${m.text()}`);
-    });
-    page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (dist) rmSync(dist, { recursive: true, force: true });
-    console.log(`e2e figures: ${JSON.stringify(figures)}`);
-    if (log.length > 0) console.log(`browser console:\n${log.slice(-40).join('\n')}`);
-  });
+  const session = useSession();
 
   it(
     'reads a picked folder in place and generates sd15-eulera-10 from it; refuses a folder that is not a model',
     async () => {
-      const c = loadCases().find((x) => x.id === 'sd15-eulera-10');
-      if (!c) throw new Error('reference case sd15-eulera-10 is missing from the fixtures');
+      const { page } = session;
+      const c = referenceCase('sd15-eulera-10');
       // the link's model is replaced by the folder; every other setting stays
-      await page.goto(shareLink(appUrl, c, '/nowhere/'));
+      await page.goto(shareLink(session.appUrl, c, '/nowhere/'));
 
       await pickFolder(page, resolve(FOLDER, 'tokenizer'));
       const error = page.getByTestId('local-error');
@@ -84,12 +47,10 @@ describe('model folders from the disk in headless Chromium', () => {
       expect(await status.innerText()).toContain('A link cannot carry a folder');
 
       const t = Date.now();
-      const png = await generate(page);
-      figures['folderRunMs'] = Date.now() - t;
+      const png = await generateImage(page, RUN_TIMEOUT_MS);
+      session.figures['folderRunMs'] = Date.now() - t;
       const ours = decodePng(png);
-      const diff = compareImages(ours.rgb, referencePng(c).rgb);
-      expect(diff.mean, `mean abs diff vs ${c.id} (max ${diff.max})`).toBeLessThanOrEqual(TOLERANCE.mean);
-      expect(diff.max).toBeLessThanOrEqual(TOLERANCE.max);
+      expectWithinTolerance(ours.rgb, referencePng(c).rgb, c.id, session.figures);
       expect(ours.text['parameters']).toContain('Model: tiny-sd15');
       // read in place: nothing went into the store
       expect(await page.locator('[data-testid="stored-model"][data-model-id="local:tiny-sd15"]').count()).toBe(0);
@@ -100,8 +61,9 @@ describe('model folders from the disk in headless Chromium', () => {
   it(
     'keeps a copy on request, lists it in the store panel, and generates from it after a reload without the folder',
     async () => {
+      const { page } = session;
       const query = new URLSearchParams({ prompt: 'a red fox', steps: '1', seed: '7', width: '64', height: '64' });
-      await page.goto(`${appUrl}?${query.toString()}`);
+      await page.goto(`${session.appUrl}?${query.toString()}`);
       await page.getByTestId('keep-copy').check();
       await pickFolder(page, FOLDER);
       const status = page.getByTestId('local-model');
@@ -121,7 +83,7 @@ describe('model folders from the disk in headless Chromium', () => {
       await expect
         .poll(() => page.getByTestId('local-model').innerText(), { timeout: 10_000 })
         .toContain("from someone's disk");
-      const png = await generate(page).catch(async (e: unknown) => {
+      const png = await generateImage(page, RUN_TIMEOUT_MS).catch(async (e: unknown) => {
         throw new Error(`${String(e)}; ${await pageState(page)}`);
       });
       expect(decodePng(png).width).toBe(64);
