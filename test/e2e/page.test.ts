@@ -1,18 +1,15 @@
 // The page end to end in a real headless Chromium: the production build served from a sub-path by a
 // plain static server, WebGPU on the SwiftShader adapter, share links for public reference cases,
 // the WASM fallback, cancel, recovery after a lost device, and a reload with the network off.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/core/png/png.ts';
 import { countPromptTokens } from '../../src/core/prompt/chunk-prompt.ts';
 import { ClipTokenizer } from '../../src/core/tokenizer/clip-tokenizer.ts';
 import { MODELS } from '../fixtures.ts';
-import { compareImages, loadCases, referencePng, runCli, TOLERANCE, type ReferenceCase } from '../oracle/cases.ts';
-import { launchBrowser } from './harness/browser.ts';
-import { buildSite } from './harness/build-site.ts';
+import { referencePng, runCli, type ReferenceCase } from '../oracle/cases.ts';
 import {
   longestTask,
   newestPng,
@@ -24,7 +21,8 @@ import {
   waitForServiceWorker,
   waitForStep,
 } from './harness/page-actions.ts';
-import { startStaticServer, type StaticServer } from './harness/static-server.ts';
+import { expectWithinTolerance, readPngFile, referenceCase } from './harness/references.ts';
+import { useSession } from './harness/session.ts';
 
 /** Waiting for one run on SwiftShader (shader compilation makes a fresh worker's first run slow). */
 const RUN_TIMEOUT_MS = 180_000;
@@ -32,31 +30,6 @@ const RUN_TIMEOUT_MS = 180_000;
 const TEST_TIMEOUT_MS = 240_000;
 /** The spec's bound for main-thread blocking while the worker denoises. */
 const MAX_MAIN_THREAD_TASK_MS = 50;
-
-const cases = new Map(loadCases().map((c) => [c.id, c]));
-function referenceCase(id: string): ReferenceCase {
-  const c = cases.get(id);
-  if (!c) throw new Error(`reference case ${id} is missing from the fixtures`);
-  return c;
-}
-
-let dist: string;
-let server: StaticServer;
-let browser: Awaited<ReturnType<typeof launchBrowser>>;
-let page: Page;
-let appUrl: string;
-const log: string[] = [];
-const figures: Record<string, number> = {};
-
-function expectReference(png: Uint8Array, c: ReferenceCase): void {
-  const ours = decodePng(png);
-  const ref = referencePng(c);
-  expect([ours.width, ours.height]).toEqual([ref.width, ref.height]);
-  const diff = compareImages(ours.rgb, ref.rgb);
-  expect(diff.mean, `mean abs diff vs ${c.id} (max ${diff.max})`).toBeLessThanOrEqual(TOLERANCE.mean);
-  expect(diff.max, `max abs diff vs ${c.id}`).toBeLessThanOrEqual(TOLERANCE.max);
-  expect(ours.text['parameters']).toContain(`Seed: ${c.seed}`);
-}
 
 interface Run {
   png: Uint8Array;
@@ -92,41 +65,28 @@ async function backendOf(p: Page): Promise<{ backend: string; text: string }> {
 }
 
 describe('the page in headless Chromium', () => {
-  beforeAll(async () => {
-    let t = Date.now();
-    dist = await buildSite();
-    figures['buildMs'] = Date.now() - t;
-    server = await startStaticServer({ '/app/': dist, '/models/': MODELS });
-    appUrl = `${server.origin}/app/`;
-    t = Date.now();
-    browser = await launchBrowser();
-    figures['launchMs'] = Date.now() - t;
-    await observeLongTasks(browser.context);
-    page = await browser.context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') log.push(`[${m.type()}] ${m.text()}`);
-    });
-    page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
-  });
+  const session = useSession({ routes: { '/models/': MODELS }, prepareContext: observeLongTasks });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (dist) rmSync(dist, { recursive: true, force: true });
-    console.log(`e2e figures: ${JSON.stringify(figures)}`);
-    if (log.length > 0) console.log(`browser console:\n${log.slice(-40).join('\n')}`);
-  });
+  function expectReference(png: Uint8Array, c: ReferenceCase): void {
+    const ours = decodePng(png);
+    const ref = referencePng(c);
+    expect([ours.width, ours.height]).toEqual([ref.width, ref.height]);
+    expectWithinTolerance(ours.rgb, ref.rgb, c.id, session.figures);
+    expect(ours.text['parameters']).toContain(`Seed: ${c.seed}`);
+  }
 
   it(
     'generates sd15-eulera-10 from a share link on WebGPU (SwiftShader) without blocking the main thread',
     async () => {
+      const { page } = session;
       const c = referenceCase('sd15-eulera-10');
-      await page.goto(shareLink(appUrl, c, '/models/'));
+      await page.goto(shareLink(session.appUrl, c, '/models/'));
       const run = await generateOnce(page);
-      figures['sd15WebgpuFirstRunMs'] = run.runMs;
-      figures['sd15LongestTaskWhileDenoisingMs'] = run.denoiseTask.durationMs;
-      figures['sd15LongestTaskWholeRunMs'] = run.runTask.durationMs;
-      if (run.runTask.durationMs > 0) log.push(`[longtask] ${run.runTask.durationMs} ms at "${run.runTask.stage}"`);
+      session.figures['sd15WebgpuFirstRunMs'] = run.runMs;
+      session.figures['sd15LongestTaskWhileDenoisingMs'] = run.denoiseTask.durationMs;
+      session.figures['sd15LongestTaskWholeRunMs'] = run.runTask.durationMs;
+      if (run.runTask.durationMs > 0)
+        session.log.push(`[longtask] ${run.runTask.durationMs} ms at "${run.runTask.stage}"`);
       expect((await backendOf(page)).backend).toBe('webgpu');
       await expect(page.getByTestId('adapter').innerText()).resolves.toContain('swiftshader');
       // the latents stayed on the GPU between steps: no latent-sized read reached the CPU
@@ -147,8 +107,8 @@ describe('the page in headless Chromium', () => {
   it(
     'restores every setting from a PNG the CLI wrote and regenerates that image',
     async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'sd-e2e-png-'));
-      const cliPng = join(dir, 'cli.png');
+      const { page } = session;
+      const cliPng = join(session.tempDir, 'cli.png');
       await runCli([
         'generate',
         '--model',
@@ -173,7 +133,7 @@ describe('the page in headless Chromium', () => {
         cliPng,
       ]);
       // start from another case's link: the model stays, every other setting comes from the PNG
-      await page.goto(shareLink(appUrl, referenceCase('sd15-eulera-10'), '/models/'));
+      await page.goto(shareLink(session.appUrl, referenceCase('sd15-eulera-10'), '/models/'));
       await page.getByTestId('restore-png').setInputFiles(cliPng);
       await expect
         .poll(() => page.getByTestId('restore-message').innerText(), { timeout: 10_000 })
@@ -182,12 +142,8 @@ describe('the page in headless Chromium', () => {
         );
       const run = await generateOnce(page);
       const ours = decodePng(run.png);
-      const cli = decodePng(new Uint8Array(readFileSync(cliPng)));
-      const diff = compareImages(ours.rgb, cli.rgb);
-      expect(diff.mean, `mean abs diff page vs CLI (max ${diff.max})`).toBeLessThanOrEqual(TOLERANCE.mean);
-      expect(diff.max).toBeLessThanOrEqual(TOLERANCE.max);
+      expectWithinTolerance(ours.rgb, readPngFile(cliPng).rgb, 'cli-png', session.figures);
       expect(ours.text['parameters']).toContain('Seed: 31337');
-      rmSync(dir, { recursive: true, force: true });
     },
     TEST_TIMEOUT_MS,
   );
@@ -195,8 +151,9 @@ describe('the page in headless Chromium', () => {
   it(
     'counts prompt tokens live, in 75-token chunks past the first',
     async () => {
+      const { page } = session;
       const c = referenceCase('a1-long-2chunks');
-      await page.goto(shareLink(appUrl, c, '/models/'));
+      await page.goto(shareLink(session.appUrl, c, '/models/'));
       const tokenizer = ClipTokenizer.fromMerges(
         readFileSync(resolve(import.meta.dirname, '../../public/clip/merges.txt'), 'utf8'),
       );
@@ -217,11 +174,12 @@ describe('the page in headless Chromium', () => {
   it(
     "opens with the default preset's steps and CFG, and reports an unknown sampler or model from a link as text",
     async () => {
-      await page.goto(appUrl);
+      const { page } = session;
+      await page.goto(session.appUrl);
       await expect.poll(() => page.getByTestId('steps').inputValue(), { timeout: 30_000 }).toBe('1');
       expect(await page.getByTestId('cfg').inputValue()).toBe('0');
       await page.goto(
-        `${appUrl}?${new URLSearchParams({ model: 'javascript:alert(1)', sampler: '<b>x</b>', steps: '3' })}`,
+        `${session.appUrl}?${new URLSearchParams({ model: 'javascript:alert(1)', sampler: '<b>x</b>', steps: '3' })}`,
       );
       await expect
         .poll(() => page.getByTestId('model').inputValue(), { timeout: 30_000 })
@@ -243,11 +201,12 @@ describe('the page in headless Chromium', () => {
   it(
     'falls back to WASM for tiny-sd-turbo (float16 tensors, no shader-f16) and says why',
     async () => {
+      const { page } = session;
       const c = referenceCase('turbo-1step');
-      await page.goto(shareLink(appUrl, c, '/models/'));
+      await page.goto(shareLink(session.appUrl, c, '/models/'));
       const run = await generateOnce(page, { hasSteps: false });
-      figures['turboWasmRunMs'] = run.runMs;
-      figures['turboLongestTaskWholeRunMs'] = run.runTask.durationMs;
+      session.figures['turboWasmRunMs'] = run.runMs;
+      session.figures['turboLongestTaskWholeRunMs'] = run.runTask.durationMs;
       const backend = await backendOf(page);
       expect(backend.backend).toBe('wasm');
       expect(backend.text).toMatch(/float16.*shader-f16/);
@@ -259,8 +218,9 @@ describe('the page in headless Chromium', () => {
   it(
     'cancels within one denoising step, then generates again with the same model',
     async () => {
+      const { page } = session;
       const c = referenceCase('a1-weights');
-      await page.goto(shareLink(appUrl, c, '/models/'));
+      await page.goto(shareLink(session.appUrl, c, '/models/'));
       await page.getByTestId('generate').click();
       await waitForStep(page, 2, RUN_TIMEOUT_MS);
       const progress = page.getByTestId('progress');
@@ -284,13 +244,13 @@ describe('the page in headless Chromium', () => {
       const t = Date.now();
       await page.getByTestId('cancel').click();
       lastStep.value = await follow;
-      figures['cancelLatencyMs'] = Date.now() - t;
+      session.figures['cancelLatencyMs'] = Date.now() - t;
       await expect(page.getByTestId('notice').innerText()).resolves.toMatch(/Cancelled/);
       expect(lastStep.value, 'steps run after cancel').toBeLessThanOrEqual(stepAtCancel + 1);
       expect(await resultCount(page)).toBe(0);
 
       const run = await generateOnce(page);
-      figures['a1WeightsAfterCancelRunMs'] = run.runMs;
+      session.figures['a1WeightsAfterCancelRunMs'] = run.runMs;
       expectReference(run.png, c);
     },
     TEST_TIMEOUT_MS * 2,
@@ -299,8 +259,9 @@ describe('the page in headless Chromium', () => {
   it(
     'reports a lost GPU device, recovers without a reload and generates again',
     async () => {
+      const { page } = session;
       const c = referenceCase('sd15-eulera-10');
-      await page.goto(shareLink(appUrl, c, '/models/'));
+      await page.goto(shareLink(session.appUrl, c, '/models/'));
       await page.getByTestId('generate').click();
       await waitForStep(page, 1, RUN_TIMEOUT_MS);
       await page.evaluate(() => window.sdWeb?.loseDevice());
@@ -310,7 +271,7 @@ describe('the page in headless Chromium', () => {
       await expect(error.innerText()).resolves.toMatch(/try again/i);
 
       const run = await generateOnce(page);
-      figures['sd15AfterDeviceLossRunMs'] = run.runMs;
+      session.figures['sd15AfterDeviceLossRunMs'] = run.runMs;
       expect((await backendOf(page)).backend).toBe('webgpu');
       expectReference(run.png, c);
     },
@@ -320,16 +281,17 @@ describe('the page in headless Chromium', () => {
   it(
     'uses WASM threads when the page is cross-origin isolated',
     async () => {
+      const { page } = session;
       // a second origin whose server sends COOP/COEP, as a host (or a service worker) can
-      const isolated = await startStaticServer(
-        { '/app/': dist, '/models/': MODELS },
-        { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' },
-      );
+      const isolated = await session.startServer({
+        'cross-origin-opener-policy': 'same-origin',
+        'cross-origin-embedder-policy': 'require-corp',
+      });
       try {
         const c = referenceCase('turbo-1step');
         await page.goto(shareLink(`${isolated.origin}/app/`, c, '/models/'));
         const run = await generateOnce(page, { hasSteps: false });
-        figures['turboWasmIsolatedRunMs'] = run.runMs;
+        session.figures['turboWasmIsolatedRunMs'] = run.runMs;
         expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
         const threads = Math.min(4, await page.evaluate(() => navigator.hardwareConcurrency));
         await expect(page.getByTestId('wasm-threads').innerText()).resolves.toBe(`WASM threads: ${threads}`);
@@ -345,22 +307,24 @@ describe('the page in headless Chromium', () => {
   it(
     'reloads with the network off and generates from the stored model',
     async () => {
+      const { page } = session;
       const c = referenceCase('sd15-eulera-10');
-      await page.goto(shareLink(appUrl, c, '/models/'));
+      await page.goto(shareLink(session.appUrl, c, '/models/'));
       // the service worker has cached the app shell once it is active
       await waitForServiceWorker(page, RUN_TIMEOUT_MS);
+      const { server, context } = session;
       server.setOffline(true);
-      await browser.context.setOffline(true);
+      await context.setOffline(true);
       try {
         const requestsBefore = server.requests.length;
         await page.reload();
         expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
         const run = await generateOnce(page);
-        figures['sd15OfflineRunMs'] = run.runMs;
+        session.figures['sd15OfflineRunMs'] = run.runMs;
         expectReference(run.png, c);
         expect(server.requests.length, 'requests that reached the server while offline').toBe(requestsBefore);
       } finally {
-        await browser.context.setOffline(false);
+        await context.setOffline(false);
         server.setOffline(false);
       }
     },
