@@ -2,14 +2,11 @@
 // Hub-like server of the store's Node tests (cut connections, a 500, an HTML page, a corrupted
 // byte, a stall), a reload in the middle of a download, the store panel (list, delete, clear all),
 // and the stall timeout's message (`?stall_ms=` and `?retries=` shorten it for the test).
-import { rmSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ModelServer, type LoggedRequest } from '../unit/store/model-server.ts';
-import { launchBrowser } from './harness/browser.ts';
-import { buildSite } from './harness/build-site.ts';
-import { pageState, resultCount, waitForResults } from './harness/page-actions.ts';
-import { startStaticServer, type StaticServer } from './harness/static-server.ts';
+import { generateImage, pageState } from './harness/page-actions.ts';
+import { useSession } from './harness/session.ts';
 
 const MODEL = 'tiny-sd15';
 /** One run on SwiftShader, download included (a fresh worker compiles its shaders first). */
@@ -17,15 +14,9 @@ const RUN_TIMEOUT_MS = 180_000;
 const TEST_TIMEOUT_MS = 240_000;
 
 const hub = new ModelServer();
-let dist: string;
-let site: StaticServer;
-let browser: Awaited<ReturnType<typeof launchBrowser>>;
-let page: Page;
-const log: string[] = [];
-const figures: Record<string, number> = {};
 
-/** A one-step 64x64 generation of the fixture model from the Hub-like server. */
-function pageUrl(extra: Record<string, string> = {}): string {
+/** A one-step 64x64 generation of the fixture model from the Hub-like server, for the app at `appUrl`. */
+function pageUrl(appUrl: string, extra: Record<string, string> = {}): string {
   const q = new URLSearchParams({
     model: `test/${MODEL}`,
     hf_endpoint: hub.baseUrl,
@@ -38,7 +29,7 @@ function pageUrl(extra: Record<string, string> = {}): string {
     height: '64',
     ...extra,
   });
-  return `${site.origin}/app/?${q.toString()}`;
+  return `${appUrl}?${q.toString()}`;
 }
 
 function modelBytes(): number {
@@ -65,12 +56,6 @@ function filesSentWhole(entries: readonly LoggedRequest[]): Set<string> {
   );
 }
 
-async function generate(p: Page): Promise<void> {
-  const before = await resultCount(p);
-  await p.getByTestId('generate').click();
-  await waitForResults(p, before + 1, RUN_TIMEOUT_MS);
-}
-
 async function storedModels(p: Page): Promise<{ id: string; bytes: number; text: string }[]> {
   return p.getByTestId('stored-model').evaluateAll((items) =>
     items.map((li) => ({
@@ -94,43 +79,22 @@ async function clickTwice(p: Page, testId: string): Promise<void> {
 }
 
 describe('the model store in the page', () => {
-  beforeAll(async () => {
-    let t = Date.now();
-    [dist] = await Promise.all([buildSite(), hub.start()]);
-    figures['buildMs'] = Date.now() - t;
-    site = await startStaticServer({ '/app/': dist });
-    t = Date.now();
-    browser = await launchBrowser();
-    figures['launchMs'] = Date.now() - t;
-    page = await browser.context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') log.push(`[${m.type()}] ${m.text()}`);
-    });
-    page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await site?.close();
-    await hub.stop();
-    if (dist) rmSync(dist, { recursive: true, force: true });
-    console.log(`store e2e figures: ${JSON.stringify(figures)}`);
-    if (log.length > 0) console.log(`browser console:\n${log.slice(-40).join('\n')}`);
-  });
+  const session = useSession({ sideServers: [hub], label: 'store e2e' });
 
   it(
     'downloads through cut connections, a 500, an HTML page and a corrupted byte, generates, lists the model with its size and deletes it',
     async () => {
+      const { page } = session;
       hub.reset();
       Object.assign(hub.faults, { cuts: 2, errors500: 1, htmlPages: 1, corruptions: 1, minBodyBytes: 200_000 });
-      await page.goto(pageUrl());
+      await page.goto(pageUrl(session.appUrl));
       await waitForStoredCount(page, 0);
       const t = Date.now();
-      await generate(page);
-      figures['faultyDownloadAndRunMs'] = Date.now() - t;
+      await generateImage(page, RUN_TIMEOUT_MS);
+      session.figures['faultyDownloadAndRunMs'] = Date.now() - t;
       expect(hub.faults).toMatchObject({ cuts: 0, errors500: 0, htmlPages: 0, corruptions: 0 });
       // the corrupted file came twice; everything else about once
-      figures['bytesServedOverModelSize'] = Number((hub.bytesSent / modelBytes()).toFixed(3));
+      session.figures['bytesServedOverModelSize'] = Number((hub.bytesSent / modelBytes()).toFixed(3));
       expect(hub.bytesSent / modelBytes()).toBeLessThan(1.8);
 
       await waitForStoredCount(page, 1);
@@ -159,6 +123,7 @@ describe('the model store in the page', () => {
   it(
     'resumes a download after a page reload without fetching the stored files again',
     async () => {
+      const { page } = session;
       hub.reset();
       // weights.pb goes silent after 100 kB: the files before it are stored, the page reloads meanwhile
       Object.assign(hub.faults, {
@@ -167,7 +132,7 @@ describe('the model store in the page', () => {
         hangAfterBytes: 100_000,
         pathSuffix: 'unet/weights.pb',
       });
-      await page.goto(pageUrl());
+      await page.goto(pageUrl(session.appUrl));
       await page.getByTestId('generate').click();
       await expect
         .poll(() => hub.faults.hangs, { timeout: 60_000, message: 'the download reaches unet/weights.pb' })
@@ -183,7 +148,7 @@ describe('the model store in the page', () => {
       expect(storedBefore.size).toBeGreaterThan(3);
       await page.reload();
       hub.reset();
-      await generate(page);
+      await generateImage(page, RUN_TIMEOUT_MS);
       const secondRun = [...hub.log];
       // model_index.json is read again with the listing; no other stored file is fetched again
       const again = [...new Set(secondRun.map(filePath))].filter(
@@ -192,7 +157,7 @@ describe('the model store in the page', () => {
       expect(again).toEqual([]);
       expect(filesSentWhole(secondRun).has('unet/weights.pb')).toBe(true);
       const served = firstRun.concat(secondRun).reduce((n, r) => n + r.bodyBytes, 0);
-      figures['reloadBytesServedOverModelSize'] = Number((served / modelBytes()).toFixed(3));
+      session.figures['reloadBytesServedOverModelSize'] = Number((served / modelBytes()).toFixed(3));
       expect(served / modelBytes()).toBeLessThan(1.1);
       await waitForStoredCount(page, 1);
       expect((await storedModels(page))[0]?.bytes).toBe(modelBytes());
@@ -203,8 +168,9 @@ describe('the model store in the page', () => {
   it(
     'reports a stalled download with the stall timeout message, keeps what is stored, and clear-all empties the store',
     async () => {
+      const { page } = session;
       hub.reset();
-      await page.goto(pageUrl({ stall_ms: '1000', retries: '1' }));
+      await page.goto(pageUrl(session.appUrl, { stall_ms: '1000', retries: '1' }));
       await waitForStoredCount(page, 1);
       await clickTwice(page, 'clear-store');
       await waitForStoredCount(page, 0);
@@ -218,7 +184,7 @@ describe('the model store in the page', () => {
       } catch (e) {
         throw new Error(`No error shown; the page says: ${await pageState(page)}`, { cause: e });
       }
-      figures['stallReportedAfterMs'] = Date.now() - t;
+      session.figures['stallReportedAfterMs'] = Date.now() - t;
       const host = hub.baseUrl.replace('http://', '');
       await expect(page.getByTestId('error').getAttribute('data-code')).resolves.toBe('network');
       const message = await page.getByTestId('error').innerText();
