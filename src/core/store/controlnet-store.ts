@@ -3,7 +3,6 @@ import { controlNetCondSettings, controlNetLayout, type ControlNetLayout } from 
 import { SdError } from '../errors.ts';
 import { parseControlNetConfig } from '../graphs/controlnet-config.ts';
 import type { BlobLike } from '../io/blob-like.ts';
-import { formatBytes } from '../io/format-bytes.ts';
 import type { ConvertedStore } from '../models/component-weights.ts';
 import { blobWeightsFile, type WeightsFile } from '../models/weights-file.ts';
 import { blobByteSource } from '../safetensors/byte-source.ts';
@@ -13,7 +12,7 @@ import { NamedFileStore, type StoredEntryInfo } from './named-file-store.ts';
 
 /** A stored ControlNet as the ControlNet panel lists it. Sizes in bytes. */
 export interface StoredControlNetInfo extends StoredEntryInfo {
-  /** e.g. "ControlNet 1.0 file (control_model. keys), float16, 723.0 MB". */
+  /** e.g. "ControlNet 1.0 file (control_model. keys), float16" (no size: `sizeBytes` has it). */
   description: string;
   /** Its diffusers folder's `config.json` is stored with it. */
   hasConfig: boolean;
@@ -68,11 +67,11 @@ function layoutName(layout: ControlNetLayout): string {
 
 const DTYPE_NAMES: Record<string, string> = { F16: 'float16', F32: 'float32', BF16: 'bfloat16' };
 
-/** One line for people: the layout, the weights' float types and the size. */
-function describe(file: SafetensorsFile, layout: ControlNetLayout, hasConfig: boolean, sizeBytes: number): string {
+/** One line for people: the layout and the weights' float types (the page shows the stored size beside it). */
+function describe(file: SafetensorsFile, layout: ControlNetLayout, hasConfig: boolean): string {
   const dtypes = [...new Set([...file.tensors.values()].map((t) => DTYPE_NAMES[t.dtype]).filter((d) => d))].sort();
   const what = layout.kind === 'diffusers' && hasConfig ? 'diffusers ControlNet folder' : layoutName(layout);
-  return `${what}, ${dtypes.join(' and ') || 'no float tensors'}, ${formatBytes(sizeBytes)}`;
+  return `${what}, ${dtypes.join(' and ') || 'no float tensors'}`;
 }
 
 /**
@@ -141,7 +140,7 @@ export class ControlNetStore {
     if (config !== undefined) stored.push({ path: CONFIG, blob: config.blob });
     const info = await this.entries.put(chosen, stored);
     const hasConfig = config !== undefined;
-    return { ...info, hasConfig, description: describe(file, layout, hasConfig, weights.blob.size) };
+    return { ...info, hasConfig, description: describe(file, layout, hasConfig) };
   }
 
   /** The stored ControlNets by name, each described from its header. */
@@ -152,11 +151,7 @@ export class ControlNetStore {
       if (opened === undefined) continue;
       const file = await SafetensorsFile.open(opened.weights.source, opened.weights.name);
       const hasConfig = opened.config !== undefined;
-      infos.push({
-        ...info,
-        hasConfig,
-        description: describe(file, controlNetLayout(file), hasConfig, info.sizeBytes),
-      });
+      infos.push({ ...info, hasConfig, description: describe(file, controlNetLayout(file), hasConfig) });
     }
     return infos;
   }

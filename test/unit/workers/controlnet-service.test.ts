@@ -223,12 +223,12 @@ describe('ControlNet store through the service', () => {
       files: [await pickedFile(resolve(SINGLE_FILE, 'tiny-controlnet.safetensors'))],
     });
     expect(file).toMatchObject({ name: 'tiny-controlnet', hasConfig: false });
-    expect(file.description).toMatch(/^ControlNet 1\.0 file \(control_model\. keys\), float32, 1\.1\d MB$/);
+    expect(file.description).toBe('ControlNet 1.0 file (control_model. keys), float32');
     const folder = await service.addControlNet({
       files: await picked(resolve(SINGLE_FILE, 'tiny-controlnet-diffusers')),
     });
     expect(folder).toMatchObject({ name: 'tiny-controlnet-diffusers', hasConfig: true });
-    expect(folder.description).toMatch(/^diffusers ControlNet folder, float32, /);
+    expect(folder.description).toBe('diffusers ControlNet folder, float32');
     const byUrl = await service.addControlNet({
       url: `${siteRoot}../hf/test/tiny-cn/resolve/main/diffusion_pytorch_model.safetensors`,
     });
@@ -302,7 +302,7 @@ describe('generating with a ControlNet through the service', () => {
     const added = await service.addControlNet({
       files: [{ path: 'tiny-controlnet-fp16.safetensors', file: new Blob([bytes as Uint8Array<ArrayBuffer>]) }],
     });
-    expect(added.description).toMatch(/^ControlNet 1\.0 file \(control_model\. keys\), float16, /);
+    expect(added.description).toBe('ControlNet 1.0 file (control_model. keys), float16');
     const c = readCase('cn-sd15-circles-euler-12');
     const { images } = await run(caseJob(c, [caseUnit(c, 'tiny-controlnet-fp16')]));
     // float16 weights round the ControlNet's residuals a little: within the reference tolerance, not equal
