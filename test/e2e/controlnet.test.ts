@@ -3,25 +3,22 @@
 // ControlNet store), the case's control image given to Unit 0 with the preprocessor "none": the image
 // must match cn-sd15-circles-euler-12 and carry A1111's `ControlNet 0` infotext. The panel's Canny
 // preview must equal cv2.Canny on the canny fixtures, and an enabled unit without its image must say so.
-import { readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/core/png/png.ts';
 import { FIXTURES } from '../fixtures.ts';
-import { compareImages, TOLERANCE, type ReferenceCase } from '../oracle/cases.ts';
-import { launchBrowser } from './harness/browser.ts';
-import { buildSite } from './harness/build-site.ts';
+import { compareImages, type ReferenceCase } from '../oracle/cases.ts';
 import {
   addControlNet,
   controlPreview,
   enableControlNet,
+  errorOrState,
   generateImage,
   openCheckpoint,
-  pageState,
   shareLink,
 } from './harness/page-actions.ts';
-import { startStaticServer, type StaticServer } from './harness/static-server.ts';
+import { expectWithinTolerance, readCase, readPngFile } from './harness/references.ts';
+import { useSession } from './harness/session.ts';
 
 const RUN_TIMEOUT_MS = 240_000;
 const TEST_TIMEOUT_MS = 300_000;
@@ -38,45 +35,21 @@ interface ControlNetCase extends ReferenceCase {
   control_image: string;
 }
 
-const CASE = JSON.parse(readFileSync(resolve(CASES, `${CASE_ID}.json`), 'utf8')) as ControlNetCase;
+const CASE = readCase<ControlNetCase>(CASES, CASE_ID);
 /** Pixels of the Canny preview that may differ from cv2.Canny's. */
 const CANNY_TOLERANCE = 0.01;
 
-let dist: string;
-let server: StaticServer;
-let browser: Awaited<ReturnType<typeof launchBrowser>>;
-let page: Page;
-let appUrl: string;
-const log: string[] = [];
 /** The first test's image, restored from in a later one. */
 let generated: Uint8Array | undefined;
-const figures: Record<string, number> = {};
 
 describe('ControlNet in headless Chromium', () => {
-  beforeAll(async () => {
-    dist = await buildSite();
-    server = await startStaticServer({ '/app/': dist });
-    appUrl = `${server.origin}/app/`;
-    browser = await launchBrowser();
-    page = await browser.context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error' || m.type() === 'warning') log.push(`[${m.type()}] ${m.text()}`);
-    });
-    page.on('pageerror', (e) => log.push(`[pageerror] ${e.message}`));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    if (dist) rmSync(dist, { recursive: true, force: true });
-    console.log(`e2e figures: ${JSON.stringify(figures)}`);
-    if (log.length > 0) console.log(`browser console:\n${log.slice(-40).join('\n')}`);
-  });
+  const session = useSession();
 
   it(
     `generates ${CASE_ID} with a ControlNet added in the panel and writes ControlNet 0 into the infotext`,
     async () => {
-      await page.goto(shareLink(appUrl, CASE, '/nowhere/'));
+      const { page } = session;
+      await page.goto(shareLink(session.appUrl, CASE, '/nowhere/'));
       await openCheckpoint(page, resolve(SINGLE, `${CASE.model}.safetensors`), resolve(SINGLE, 'tiny-sd15-diffusers'));
       await enableControlNet(page);
       await addControlNet(page, resolve(SINGLE, `${CASE.controlnet}.safetensors`), CASE.controlnet);
@@ -87,7 +60,7 @@ describe('ControlNet in headless Chromium', () => {
       await page.getByRole('spinbutton', { name: 'Starting Control Step' }).fill(String(CASE.control_start));
       await page.getByRole('spinbutton', { name: 'Ending Control Step' }).fill(String(CASE.control_end));
       const preview = decodePng(await controlPreview(page, 'none', resolve(CASES, CASE.control_image)));
-      const control = decodePng(new Uint8Array(readFileSync(resolve(CASES, CASE.control_image))));
+      const control = readPngFile(resolve(CASES, CASE.control_image));
       expect(compareImages(preview.rgb, control.rgb).max).toBe(0);
       // the link carries the unit, not its image
       const link = new URL(page.url()).searchParams;
@@ -102,16 +75,9 @@ describe('ControlNet in headless Chromium', () => {
       const t = Date.now();
       generated = await generateImage(page, RUN_TIMEOUT_MS);
       const png = decodePng(generated);
-      figures['controlNetRunMs'] = Date.now() - t;
+      session.figures['controlNetRunMs'] = Date.now() - t;
       expect(await page.getByTestId('backend').getAttribute('data-backend')).toBe('webgpu');
-      const diff = compareImages(
-        png.rgb,
-        decodePng(new Uint8Array(readFileSync(resolve(CASES, `${CASE_ID}.png`)))).rgb,
-      );
-      figures[`${CASE_ID}.mean`] = diff.mean;
-      figures[`${CASE_ID}.max`] = diff.max;
-      expect(diff.mean, `${CASE_ID} mean`).toBeLessThanOrEqual(TOLERANCE.mean);
-      expect(diff.max, `${CASE_ID} max`).toBeLessThanOrEqual(TOLERANCE.max);
+      expectWithinTolerance(png.rgb, readPngFile(resolve(CASES, `${CASE_ID}.png`)).rgb, CASE_ID, session.figures);
       expect(png.text['parameters']).toMatch(
         new RegExp(
           `ControlNet 0: "Module: none, Model: ${CASE.controlnet}, Weight: 1\\.0, .*Guidance Start: 0\\.0, Guidance End: 1\\.0`,
@@ -124,32 +90,31 @@ describe('ControlNet in headless Chromium', () => {
   it.each(['canny-100-200', 'canny-50-120'])(
     "previews Canny as cv2.Canny does on %s, following the panel's thresholds",
     async (id) => {
-      const c = JSON.parse(readFileSync(resolve(CANNY, `${id}.json`), 'utf8')) as {
-        low_threshold: number;
-        high_threshold: number;
-      };
+      const { page } = session;
+      const c = readCase<{ low_threshold: number; high_threshold: number }>(CANNY, id);
       await page.getByTestId('control-image').setInputFiles(resolve(CANNY, `${id}.input.png`));
       await page.getByLabel('Preprocessor', { exact: true }).selectOption('canny');
       await page.getByRole('spinbutton', { name: 'Low Threshold' }).fill(String(c.low_threshold));
       await page.getByRole('spinbutton', { name: 'High Threshold' }).fill(String(c.high_threshold));
       const preview = decodePng(await controlPreview(page, `canny:${c.low_threshold}:${c.high_threshold}`));
-      const expected = decodePng(new Uint8Array(readFileSync(resolve(CANNY, `${id}.png`))));
+      const expected = readPngFile(resolve(CANNY, `${id}.png`));
       expect([preview.width, preview.height]).toEqual([expected.width, expected.height]);
       let differ = 0;
       for (let i = 0; i < expected.width * expected.height; i++)
         if (preview.rgb[i * 3] !== expected.rgb[i * 3]) differ++;
-      figures[`${id}.differ`] = differ;
+      session.figures[`${id}.differ`] = differ;
       expect(differ / (expected.width * expected.height)).toBeLessThanOrEqual(CANNY_TOLERANCE);
     },
     60_000,
   );
 
   it('says what an enabled unit lacks before generating; stores a diffusers ControlNet folder under its name and deletes it', async () => {
+    const { page } = session;
     await page.getByTestId('controlnet-panel').getByRole('button', { name: 'Remove' }).click();
     await page.getByTestId('generate').click();
     const error = page.getByTestId('error');
     await expect
-      .poll(async () => ((await error.count()) > 0 ? error.innerText() : pageState(page)))
+      .poll(() => errorOrState(page))
       .toMatch(/ControlNet Unit 0 is enabled but lacks a control image: add it in the ControlNet panel/);
     expect(await error.getAttribute('data-code')).toBe('bad-argument');
 
@@ -167,6 +132,7 @@ describe('ControlNet in headless Chromium', () => {
 
   it("restores Unit 0 but its image from the generated PNG's ControlNet 0", async () => {
     if (!generated) throw new Error('the first test generated no image');
+    const { page } = session;
     await page.getByRole('spinbutton', { name: 'Control Weight' }).fill('1.5');
     await page.getByLabel('Preprocessor', { exact: true }).selectOption('invert');
     await page.getByRole('checkbox', { name: 'Enable ControlNet Unit 0' }).uncheck();
@@ -188,7 +154,8 @@ describe('ControlNet in headless Chromium', () => {
   }, 30_000);
 
   it("shows the link's ControlNet as not stored, and the worker's error naming it when generating", async () => {
-    const link = new URL(shareLink(appUrl, CASE, '/nowhere/'));
+    const { page } = session;
+    const link = new URL(shareLink(session.appUrl, CASE, '/nowhere/'));
     link.searchParams.set('cn', 'no-such-controlnet');
     link.searchParams.set('cn_pre', 'canny:50:120');
     await page.goto(link.href);
@@ -200,7 +167,7 @@ describe('ControlNet in headless Chromium', () => {
     await page.getByTestId('generate').click();
     const error = page.getByTestId('error');
     await expect
-      .poll(async () => ((await error.count()) > 0 ? error.innerText() : pageState(page)), { timeout: 60_000 })
+      .poll(() => errorOrState(page), { timeout: 60_000 })
       .toMatch(/Unknown ControlNet "no-such-controlnet".*ControlNet panel/s);
     expect(await error.getAttribute('data-code')).toBe('missing-file');
   }, 90_000);
