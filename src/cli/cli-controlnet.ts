@@ -155,7 +155,9 @@ export async function openCliControlNet(
   const png = await readPngArg(stringArg(args, 'control-image')!, '--control-image');
   const image = await preprocessor.run({ rgb: png.rgb, width: png.width, height: png.height });
   const config = configDir === undefined ? undefined : await readConfig(configDir);
-  const weights = await nodeWeightsFile(weightsPath);
+  const file = await nodeWeightsFile(weightsPath);
+  // a folder's ControlNet is named by the folder in messages, as in the infotext
+  const weights = weightsPath === path ? file : { ...file, name: basename(path) };
   try {
     const opened = await openControlNet(weights, base, { config });
     const name = basename(path).replace(/\.safetensors$/i, '');

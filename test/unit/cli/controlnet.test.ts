@@ -84,6 +84,19 @@ describe('cli generate with a ControlNet: bad inputs', () => {
     expect(stderr).toMatch(/does not fit the loaded model: this model's UNet needs a tensor "control_model\.label_emb/);
     expect(existsSync(out)).toBe(false);
   });
+  it('refuses an SDXL ControlNet (diffusers folder) for an SD 1.x model, naming the tensor, with no output', async () => {
+    const out = join(dir, 'sdxl-cn.png');
+    const sdxlControlNet = resolve(import.meta.dirname, '../../oracle/references/tiny-sdxl-controlnet');
+    const { code, stderr } = await failing([
+      'generate',
+      ...model('tiny-sd15'),
+      ...SETTINGS,
+      ...['--controlnet', sdxlControlNet, '--control-image', IMAGE, '--out', out],
+    ]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/The ControlNet tiny-sdxl-controlnet does not fit the loaded model: .*tensor/);
+    expect(existsSync(out)).toBe(false);
+  });
 });
 
 /** The `parameters` text of a written PNG. */
