@@ -10,7 +10,8 @@ import type { Runtime } from '../../src/core/runtime/runtime.ts';
 import { createWebGpuRuntime, type OrtWeb } from '../../src/platform/ort/web-runtimes.ts';
 import { openTestDevice } from '../unit/platform/webgpu/dawn.ts';
 import { caseRequest, fixtureFiles } from '../unit/pipeline/fixture-models.ts';
-import { compareImages, loadCases, referencePng, TOLERANCE } from '../oracle/cases.ts';
+import { compareImages, referencePng } from '../oracle/cases.ts';
+import { expectWithinTolerance, referenceCase } from './harness/references.ts';
 
 const TIMEOUT_MS = 240_000;
 
@@ -40,12 +41,10 @@ describe('device loop on onnxruntime-web WebGPU (Dawn, SwiftShader)', () => {
   it(
     'matches the reference with UNet outputs written into the backend, reading no latents',
     async () => {
-      const c = loadCases().find((x) => x.id === 'sd15-eulera-10')!;
+      const c = referenceCase('sd15-eulera-10');
       const result = await generate(model, withBackend(true), caseRequest(c));
       expect(result.loop).toEqual({ kind: 'device', latentReads: 0 });
-      const diff = compareImages(result.images[0]!.rgb, referencePng(c).rgb);
-      expect(diff.mean).toBeLessThanOrEqual(TOLERANCE.mean);
-      expect(diff.max).toBeLessThanOrEqual(TOLERANCE.max);
+      expectWithinTolerance(result.images[0]!.rgb, referencePng(c).rgb, c.id);
     },
     TIMEOUT_MS,
   );
@@ -53,7 +52,7 @@ describe('device loop on onnxruntime-web WebGPU (Dawn, SwiftShader)', () => {
   it(
     'counts the outputs a session returns on the CPU, and gives the same image',
     async () => {
-      const c = loadCases().find((x) => x.id === 'sd15-eulera-10')!;
+      const c = referenceCase('sd15-eulera-10');
       const request = { ...caseRequest(c), steps: 2 };
       const onDevice = await generate(model, withBackend(true), request);
       // without pre-allocated outputs this session (default output location) returns CPU tensors
