@@ -67,6 +67,13 @@ async function backendOf(p: Page): Promise<{ backend: string; text: string }> {
 describe('the page in headless Chromium', () => {
   const session = useSession({ routes: { '/models/': MODELS }, prepareContext: observeLongTasks });
 
+  /** Opens the share link of the reference case `id`, its model served under /models/. */
+  async function openCase(id: string, appUrl = session.appUrl): Promise<ReferenceCase> {
+    const c = referenceCase(id);
+    await session.page.goto(shareLink(appUrl, c, '/models/'));
+    return c;
+  }
+
   function expectReference(png: Uint8Array, c: ReferenceCase): void {
     const ours = decodePng(png);
     const ref = referencePng(c);
@@ -79,8 +86,7 @@ describe('the page in headless Chromium', () => {
     'generates sd15-eulera-10 from a share link on WebGPU (SwiftShader) without blocking the main thread',
     async () => {
       const { page } = session;
-      const c = referenceCase('sd15-eulera-10');
-      await page.goto(shareLink(session.appUrl, c, '/models/'));
+      const c = await openCase('sd15-eulera-10');
       const run = await generateOnce(page);
       session.figures['sd15WebgpuFirstRunMs'] = run.runMs;
       session.figures['sd15LongestTaskWhileDenoisingMs'] = run.denoiseTask.durationMs;
@@ -133,7 +139,7 @@ describe('the page in headless Chromium', () => {
         cliPng,
       ]);
       // start from another case's link: the model stays, every other setting comes from the PNG
-      await page.goto(shareLink(session.appUrl, referenceCase('sd15-eulera-10'), '/models/'));
+      await openCase('sd15-eulera-10');
       await page.getByTestId('restore-png').setInputFiles(cliPng);
       await expect
         .poll(() => page.getByTestId('restore-message').innerText(), { timeout: 10_000 })
@@ -152,8 +158,7 @@ describe('the page in headless Chromium', () => {
     'counts prompt tokens live, in 75-token chunks past the first',
     async () => {
       const { page } = session;
-      const c = referenceCase('a1-long-2chunks');
-      await page.goto(shareLink(session.appUrl, c, '/models/'));
+      const c = await openCase('a1-long-2chunks');
       const tokenizer = ClipTokenizer.fromMerges(
         readFileSync(resolve(import.meta.dirname, '../../public/clip/merges.txt'), 'utf8'),
       );
@@ -202,8 +207,7 @@ describe('the page in headless Chromium', () => {
     'falls back to WASM for tiny-sd-turbo (float16 tensors, no shader-f16) and says why',
     async () => {
       const { page } = session;
-      const c = referenceCase('turbo-1step');
-      await page.goto(shareLink(session.appUrl, c, '/models/'));
+      const c = await openCase('turbo-1step');
       const run = await generateOnce(page, { hasSteps: false });
       session.figures['turboWasmRunMs'] = run.runMs;
       session.figures['turboLongestTaskWholeRunMs'] = run.runTask.durationMs;
@@ -219,8 +223,7 @@ describe('the page in headless Chromium', () => {
     'cancels within one denoising step, then generates again with the same model',
     async () => {
       const { page } = session;
-      const c = referenceCase('a1-weights');
-      await page.goto(shareLink(session.appUrl, c, '/models/'));
+      const c = await openCase('a1-weights');
       await page.getByTestId('generate').click();
       await waitForStep(page, 2, RUN_TIMEOUT_MS);
       const progress = page.getByTestId('progress');
@@ -260,8 +263,7 @@ describe('the page in headless Chromium', () => {
     'reports a lost GPU device, recovers without a reload and generates again',
     async () => {
       const { page } = session;
-      const c = referenceCase('sd15-eulera-10');
-      await page.goto(shareLink(session.appUrl, c, '/models/'));
+      const c = await openCase('sd15-eulera-10');
       await page.getByTestId('generate').click();
       await waitForStep(page, 1, RUN_TIMEOUT_MS);
       await page.evaluate(() => window.sdWeb?.loseDevice());
@@ -288,8 +290,7 @@ describe('the page in headless Chromium', () => {
         'cross-origin-embedder-policy': 'require-corp',
       });
       try {
-        const c = referenceCase('turbo-1step');
-        await page.goto(shareLink(`${isolated.origin}/app/`, c, '/models/'));
+        const c = await openCase('turbo-1step', `${isolated.origin}/app/`);
         const run = await generateOnce(page, { hasSteps: false });
         session.figures['turboWasmIsolatedRunMs'] = run.runMs;
         expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
@@ -308,8 +309,7 @@ describe('the page in headless Chromium', () => {
     'reloads with the network off and generates from the stored model',
     async () => {
       const { page } = session;
-      const c = referenceCase('sd15-eulera-10');
-      await page.goto(shareLink(session.appUrl, c, '/models/'));
+      const c = await openCase('sd15-eulera-10');
       // the service worker has cached the app shell once it is active
       await waitForServiceWorker(page, RUN_TIMEOUT_MS);
       const { server, context } = session;

@@ -138,33 +138,11 @@ export function useSession(options: SessionOptions = {}): Session {
     await opened?.close();
     opened = undefined;
   });
-  const open = (): Session => {
-    if (!opened) throw new Error('The e2e session is not open: read it inside a test (did its beforeAll fail?)');
-    return opened;
-  };
-  return {
-    get page() {
-      return open().page;
+  // every read goes to the session of the moment, so a file can hold this before beforeAll has run
+  return new Proxy({} as Session, {
+    get(_, key) {
+      if (!opened) throw new Error('The e2e session is not open: read it inside a test (did its beforeAll fail?)');
+      return Reflect.get(opened, key) as unknown;
     },
-    get context() {
-      return open().context;
-    },
-    get appUrl() {
-      return open().appUrl;
-    },
-    get server() {
-      return open().server;
-    },
-    get log() {
-      return open().log;
-    },
-    get figures() {
-      return open().figures;
-    },
-    get tempDir() {
-      return open().tempDir;
-    },
-    startServer: (headers) => open().startServer(headers),
-    close: () => open().close(),
-  };
+  });
 }
