@@ -3,7 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { decodePng } from '../../src/core/png/png.ts';
-import { MODELS, REFERENCE } from '../fixtures.ts';
+import { FIXTURES, MODELS, REFERENCE } from '../fixtures.ts';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '../..');
@@ -117,4 +117,32 @@ export const FIXTURE_CORRECTIONS: Record<string, { sampler: string; evidence: st
 export function caseAsMade<C extends { id: string; sampler: string | null }>(c: C): C {
   const correction = FIXTURE_CORRECTIONS[c.id];
   return correction === undefined ? c : { ...c, sampler: correction.sampler };
+}
+
+/** The ControlNet reference cases' folder (`StableDiffusionControlNetPipeline` on the tiny SD 1.x file). */
+export const CONTROLNET_CASES_DIR = resolve(FIXTURES, 'single-file', 'controlnet-cases');
+
+/** One ControlNet reference case (fields as in the fixture JSON). */
+export interface ControlNetCase {
+  id: string;
+  model: string;
+  controlnet: string;
+  prompt: string;
+  negative_prompt: string;
+  sampler: string;
+  steps: number;
+  cfg: number;
+  seed: number;
+  width: number;
+  height: number;
+  control_weight: number;
+  control_start: number;
+  control_end: number;
+  /** The control image's file name in {@link CONTROLNET_CASES_DIR}. */
+  control_image: string;
+}
+
+/** A ControlNet reference case by id. */
+export function readControlNetCase(id: string): ControlNetCase {
+  return JSON.parse(readFileSync(resolve(CONTROLNET_CASES_DIR, `${id}.json`), 'utf8')) as ControlNetCase;
 }

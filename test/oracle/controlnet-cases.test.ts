@@ -4,30 +4,11 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/core/png/png.ts';
 import { FIXTURES } from '../fixtures.ts';
-import { compareImages, runCli, TOLERANCE } from './cases.ts';
+import { compareImages, CONTROLNET_CASES_DIR, runCli, TOLERANCE, type ControlNetCase } from './cases.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
-const CASES = resolve(SINGLE_FILE, 'controlnet-cases');
+const CASES = CONTROLNET_CASES_DIR;
 const outDir = mkdtempSync(join(tmpdir(), 'sd-oracle-cn-'));
-
-/** One `StableDiffusionControlNetPipeline` reference (fields as in the fixture JSON). */
-interface ControlNetCase {
-  id: string;
-  model: string;
-  controlnet: string;
-  prompt: string;
-  negative_prompt: string;
-  sampler: string;
-  steps: number;
-  cfg: number;
-  seed: number;
-  width: number;
-  height: number;
-  control_weight: number;
-  control_start: number;
-  control_end: number;
-  control_image: string;
-}
 
 const cases = readdirSync(CASES)
   .filter((f) => f.startsWith('cn-') && f.endsWith('.json'))

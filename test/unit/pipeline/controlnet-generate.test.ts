@@ -14,12 +14,18 @@ import type { Runtime } from '../../../src/core/runtime/runtime.ts';
 import { BUNDLED_MERGES } from '../../../src/cli/bundled.ts';
 import { folderModelFiles } from '../../../src/cli/fs-model-files.ts';
 import { nodeWeightsFile } from '../../../src/cli/node-weights-file.ts';
-import { compareImages, TOLERANCE } from '../../oracle/cases.ts';
+import {
+  compareImages,
+  CONTROLNET_CASES_DIR,
+  readControlNetCase,
+  TOLERANCE,
+  type ControlNetCase,
+} from '../../oracle/cases.ts';
 import { FIXTURES } from '../../fixtures.ts';
 import { nodeRuntime } from './fixture-models.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
-const CASES = resolve(SINGLE_FILE, 'controlnet-cases');
+const CASES = CONTROLNET_CASES_DIR;
 const closers: (() => Promise<void>)[] = [];
 
 /** The tiny SD 1.x single file, its UNet with or without ControlNet inputs, and the tiny ControlNet when asked. */
@@ -40,23 +46,7 @@ async function tinyModel(runtime: Runtime, withControl: boolean): Promise<Loaded
   return { ...model, controlNets: [net] };
 }
 
-interface Case {
-  id: string;
-  prompt: string;
-  negative_prompt: string;
-  sampler: string;
-  steps: number;
-  cfg: number;
-  seed: number;
-  width: number;
-  height: number;
-  control_weight: number;
-  control_start: number;
-  control_end: number;
-  control_image: string;
-}
-
-function requestOf(c: Case, weight = c.control_weight): GenerateRequest {
+function requestOf(c: ControlNetCase, weight = c.control_weight): GenerateRequest {
   const image = decodePng(new Uint8Array(readFileSync(resolve(CASES, c.control_image))));
   return {
     prompt: c.prompt,
@@ -81,9 +71,7 @@ function requestOf(c: Case, weight = c.control_weight): GenerateRequest {
   };
 }
 
-const cases = ['cn-sd15-circles-euler-12', 'cn-sd15-lines-w0.6-end0.5-dpmpp2mk-10'].map(
-  (id) => JSON.parse(readFileSync(resolve(CASES, `${id}.json`), 'utf8')) as Case,
-);
+const cases = ['cn-sd15-circles-euler-12', 'cn-sd15-lines-w0.6-end0.5-dpmpp2mk-10'].map(readControlNetCase);
 
 afterAll(async () => {
   for (const close of closers.reverse()) await close();

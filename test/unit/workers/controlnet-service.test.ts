@@ -19,7 +19,14 @@ import type { RuntimeSource, ScanState } from '../../../workers/backend-runtimes
 import { CONTROLNET_STORE_DB, controlNetNameOfUrl } from '../../../workers/controlnet-host.ts';
 import { DiffusionService } from '../../../workers/diffusion-service.ts';
 import { ModelHost } from '../../../workers/model-host.ts';
-import { compareImages, runCli, TOLERANCE } from '../../oracle/cases.ts';
+import {
+  compareImages,
+  CONTROLNET_CASES_DIR,
+  readControlNetCase,
+  runCli,
+  TOLERANCE,
+  type ControlNetCase,
+} from '../../oracle/cases.ts';
 import { FIXTURES, MODELS } from '../../fixtures.ts';
 import { buildSafetensors, type TestTensor } from '../safetensors/safetensors-fixture.ts';
 import { nodeRuntime } from '../pipeline/fixture-models.ts';
@@ -27,7 +34,7 @@ import { picked, pickedFile, rejection } from './picked-files.ts';
 import type { Runtime } from '../../../src/core/runtime/runtime.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
-const CASES = resolve(SINGLE_FILE, 'controlnet-cases');
+const CASES = CONTROLNET_CASES_DIR;
 const CANNY = resolve(SINGLE_FILE, 'canny');
 const MERGES = resolve(import.meta.dirname, '../../../public/clip/merges.txt');
 
@@ -71,26 +78,6 @@ function float16Copy(path: string): Promise<Uint8Array> {
     }
     return buildSafetensors(tensors);
   });
-}
-
-interface ControlNetCase {
-  id: string;
-  prompt: string;
-  negative_prompt: string;
-  sampler: string;
-  steps: number;
-  cfg: number;
-  seed: number;
-  width: number;
-  height: number;
-  control_weight: number;
-  control_start: number;
-  control_end: number;
-  control_image: string;
-}
-
-function readCase(id: string): ControlNetCase {
-  return JSON.parse(readFileSync(resolve(CASES, `${id}.json`), 'utf8')) as ControlNetCase;
 }
 
 function png(path: string): { bytes: Uint8Array; type: string } {
@@ -259,7 +246,7 @@ describe('ControlNet store through the service', () => {
 describe('generating with a ControlNet through the service', () => {
   it('gives the pixels of StableDiffusionControlNetPipeline, with the unit in the infotext', async () => {
     await service.addControlNet({ files: [await pickedFile(resolve(SINGLE_FILE, 'tiny-controlnet.safetensors'))] });
-    const c = readCase('cn-sd15-circles-euler-12');
+    const c = readControlNetCase('cn-sd15-circles-euler-12');
     const first = await run(caseJob(c, [caseUnit(c, 'tiny-controlnet')]));
     const diff = expectCase(first.images[0]!, c.id);
     expect(diff.mean).toBeLessThanOrEqual(TOLERANCE.mean);
@@ -278,7 +265,7 @@ describe('generating with a ControlNet through the service', () => {
 
   it('passes the weight and the window on (a diffusers folder with its config)', async () => {
     await service.addControlNet({ files: await picked(resolve(SINGLE_FILE, 'tiny-controlnet-diffusers')) });
-    const c = readCase('cn-sd15-lines-w0.6-end0.5-dpmpp2mk-10');
+    const c = readControlNetCase('cn-sd15-lines-w0.6-end0.5-dpmpp2mk-10');
     const { images } = await run(caseJob(c, [caseUnit(c, 'tiny-controlnet-diffusers')]));
     const diff = expectCase(images[0]!, c.id);
     expect(diff.mean).toBeLessThanOrEqual(TOLERANCE.mean);
@@ -287,7 +274,7 @@ describe('generating with a ControlNet through the service', () => {
   });
 
   it('loads a replaced ControlNet again, and releases the session of one a job leaves out', async () => {
-    const c = { ...readCase('cn-sd15-circles-euler-12'), steps: 2 };
+    const c = { ...readControlNetCase('cn-sd15-circles-euler-12'), steps: 2 };
     const loadsOf = async (name: string) => (await run(caseJob(c, [caseUnit(c, name)]))).loads;
     // the last job used the diffusers folder only
     expect(await loadsOf('tiny-controlnet')).toEqual(['ControlNet tiny-controlnet']);
@@ -303,7 +290,7 @@ describe('generating with a ControlNet through the service', () => {
       files: [{ path: 'tiny-controlnet-fp16.safetensors', file: new Blob([bytes as Uint8Array<ArrayBuffer>]) }],
     });
     expect(added.description).toBe('ControlNet 1.0 file (control_model. keys), float16');
-    const c = readCase('cn-sd15-circles-euler-12');
+    const c = readControlNetCase('cn-sd15-circles-euler-12');
     const { images } = await run(caseJob(c, [caseUnit(c, 'tiny-controlnet-fp16')]));
     // float16 weights round the ControlNet's residuals a little: within the reference tolerance, not equal
     const diff = expectCase(images[0]!, c.id);
@@ -318,7 +305,7 @@ describe('generating with a ControlNet through the service', () => {
   });
 
   it('refuses an unknown ControlNet naming it and the stored ones', async () => {
-    const c = readCase('cn-sd15-circles-euler-12');
+    const c = readControlNetCase('cn-sd15-circles-euler-12');
     const e = await rejection(run(caseJob(c, [caseUnit(c, 'canny-xl')])));
     expect(e.code).toBe('missing-file');
     expect(e.message).toMatch(
@@ -327,7 +314,7 @@ describe('generating with a ControlNet through the service', () => {
   });
 
   it('refuses an ONNX export: ControlNet needs a safetensors model', async () => {
-    const c = readCase('cn-sd15-circles-euler-12');
+    const c = readControlNetCase('cn-sd15-circles-euler-12');
     const job = {
       ...caseJob(c, [caseUnit(c, 'tiny-controlnet')], 'local:tiny-sd15'),
       localFiles: await picked(resolve(MODELS, 'tiny-sd15')),
@@ -341,7 +328,7 @@ describe('generating with a ControlNet through the service', () => {
   });
 
   it('lets the core refuse a bad weight or window, and the preprocessor an unknown spec', async () => {
-    const c = readCase('cn-sd15-circles-euler-12');
+    const c = readControlNetCase('cn-sd15-circles-euler-12');
     const weight = await rejection(run(caseJob(c, [caseUnit(c, 'tiny-controlnet', { weight: 12 })])));
     expect(weight).toMatchObject({
       code: 'bad-argument',
@@ -357,7 +344,7 @@ describe('generating with a ControlNet through the service', () => {
   });
 
   it('refuses an SD 1.x ControlNet for an SDXL model, naming the first tensor that differs', async () => {
-    const c = readCase('cn-sd15-circles-euler-12');
+    const c = readControlNetCase('cn-sd15-circles-euler-12');
     const job = {
       ...caseJob(c, [caseUnit(c, 'tiny-controlnet')], 'local:tiny-sdxl.safetensors'),
       localFiles: [await pickedFile(resolve(SINGLE_FILE, 'tiny-sdxl.safetensors'))],
@@ -371,7 +358,7 @@ describe('generating with a ControlNet through the service', () => {
   });
 
   it('refuses to delete a ControlNet while a job runs, then deletes it', async () => {
-    const c = readCase('cn-sd15-circles-euler-12');
+    const c = readControlNetCase('cn-sd15-circles-euler-12');
     const job = run(caseJob(c, [caseUnit(c, 'tiny-controlnet')]));
     const busy = await rejection(service.deleteControlNet({ name: 'tiny-controlnet' }));
     expect(busy.code).toBe('busy');
