@@ -77,6 +77,47 @@ function preprocessorSpec(args: ParsedArgs, restored: ControlNetInfotextUnit | u
   return spec ?? 'none';
 }
 
+/**
+ * Takes the ControlNet units out of `argv` (Multi-ControlNet): each `--controlnet` starts a unit, and
+ * the ControlNet options after it (up to the next `--controlnet`) are that unit's. With one
+ * `--controlnet` its options may stand anywhere, as with any option. Without `--controlnet` nothing is
+ * taken, so that a stray control option is refused by {@link wantsControlNet}.
+ * @returns each unit's arguments (`--controlnet X --control-image Y …`) and the other arguments
+ */
+export function takeControlNetUnits(argv: readonly string[]): { units: string[][]; rest: string[] } {
+  const nameOf = (arg: string): string | undefined => {
+    if (!arg.startsWith('--')) return undefined;
+    const name = arg.slice(2).split('=')[0]!;
+    return CONTROLNET_OPTIONS.includes(name) ? name : undefined;
+  };
+  const count = argv.filter((a) => nameOf(a) === 'controlnet').length;
+  if (count === 0) return { units: [], rest: [...argv] };
+  const units: string[][] = [];
+  const rest: string[] = [];
+  const loose: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = nameOf(arg);
+    if (name === undefined) {
+      rest.push(arg);
+      continue;
+    }
+    const option = arg.includes('=') ? [arg] : [arg, ...(i + 1 < argv.length ? [argv[++i]!] : [])];
+    if (name === 'controlnet') units.push(option);
+    else if (units.length > 0) units[units.length - 1]!.push(...option);
+    else loose.push(...option);
+  }
+  if (loose.length > 0) {
+    if (count > 1)
+      throw new SdError(
+        'bad-argument',
+        `${loose[0]} comes before the first --controlnet: with several ControlNets, give each unit's options after its own --controlnet.`,
+      );
+    units[0]!.push(...loose);
+  }
+  return { units, rest };
+}
+
 /** Whether `generate`'s arguments ask for a ControlNet; refuses control options without `--controlnet`. */
 export function wantsControlNet(args: ParsedArgs): boolean {
   const given = CONTROLNET_OPTIONS.filter((o) => o !== 'controlnet' && args.has(o));

@@ -20,6 +20,7 @@ import { openCliLoras, takeLoraArgs } from './cli-loras.ts';
 import {
   CONTROLNET_OPTIONS,
   openCliControlNet,
+  takeControlNetUnits,
   restoredControlNet,
   wantsControlNet,
   type CliControlNet,
@@ -199,8 +200,11 @@ async function writePng(path: string, image: GeneratedImage, infotext: string, s
 /** `generate`: txt2img or img2img from the command line, PNGs with A1111 infotext. */
 export async function generateCommand(argv: readonly string[]): Promise<void> {
   // --lora repeats: taken out before the one-value-per-name parse
-  const { loras: loraArgs, rest } = takeLoraArgs(argv);
+  const { loras: loraArgs, rest: withoutLoras } = takeLoraArgs(argv);
+  // so do --controlnet units (Multi-ControlNet): each with its own options
+  const { units: unitArgv, rest } = takeControlNetUnits(withoutLoras);
   const args = parseArgs(rest, 'generate', VALUED, FLAGS);
+  const unitArgs = unitArgv.map((u) => parseArgs(u, 'generate', CONTROLNET_OPTIONS));
   const modelPath = requiredArg(
     args,
     'model',
@@ -209,7 +213,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
   const out = requiredArg(args, 'out', 'the PNG file to write');
   checkOutput(out);
   const fromPngPath = stringArg(args, 'from-png');
-  const hasControlNet = wantsControlNet(args);
+  const hasControlNet = unitArgs.length > 0 ? unitArgs.every((u) => wantsControlNet(u)) : wantsControlNet(args);
   const { params: restored, controlNet: restoredUnit } = fromPngPath
     ? await fromPng(fromPngPath, hasControlNet)
     : { params: {}, controlNet: undefined };
@@ -229,33 +233,46 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
     throw e;
   });
   if (opened.description !== undefined) process.stderr.write(`model: ${opened.description}\n`);
-  // the ControlNet is checked against the model before anything is loaded
-  let control: CliControlNet | undefined;
-  if (hasControlNet) {
-    control = await openCliControlNet(args, await opened.baseUnet!(), restoredUnit).catch(async (e: unknown) => {
-      await opened.close();
-      await loras.close();
-      throw e;
-    });
-    process.stderr.write(`controlnet: ${control.opened.description}\n`);
+  // the ControlNets are checked against the model before anything is loaded; a PNG's unit fills the first
+  const controls: CliControlNet[] = [];
+  const closeControls = async (): Promise<void> => {
+    for (const c of controls) await c.close();
+  };
+  for (const [i, unit] of unitArgs.entries()) {
+    const control = await openCliControlNet(unit, await opened.baseUnet!(), i === 0 ? restoredUnit : undefined).catch(
+      async (e: unknown) => {
+        await closeControls();
+        await opened.close();
+        await loras.close();
+        throw e;
+      },
+    );
+    controls.push(control);
+    process.stderr.write(`controlnet${unitArgs.length > 1 ? ` ${i}` : ''}: ${control.opened.description}\n`);
   }
   const files = opened.files;
   const runtime = await createNodeRuntime(backend);
   const loadStart = performance.now();
-  let controlSession: LoadedControlNet | undefined;
+  const controlSessions: LoadedControlNet[] = [];
+  const releaseSessions = async (): Promise<void> => {
+    for (const session of controlSessions) await session.release();
+  };
   const model = await loadModel(files, runtime, { fallbackMerges: () => readFile(BUNDLED_MERGES, 'utf8') })
     .then(async (m) => {
-      if (control === undefined) return m;
-      controlSession = await loadControlNet(control.opened, runtime, control.name).catch(async (e: unknown) => {
+      if (controls.length === 0) return m;
+      try {
+        for (const c of controls) controlSessions.push(await loadControlNet(c.opened, runtime, c.name));
+      } catch (e) {
+        await releaseSessions();
         await m.release();
         throw e;
-      });
-      return { ...m, controlNets: [controlSession] };
+      }
+      return { ...m, controlNets: controlSessions };
     })
     .catch(async (e: unknown) => {
       await opened.close();
       await loras.close();
-      await control?.close();
+      await closeControls();
       throw e;
     });
   const sessionMs = performance.now() - loadStart;
@@ -272,7 +289,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
     const request = {
       ...built,
       prompt: built.prompt + loras.promptSuffix,
-      ...(control === undefined ? {} : { controlNets: [control.unit] }),
+      ...(controls.length === 0 ? {} : { controlNets: controls.map((c) => c.unit) }),
     };
     const written: string[] = [];
     const { timings } = await generate(model, runtime, request, {
@@ -286,7 +303,7 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
           name: opened.name,
           schedulerConfig: model.schedulerConfig,
           loraHashes: loras.hashes,
-          ...(control === undefined ? {} : { controlNets: [control.infotext] }),
+          ...(controls.length === 0 ? {} : { controlNets: controls.map((c) => c.infotext) }),
         });
         written.push(path);
         await writePng(path, image, infotext, request.sampling ?? 'diffusers');
@@ -318,8 +335,8 @@ export async function generateCommand(argv: readonly string[]): Promise<void> {
     }
   } finally {
     await model.release();
-    await controlSession?.release();
-    await control?.close();
+    await releaseSessions();
+    await closeControls();
     await opened.close();
     await loras.close();
   }

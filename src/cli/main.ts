@@ -24,6 +24,7 @@ Commands:
            .safetensors checkpoint; --config: the diffusers folder of its model (diffusers' config=)
            [--controlnet FILE|DIR [--controlnet-config DIR] --control-image PNG [--control-weight W]
             [--control-start S] [--control-end E] [--control-preprocess canny:LOW:HIGH|invert|none]]
+           (repeat --controlnet and its options for several ControlNets at once)
   parse-prompt --prompt TEXT            A1111 emphasis parse as JSON [[text, weight], ...]
   tokens --model DIR --prompt TEXT [--raw]   A1111 chunks [{ids, multipliers}] (--raw: diffusers' 77 ids)
   preprocess canny|invert|none --in IN.png --out OUT.png [--low L --high H]   a ControlNet control image

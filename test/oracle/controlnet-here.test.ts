@@ -37,6 +37,36 @@ describe('ControlNet cases computed here (references/README.md)', () => {
     expect(diff.max).toBeLessThanOrEqual(TOLERANCE.max);
   });
 
+  it('two ControlNets at once (a 1.0 file and a diffusers folder, own weights and windows) give diffusers image', async () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'sd-oracle-cn-multi-')), 'out.png');
+    const cases = resolve(SINGLE_FILE, 'controlnet-cases');
+    await runCli([
+      'generate',
+      ...['--model', resolve(SINGLE_FILE, 'tiny-sd15.safetensors')],
+      ...['--config', resolve(SINGLE_FILE, 'tiny-sd15-diffusers')],
+      ...['--prompt', 'a watercolor painting of a lighthouse in a storm', '--sampler', 'Euler'],
+      ...['--steps', '10', '--cfg', '7', '--seed', '7', '--width', '64', '--height', '64'],
+      ...['--rng', 'cpu', '--prompt-syntax', 'diffusers', '--out', out],
+      ...['--controlnet', resolve(SINGLE_FILE, 'tiny-controlnet.safetensors')],
+      ...['--control-image', resolve(cases, 'cn-sd15-circles-euler-12.control.png'), '--control-weight', '0.7'],
+      ...['--controlnet', resolve(SINGLE_FILE, 'tiny-controlnet-diffusers')],
+      ...['--control-image', resolve(cases, 'cn-sd15-lines-w0.6-end0.5-dpmpp2mk-10.control.png')],
+      ...['--control-weight', '0.5', '--control-start', '0.2', '--control-end', '0.8'],
+    ]);
+    const png = decodePng(new Uint8Array(readFileSync(out)));
+    const diff = compareImages(
+      png.rgb,
+      decodePng(new Uint8Array(readFileSync(resolve(REFERENCES, 'cn-sd15-multi-euler-10.png')))).rgb,
+    );
+    console.log(`cn-sd15-multi-euler-10: mean ${diff.mean.toFixed(4)} max ${diff.max} levels`);
+    expect(diff.mean).toBeLessThanOrEqual(TOLERANCE.mean);
+    expect(diff.max).toBeLessThanOrEqual(TOLERANCE.max);
+    expect(png.text['parameters']).toMatch(/ControlNet 0: "Module: none, Model: tiny-controlnet, Weight: 0\.7,/);
+    expect(png.text['parameters']).toMatch(
+      /ControlNet 1: "Module: none, Model: tiny-controlnet-diffusers, Weight: 0\.5,.*Guidance Start: 0\.2, Guidance End: 0\.8,/,
+    );
+  });
+
   it('an SDXL ControlNet from a diffusers folder gives diffusers image', async () => {
     const out = join(mkdtempSync(join(tmpdir(), 'sd-oracle-cn-sdxl-')), 'out.png');
     await runCli([

@@ -40,6 +40,16 @@ describe('cli generate with a ControlNet: bad inputs', () => {
     ],
     ['--controlnet without a control image', ['--controlnet', CONTROLNET], /Missing --control-image/],
     [
+      'a second unit without its control image',
+      ['--controlnet', CONTROLNET, '--control-image', IMAGE, '--controlnet', CONTROLNET],
+      /Missing --control-image/,
+    ],
+    [
+      'a unit option before the first of several --controlnet',
+      ['--control-weight', '0.5', '--controlnet', CONTROLNET, '--control-image', IMAGE, '--controlnet', CONTROLNET],
+      /--control-weight comes before the first --controlnet: with several ControlNets/,
+    ],
+    [
       'a ControlNet that is not there',
       ['--controlnet', join(dir, 'nope.safetensors'), '--control-image', IMAGE],
       /--controlnet .*nope\.safetensors does not exist/,
@@ -113,8 +123,10 @@ describe('cli generate with a ControlNet: the infotext', () => {
       'generate',
       ...model('tiny-sd15'),
       ...SETTINGS,
+      // with one --controlnet its options may stand anywhere
+      ...['--control-weight', '0.8'],
       ...control,
-      ...['--control-preprocess', 'canny:50:150', '--control-weight', '0.8'],
+      ...['--control-preprocess', 'canny:50:150'],
       ...['--control-start', '0.1', '--control-end', '0.9', '--out', written],
     ]);
     const text = parametersOf(written);
