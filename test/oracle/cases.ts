@@ -77,6 +77,17 @@ export async function runCli(args: string[]): Promise<{ stdout: string; stderr: 
   });
 }
 
+/** Runs the CLI expecting it to fail; its exit code and stderr (throws when it succeeds). */
+export async function runCliFailing(args: string[]): Promise<{ code: number; stderr: string }> {
+  try {
+    await runCli(args);
+  } catch (e) {
+    const err = e as { code: number; stderr: string };
+    return { code: err.code, stderr: err.stderr };
+  }
+  throw new Error(`expected the CLI to fail for ${args.join(' ')}`);
+}
+
 /** Mean and largest absolute difference between two 8-bit images, in levels. */
 export function compareImages(a: Uint8Array, b: Uint8Array): { mean: number; max: number } {
   if (a.length !== b.length) throw new Error(`image sizes differ: ${a.length} vs ${b.length} bytes`);

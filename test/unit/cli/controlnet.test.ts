@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { controlNetUnitsOfInfotext } from '../../../src/core/png/infotext-controlnet.ts';
 import { splitInfotext } from '../../../src/core/png/infotext-split.ts';
 import { decodePng, encodePng, readPngText } from '../../../src/core/png/png.ts';
-import { runCli } from '../../oracle/cases.ts';
+import { runCli, runCliFailing } from '../../oracle/cases.ts';
 import { FIXTURES } from '../../fixtures.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
@@ -21,15 +21,7 @@ const model = (name: string): string[] => [
 const SETTINGS = ['--prompt', 'a cat', '--steps', '1', '--width', '64', '--height', '64', '--seed', '1'];
 const dir = mkdtempSync(join(tmpdir(), 'sd-cli-cn-'));
 
-async function failing(args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    await runCli(args);
-  } catch (e) {
-    const err = e as { code: number; stderr: string };
-    return { code: err.code, stderr: err.stderr };
-  }
-  throw new Error(`expected the CLI to fail for ${args.join(' ')}`);
-}
+const failing = runCliFailing;
 
 describe('cli generate with a ControlNet: bad inputs', () => {
   it.each([

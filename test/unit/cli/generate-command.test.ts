@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodePng } from '../../../src/core/png/png.ts';
 import { parseInfotext } from '../../../src/core/png/infotext.ts';
-import { runCli } from '../../oracle/cases.ts';
+import { runCli, runCliFailing } from '../../oracle/cases.ts';
 import { MODELS } from '../../fixtures.ts';
 
 const SD15 = resolve(MODELS, 'tiny-sd15');
@@ -22,16 +22,7 @@ const base = [
   '64',
 ];
 
-/** Runs the CLI expecting failure; returns its exit code and stderr. */
-async function failing(args: string[]): Promise<{ code: number; stderr: string }> {
-  try {
-    await runCli(args);
-  } catch (e) {
-    const err = e as { code: number; stderr: string };
-    return { code: err.code, stderr: err.stderr };
-  }
-  throw new Error(`expected the CLI to fail for ${args.join(' ')}`);
-}
+const failing = runCliFailing;
 
 describe('cli generate: bad input', () => {
   const dir = mkdtempSync(join(tmpdir(), 'sd-cli-bad-'));

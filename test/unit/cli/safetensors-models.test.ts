@@ -2,7 +2,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../../oracle/cases.ts';
+import { runCliFailing } from '../../oracle/cases.ts';
 import { FIXTURES } from '../../fixtures.ts';
 import { buildSafetensors, f32Bytes } from '../safetensors/safetensors-fixture.ts';
 
@@ -11,15 +11,21 @@ const SD15 = resolve(SINGLE_FILE, 'tiny-sd15.safetensors');
 const SD15_CONFIG = resolve(SINGLE_FILE, 'tiny-sd15-diffusers');
 
 /** Runs `generate` expecting failure; returns its exit code and stderr. */
-async function failing(model: string[], out: string): Promise<{ code: number; stderr: string }> {
-  const args = ['generate', ...model, '--prompt', 'x', '--steps', '1', '--width', '64', '--height', '64', '--out', out];
-  try {
-    await runCli(args);
-  } catch (e) {
-    const err = e as { code: number; stderr: string };
-    return { code: err.code, stderr: err.stderr };
-  }
-  throw new Error(`expected the CLI to fail for ${args.join(' ')}`);
+function failing(model: string[], out: string): Promise<{ code: number; stderr: string }> {
+  return runCliFailing([
+    'generate',
+    ...model,
+    '--prompt',
+    'x',
+    '--steps',
+    '1',
+    '--width',
+    '64',
+    '--height',
+    '64',
+    '--out',
+    out,
+  ]);
 }
 
 describe('cli generate: bad safetensors models fail clearly and write nothing', () => {

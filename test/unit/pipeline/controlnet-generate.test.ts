@@ -22,7 +22,7 @@ import {
   type ControlNetCase,
 } from '../../oracle/cases.ts';
 import { FIXTURES } from '../../fixtures.ts';
-import { nodeRuntime } from './fixture-models.ts';
+import { caseRequest, nodeRuntime } from './fixture-models.ts';
 
 const SINGLE_FILE = resolve(FIXTURES, 'single-file');
 const CASES = CONTROLNET_CASES_DIR;
@@ -49,17 +49,7 @@ async function tinyModel(runtime: Runtime, withControl: boolean): Promise<Loaded
 function requestOf(c: ControlNetCase, weight = c.control_weight): GenerateRequest {
   const image = decodePng(new Uint8Array(readFileSync(resolve(CASES, c.control_image))));
   return {
-    prompt: c.prompt,
-    negativePrompt: c.negative_prompt,
-    sampler: c.sampler,
-    steps: c.steps,
-    cfgScale: c.cfg,
-    seed: BigInt(c.seed),
-    width: c.width,
-    height: c.height,
-    batchSize: 1,
-    rng: 'cpu',
-    promptSyntax: 'diffusers',
+    ...caseRequest(c),
     controlNets: [
       {
         image: { rgb: image.rgb, width: image.width, height: image.height },
