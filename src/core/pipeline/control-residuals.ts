@@ -72,6 +72,7 @@ export class ControlResiduals {
   private readonly steering: Steering[];
   private readonly zeros = new Map<string, Record<string, Tensor>>();
   private readonly images = new Map<string, Tensor>();
+  private readonly scales = new Map<Steering, Tensor>();
 
   /**
    * @param calls the number of model calls the schedule has (`scheduler.timesteps.length`), the
@@ -146,7 +147,7 @@ export class ControlResiduals {
         [c.timestep.name]: timestep(c.timestep),
         [c.encoderHiddenStates.name]: constants[this.unet.encoderHiddenStates.name]!,
         [c.cond.name]: this.imageFor(pass, batch, s),
-        [c.scale.name]: floatTensor(this.runtime, c.scale.type, Float32Array.of(scale), [1]),
+        [c.scale.name]: this.scaleFor(s, scale),
       };
       if (c.textEmbeds && this.unet.textEmbeds) feeds[c.textEmbeds.name] = constants[this.unet.textEmbeds.name]!;
       if (c.timeIds && this.unet.timeIds) feeds[c.timeIds.name] = constants[this.unet.timeIds.name]!;
@@ -175,6 +176,16 @@ export class ControlResiduals {
     }
     outputs.flat().forEach((t) => t.dispose());
     return { feeds: summed, dispose: () => Object.values(summed).forEach((t) => t.dispose()) };
+  }
+
+  /** The conditioning-scale input of a ControlNet: its unit's weight in every call it steers, made once. */
+  private scaleFor(s: Steering, scale: number): Tensor {
+    let tensor = this.scales.get(s);
+    if (tensor === undefined) {
+      tensor = floatTensor(this.runtime, s.net.contract.scale.type, Float32Array.of(scale), [1]);
+      this.scales.set(s, tensor);
+    }
+    return tensor;
   }
 
   /** The control image repeated `batch` times, made once per pass and ControlNet (constant for the generation). */

@@ -180,12 +180,16 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
     const { contract, session } = this.model.unet;
     const batch = this.passes[pass] as number;
     const constants = this.constantsOf(pass);
+    const unetTimestep = timestepTensor(this.runtime, contract.timestep, timestep, batch);
+    // a ControlNet whose timestep input is declared as the UNet's takes the same tensor
+    const sameAsUnet = (info: ValueInfo): boolean =>
+      info.type === contract.timestep.type && String(info.shape) === String(contract.timestep.shape);
     const residuals = this.control?.isActive
       ? await this.control.feeds(
           pass,
           batch,
           sample,
-          (info) => timestepTensor(this.runtime, info, timestep, batch),
+          (info) => (sameAsUnet(info) ? unetTimestep : timestepTensor(this.runtime, info, timestep, batch)),
           constants,
           callIndex,
         )
@@ -194,7 +198,7 @@ export class Denoiser implements CpuDenoiser, DeviceDenoiser {
       ...constants,
       ...residuals?.feeds,
       [contract.sample.name]: sample,
-      [contract.timestep.name]: timestepTensor(this.runtime, contract.timestep, timestep, batch),
+      [contract.timestep.name]: unetTimestep,
     };
     try {
       const result = await session.run(feeds, output ? { [contract.output.name]: output } : [contract.output.name]);
